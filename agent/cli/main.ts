@@ -1,0 +1,52 @@
+// The wms-gateway command line (CONTRACT.md §1). Each command lives in its own module and registers itself here.
+import { Command, CommanderError } from 'commander';
+import { createRequire } from 'node:module';
+import { isConfigError, formatIssues } from '../config/errors.js';
+import { isUsageError } from './usage-error.js';
+import { registerRunCommand } from './run-command.js';
+import { registerConfigCommand } from './config-command.js';
+import { registerSimulateCommand } from './simulate-command.js';
+
+const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
+
+export function buildProgram(): Command {
+  const program = new Command('wms-gateway')
+    .description('Industrial edge gateway: Modbus PLCs to a cloud WMS over MQTT')
+    .version(pkg.version)
+    .showHelpAfterError(false)
+    .exitOverride();
+  registerRunCommand(program);
+  registerConfigCommand(program);
+  registerSimulateCommand(program);
+  // Commands of other parts register here: ota, rollout, backup, diagnose, logs.
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}
+
+export async function main(argv = process.argv): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (
+        e.code === 'commander.helpDisplayed' ||
+        e.code === 'commander.version' ||
+        e.code === 'commander.help'
+      )
+        process.exit(0);
+      process.exit(2); // commander already printed the one-line error
+    }
+    if (isConfigError(e)) {
+      process.stderr.write(`${e.source}:\n${formatIssues(e.issues)}\n`);
+      process.exit(2);
+    }
+    if (isUsageError(e)) {
+      process.stderr.write(`wms-gateway: ${e.message}\n`);
+      process.exit(e.exitCode);
+    }
+    process.stderr.write(`wms-gateway: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exit(1);
+  }
+}
+
+await main();

@@ -1,0 +1,207 @@
+// The whole gateway config (CONTRACT.md §2). Sections may grow; names never change meaning.
+// Each section has defaults so an empty file is a valid config (the embedded default).
+import { z } from 'zod';
+import { plcsSchema } from '../../plc/config/schema.js';
+import { sizeSchema } from './size.js';
+
+const jwk = z
+  .looseObject({ kty: z.string(), kid: z.string().optional() })
+  .describe('A JWK public key');
+
+const brokerUrl = z.string().refine((u) => {
+  try {
+    return ['mqtt:', 'mqtts:', 'ws:', 'wss:', 'tcp:', 'ssl:'].includes(new URL(u).protocol);
+  } catch {
+    return false;
+  }
+}, 'must be a broker URL such as mqtts://host:8883');
+
+export const gatewaySchema = z
+  .strictObject({
+    tenant: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be 1-64 of letters, digits, _ -')
+      .optional()
+      .describe('Tenant id (topic prefix); env WMS_TENANT; default demo'),
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,128}$/, 'must be 1-128 of letters, digits, _ . -')
+      .optional()
+      .describe('Gateway id; env GATEWAY_ID, else BALENA_DEVICE_UUID, else hostname'),
+  })
+  .prefault({});
+
+export const tlsSchema = z
+  .strictObject({
+    ca: z.string().optional().describe('CA certificate: PEM text or a file path'),
+    cert: z
+      .string()
+      .optional()
+      .describe('Client certificate for mutual TLS: PEM text or a file path'),
+    key: z.string().optional().describe('Client private key: PEM text or a file path'),
+    servername: z.string().optional().describe('TLS server name to verify, if not the URL host'),
+  })
+  .prefault({});
+
+export const outboxSchema = z
+  .strictObject({
+    maxBytes: sizeSchema(1024 * 1024, 64 * 1024 ** 3)
+      .default(512 * 1024 ** 2)
+      .describe('Disk the outbox may use; e.g. 512MiB'),
+    policy: z
+      .enum(['drop-oldest', 'reject-new'])
+      .default('drop-oldest')
+      .describe('What to do when full'),
+    segmentBytes: sizeSchema(64 * 1024, 1024 ** 3)
+      .default(16 * 1024 ** 2)
+      .describe('Size of one append-only segment file'),
+    fsync: z
+      .enum(['always', 'batch'])
+      .default('batch')
+      .describe('always: fsync each append; batch: fsync every fsyncIntervalMs'),
+    fsyncIntervalMs: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(50)
+      .describe('Power-loss window with fsync: batch'),
+    inflight: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(64)
+      .describe('QoS 1 messages in flight at once'),
+  })
+  .prefault({});
+
+export const wmsSchema = z
+  .strictObject({
+    urls: z
+      .array(brokerUrl)
+      .default([])
+      .describe(
+        'Broker URLs tried in order for failover; env WMS_MQTT_URL (comma-separated); empty = embedded broker',
+      ),
+    tls: tlsSchema,
+    qos: z
+      .union([z.literal(0), z.literal(1)])
+      .default(1)
+      .describe('QoS of data messages'),
+    protocolVersion: z
+      .union([z.literal(5), z.literal(4)])
+      .default(5)
+      .describe('MQTT 5 (default) or 3.1.1 (4)'),
+    compression: z
+      .enum(['none', 'gzip'])
+      .default('none')
+      .describe('gzip: payload compressed, MQTT 5 content type application/gzip'),
+    heartbeatSeconds: z.number().int().min(1).max(86_400).default(30),
+    keepaliveSeconds: z.number().int().min(5).max(3600).default(30),
+    connectTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+    reconnect: z
+      .strictObject({
+        minMs: z.number().int().min(10).default(500),
+        maxMs: z.number().int().min(100).default(30_000),
+        primaryRetrySeconds: z
+          .number()
+          .int()
+          .min(1)
+          .default(60)
+          .describe('While on a fallback URL, how often to try the first one again'),
+      })
+      .prefault({}),
+    maxPayloadBytes: sizeSchema(1024, 256 * 1024 ** 2)
+      .default(1024 ** 2)
+      .describe('Largest MQTT payload accepted from the WMS'),
+    outbox: outboxSchema,
+    username: z.string().optional(),
+    password: z.string().optional(),
+  })
+  .prefault({});
+
+export const commandsSchema = z
+  .strictObject({
+    keys: z
+      .array(jwk)
+      .default([])
+      .describe('Public keys (JWK, ES256 or EdDSA) allowed to sign commands and remote config'),
+    requireSignature: z
+      .boolean()
+      .default(true)
+      .describe('false is for the demo only: unsigned JSON commands are accepted'),
+    clockToleranceSeconds: z.number().int().min(0).max(3600).default(30),
+    maxPayloadBytes: z
+      .number()
+      .int()
+      .min(256)
+      .max(1024 * 1024)
+      .default(64 * 1024),
+    readBack: z
+      .boolean()
+      .default(true)
+      .describe('Read written tags back and return them in cmd/result'),
+    queueLength: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(100)
+      .describe('Commands waiting per PLC before new ones are rejected'),
+  })
+  .prefault({});
+
+export const otaSchema = z
+  .strictObject({
+    keys: z
+      .array(jwk)
+      .default([])
+      .describe('Public keys (JWK, Ed25519 or ES256) allowed to sign OTA bundles'),
+    minHealthySeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(86_400)
+      .default(60)
+      .describe('Probation a new slot must stay healthy for'),
+    crashLoop: z
+      .strictObject({
+        exits: z.number().int().min(1).default(3),
+        windowSeconds: z.number().int().min(1).default(60),
+      })
+      .prefault({}),
+    maxBundleBytes: sizeSchema(1024, 4 * 1024 ** 3).default(256 * 1024 ** 2),
+    deviceType: z
+      .string()
+      .optional()
+      .describe('Overrides BALENA_DEVICE_TYPE for requires.deviceTypes'),
+    ring: z.string().optional().describe('Rollout ring of this gateway (e.g. canary)'),
+  })
+  .prefault({});
+
+export const httpSchema = z
+  .strictObject({
+    port: z
+      .number()
+      .int()
+      .min(0)
+      .max(65535)
+      .optional()
+      .describe('Dashboard, /health, /metrics; env HTTP_PORT; default 8080 (80 under balena)'),
+    host: z.string().default('0.0.0.0').describe('Address to listen on'),
+  })
+  .prefault({});
+
+export const configSchema = z.strictObject({
+  gateway: gatewaySchema,
+  wms: wmsSchema,
+  commands: commandsSchema,
+  plcs: plcsSchema,
+  ota: otaSchema,
+  http: httpSchema,
+  // Sections owned by later parts (maintenance, health, balena) are added here with their own schemas.
+});
+
+export type GatewayConfig = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
