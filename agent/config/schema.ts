@@ -40,6 +40,20 @@ export const tlsSchema = z
       .describe('Client certificate for mutual TLS: PEM text or a file path'),
     key: z.string().optional().describe('Client private key: PEM text or a file path'),
     servername: z.string().optional().describe('TLS server name to verify, if not the URL host'),
+    expiryWarningDays: z
+      .number()
+      .int()
+      .min(1)
+      .max(365)
+      .default(30)
+      .describe('warning alert this long before the client certificate expires'),
+    expiryCriticalDays: z
+      .number()
+      .int()
+      .min(0)
+      .max(365)
+      .default(7)
+      .describe('critical alert this long before the client certificate expires'),
   })
   .prefault({});
 
@@ -47,14 +61,14 @@ export const outboxSchema = z
   .strictObject({
     maxBytes: sizeSchema(1024 * 1024, 64 * 1024 ** 3)
       .default(512 * 1024 ** 2)
-      .describe('Disk the outbox may use; e.g. 512MiB'),
+      .describe('Disk the outbox may use, e.g. 512MiB (default 512MiB)'),
     policy: z
       .enum(['drop-oldest', 'reject-new'])
       .default('drop-oldest')
       .describe('What to do when full'),
     segmentBytes: sizeSchema(64 * 1024, 1024 ** 3)
       .default(16 * 1024 ** 2)
-      .describe('Size of one append-only segment file'),
+      .describe('Size of one append-only segment file (default 16MiB)'),
     fsync: z
       .enum(['always', 'batch'])
       .default('batch')
@@ -73,6 +87,18 @@ export const outboxSchema = z
       .max(1000)
       .default(64)
       .describe('QoS 1 messages in flight at once'),
+    checkpointIntervalMs: z
+      .number()
+      .int()
+      .min(10)
+      .max(60_000)
+      .default(200)
+      .describe(
+        'How often the acknowledged position is persisted (duplicates after a crash are bounded by this)',
+      ),
+    readAheadBytes: sizeSchema(64 * 1024, 64 * 1024 ** 2)
+      .default(1024 ** 2)
+      .describe('Outbox bytes read ahead of publishing (keeps RAM flat)'),
   })
   .prefault({});
 
@@ -97,13 +123,24 @@ export const wmsSchema = z
       .enum(['none', 'gzip'])
       .default('none')
       .describe('gzip: payload compressed, MQTT 5 content type application/gzip'),
-    heartbeatSeconds: z.number().int().min(1).max(86_400).default(30),
-    keepaliveSeconds: z.number().int().min(5).max(3600).default(30),
-    connectTimeoutMs: z.number().int().min(100).max(120_000).default(10_000),
+    heartbeatSeconds: z.number().int().min(1).max(86_400).default(30).describe('Heartbeat period'),
+    keepaliveSeconds: z.number().int().min(5).max(3600).default(30).describe('MQTT keepalive'),
+    connectTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(120_000)
+      .default(10_000)
+      .describe('Give up one connection attempt after this'),
     reconnect: z
       .strictObject({
-        minMs: z.number().int().min(10).default(500),
-        maxMs: z.number().int().min(100).default(30_000),
+        minMs: z.number().int().min(10).default(500).describe('First reconnect delay'),
+        maxMs: z
+          .number()
+          .int()
+          .min(100)
+          .default(30_000)
+          .describe('Cap of the exponential backoff (with jitter)'),
         primaryRetrySeconds: z
           .number()
           .int()
@@ -114,10 +151,17 @@ export const wmsSchema = z
       .prefault({}),
     maxPayloadBytes: sizeSchema(1024, 256 * 1024 ** 2)
       .default(1024 ** 2)
-      .describe('Largest MQTT payload accepted from the WMS'),
+      .describe('Largest MQTT payload accepted from the WMS (default 1MiB)'),
     outbox: outboxSchema,
-    username: z.string().optional(),
-    password: z.string().optional(),
+    eventQueueLength: z
+      .number()
+      .int()
+      .min(1)
+      .max(100_000)
+      .default(1000)
+      .describe('Events (alerts, acks, results) held in memory while disconnected'),
+    username: z.string().optional().describe('Broker user name'),
+    password: z.string().optional().describe('Broker password (never logged)'),
   })
   .prefault({});
 
@@ -131,7 +175,13 @@ export const commandsSchema = z
       .boolean()
       .default(true)
       .describe('false is for the demo only: unsigned JSON commands are accepted'),
-    clockToleranceSeconds: z.number().int().min(0).max(3600).default(30),
+    clockToleranceSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(3600)
+      .default(30)
+      .describe('Clock skew allowed on iat/exp'),
     maxPayloadBytes: z
       .number()
       .int()
@@ -149,6 +199,35 @@ export const commandsSchema = z
       .max(10_000)
       .default(100)
       .describe('Commands waiting per PLC before new ones are rejected'),
+    maxLifetimeSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(86_400)
+      .default(3600)
+      .describe('Longest exp - iat a command may carry (bounds the replay cache)'),
+    replayCacheEntries: z
+      .number()
+      .int()
+      .min(100)
+      .max(10_000_000)
+      .default(100_000)
+      .describe('Command ids remembered until their exp; when full of live ids new commands are refused'),
+    configHistory: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(10)
+      .describe('Previous remote configs kept under $DATA_DIR/config/history'),
+    audit: z
+      .strictObject({
+        maxBytes: sizeSchema(64 * 1024, 1024 ** 3)
+          .default(10 * 1024 ** 2)
+          .describe('Size of audit.jsonl before it is rotated (default 10MiB)'),
+        files: z.number().int().min(1).max(100).default(5).describe('Audit files kept, current included'),
+      })
+      .prefault({}),
   })
   .prefault({});
 
@@ -171,7 +250,9 @@ export const otaSchema = z
         windowSeconds: z.number().int().min(1).default(60),
       })
       .prefault({}),
-    maxBundleBytes: sizeSchema(1024, 4 * 1024 ** 3).default(256 * 1024 ** 2),
+    maxBundleBytes: sizeSchema(1024, 4 * 1024 ** 3)
+      .default(256 * 1024 ** 2)
+      .describe('Largest OTA bundle accepted (default 256MiB)'),
     deviceType: z
       .string()
       .optional()

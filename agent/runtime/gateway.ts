@@ -1,0 +1,187 @@
+// The core: owns the PLC pollers and the WMS link and moves readings one way —
+// poller → codec (in the poller) → change filter → outbox/link — and keeps the live view the
+// dashboard, heartbeat and health read. North apps (commands, remote config, OTA, balena, HTTP,
+// maintenance) attach to it in services.ts; nobody reaches across.
+import { EventEmitter } from 'node:events';
+import { isDeepStrictEqual } from 'node:util';
+import type { Logger } from './logger.js';
+import type { GatewayConfig } from '../config/schema.js';
+import type { PlcConfig } from '../../plc/config/schema.js';
+import { PollerSet } from '../../plc/poller/poller-set.js';
+import type { PlcReading, PlcStatus } from '../../plc/poller/plc-poller.js';
+import { ChangeFilter } from '../../plc/report/change-filter.js';
+import type { TagValue } from '../../plc/codec/codec.js';
+import { WmsLink } from '../link/wms-link.js';
+
+export interface GatewayOptions {
+  config: GatewayConfig;
+  tenant: string;
+  gatewayId: string;
+  dataDir: string;
+  version: string;
+  logger: Logger;
+}
+
+export interface PlcView {
+  id: string;
+  state: PlcStatus['state'];
+  error?: string;
+  since: string;
+  lastReadTs?: string;
+  values: Record<string, TagValue>;
+  quality: Record<string, 'bad'>;
+}
+
+export interface LiveValues {
+  plc: string;
+  ts: string;
+  values: Record<string, TagValue | null>;
+  quality: Record<string, 'bad'>;
+  full: boolean;
+}
+
+/** Events: 'values' (LiveValues, as published), 'status' ({plc, status}), 'alert' (from the link). */
+export class Gateway extends EventEmitter {
+  readonly pollers: PollerSet;
+  readonly link: WmsLink;
+  private config: GatewayConfig;
+  private readonly filters = new Map<string, ChangeFilter[]>();
+  private readonly views = new Map<string, PlcView>();
+  private readonly startedAt = Date.now();
+  private published = 0;
+
+  constructor(private readonly opts: GatewayOptions) {
+    super();
+    this.config = opts.config;
+    this.pollers = new PollerSet({ logger: opts.logger });
+    this.link = new WmsLink({
+      tenant: opts.tenant,
+      gatewayId: opts.gatewayId,
+      dataDir: opts.dataDir,
+      version: opts.version,
+      wms: opts.config.wms,
+      logger: opts.logger,
+      heartbeat: () => ({ plcs: this.plcStates() }),
+    });
+    this.pollers.on('reading', (r: PlcReading) => this.onReading(r));
+    this.pollers.on('status', (...args: unknown[]) => this.onStatus(args));
+    this.link.on('alert', (a: unknown) => this.emit('alert', a));
+  }
+
+  get currentConfig(): GatewayConfig {
+    return this.config;
+  }
+
+  get tenant(): string {
+    return this.opts.tenant;
+  }
+
+  get gatewayId(): string {
+    return this.opts.gatewayId;
+  }
+
+  async start(): Promise<void> {
+    await this.link.start();
+    this.link.publishRetained('status', { state: 'online', version: this.opts.version, ts: new Date().toISOString() });
+    this.rebuildFilters(this.config.plcs, []);
+    await this.pollers.apply(this.config.plcs);
+    this.opts.logger.info({ plcs: this.config.plcs.map((p) => p.id) }, 'gateway started');
+  }
+
+  async stop(): Promise<void> {
+    await this.pollers.stop();
+    await this.link.stop();
+  }
+
+  /** Hot apply: PLCs added/removed/changed without disturbing the others; WMS settings → link reconnects if needed. */
+  async applyConfig(next: GatewayConfig): Promise<void> {
+    const prev = this.config;
+    this.rebuildFilters(next.plcs, prev.plcs);
+    await this.pollers.apply(next.plcs);
+    if (!isDeepStrictEqual(prev.wms, next.wms)) await this.link.reconfigure(next.wms);
+    for (const id of [...this.views.keys()]) if (!next.plcs.some((p) => p.id === id)) this.views.delete(id);
+    this.config = next;
+  }
+
+  plcStates(): Record<string, PlcStatus['state']> {
+    const out: Record<string, PlcStatus['state']> = {};
+    for (const p of this.config.plcs) out[p.id] = this.views.get(p.id)?.state ?? 'disconnected';
+    return out;
+  }
+
+  plcViews(): PlcView[] {
+    return this.config.plcs.map(
+      (p) =>
+        this.views.get(p.id) ?? { id: p.id, state: 'disconnected', since: new Date(this.startedAt).toISOString(), values: {}, quality: {} },
+    );
+  }
+
+  uptimeSeconds(): number {
+    return Math.round((Date.now() - this.startedAt) / 1000);
+  }
+
+  publishedCount(): number {
+    return this.published;
+  }
+
+  private rebuildFilters(next: PlcConfig[], prev: PlcConfig[]): void {
+    for (const p of next) {
+      const old = prev.find((q) => q.id === p.id);
+      if (old && isDeepStrictEqual(old, p) && this.filters.has(p.id)) continue;
+      this.filters.set(
+        p.id,
+        p.groups.map((g) => new ChangeFilter(g.tags, { fullReportMs: p.fullReportSeconds * 1000 })),
+      );
+    }
+    for (const id of [...this.filters.keys()]) if (!next.some((p) => p.id === id)) this.filters.delete(id);
+  }
+
+  private onReading(r: PlcReading): void {
+    const filter = this.filters.get(r.plc)?.[r.group];
+    if (!filter) return;
+    const report = filter.apply({ values: r.values, errors: r.errors }, r.tsMs);
+    const view = this.view(r.plc);
+    view.lastReadTs = r.ts;
+    Object.assign(view.values, r.values);
+    for (const tag of Object.keys(r.values)) delete view.quality[tag];
+    for (const tag of Object.keys(r.errors)) view.quality[tag] = 'bad';
+    if (!report) return;
+    // JSON has no NaN/Infinity: such a reading is published as bad quality rather than a wrong number.
+    const values: Record<string, TagValue> = {};
+    const quality: Record<string, 'bad'> = { ...report.quality };
+    for (const [tag, v] of Object.entries(report.values)) {
+      if (typeof v === 'number' && !Number.isFinite(v)) quality[tag] = 'bad';
+      else values[tag] = v;
+    }
+    this.link.publishData(r.plc, { ts: r.ts, values, quality });
+    this.published++;
+    this.emit('values', { plc: r.plc, ts: r.ts, values, quality, full: report.full } satisfies LiveValues);
+  }
+
+  private onStatus(args: unknown[]): void {
+    // PollerSet re-emits (status) with the plc id either as a field or as the first argument.
+    const [a, b] = args;
+    const id = typeof a === 'string' ? a : (a as { plc?: string }).plc;
+    const status = (typeof a === 'string' ? b : a) as PlcStatus;
+    if (!id) return;
+    const view = this.view(id);
+    const was = view.state;
+    view.state = status.state;
+    view.since = status.ts;
+    if (status.error) view.error = status.error;
+    else delete view.error;
+    // After a reconnect the WMS gets a full picture again, not just changes.
+    if (was === 'disconnected' && status.state !== 'disconnected') for (const f of this.filters.get(id) ?? []) f.reset();
+    this.link.publishRetained(`plc/${id}/status`, { state: status.state, ...(status.error ? { error: status.error } : {}), ts: status.ts });
+    this.emit('status', { plc: id, status });
+  }
+
+  private view(id: string): PlcView {
+    let v = this.views.get(id);
+    if (!v) {
+      v = { id, state: 'disconnected', since: new Date().toISOString(), values: {}, quality: {} };
+      this.views.set(id, v);
+    }
+    return v;
+  }
+}
