@@ -234,6 +234,17 @@ export const plcSchema = z
         else seen.set(t.name, `groups.${gi}.tags.${ti}`);
       }),
     );
+    p.groups.forEach((g, gi) =>
+      g.tags.forEach((t, ti) => {
+        const bits = t.area === 'coil' || t.area === 'discrete';
+        if (!bits && tagWidth(t) > p.maxRegistersPerRead)
+          ctx.addIssue({
+            code: 'custom',
+            path: ['groups', gi, 'tags', ti, t.type === 'string' ? 'length' : 'type'],
+            message: `needs ${tagWidth(t)} registers, more than maxRegistersPerRead (${p.maxRegistersPerRead})`,
+          });
+      }),
+    );
     const writable = p.groups.flatMap((g, gi) =>
       g.tags
         .map((t, ti) => ({ t, path: ['groups', gi, 'tags', ti] as (string | number)[] }))
