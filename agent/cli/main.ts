@@ -1,23 +1,32 @@
 // The wms-gateway command line (CONTRACT.md §1). Each command lives in its own module and registers itself here.
 import { Command, CommanderError } from 'commander';
-import { createRequire } from 'node:module';
 import { isConfigError, formatIssues } from '../config/errors.js';
 import { isUsageError } from './usage-error.js';
+import { VERSION } from '../runtime/version.js';
 import { registerRunCommand } from './run-command.js';
 import { registerConfigCommand } from './config-command.js';
 import { registerSimulateCommand } from './simulate-command.js';
+import { registerDiagnoseCommand } from './diagnose-command.js';
+import { registerBackupCommand } from './backup-command.js';
+import { registerLogsCommand } from './logs-command.js';
+import { registerOtaCommand } from './ota-command.js';
+import { registerRolloutCommand } from './rollout-command.js';
 
-const pkg = createRequire(import.meta.url)('../../package.json') as { version: string };
 
 export function buildProgram(): Command {
   const program = new Command('wms-gateway')
     .description('Industrial edge gateway: Modbus PLCs to a cloud WMS over MQTT')
-    .version(pkg.version)
+    .version(VERSION)
     .showHelpAfterError(false)
     .exitOverride();
   registerRunCommand(program);
   registerConfigCommand(program);
   registerSimulateCommand(program);
+  registerDiagnoseCommand(program);
+  registerBackupCommand(program);
+  registerLogsCommand(program);
+  registerOtaCommand(program);
+  registerRolloutCommand(program);
   // Commands of other parts register here: ota, rollout, backup, diagnose, logs.
   for (const c of program.commands) c.exitOverride();
   return program;

@@ -1,0 +1,200 @@
+// Health as device tags against the fake supervisor and fake cloud API (real HTTP on 127.0.0.1).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DeviceTagReporter } from '../../agent/balena/device-tags.js';
+import { createLogger } from '../../agent/runtime/logger.js';
+import { startFakeSupervisor, type FakeBalenaSupervisor } from '../fakes/fake-balena-supervisor.js';
+import { startFakeCloudApi } from '../fakes/fake-balena-cloud-api.js';
+import { waitUntil, sleep } from './wait-until.js';
+
+const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'silent' });
+const supEnv = (s: FakeBalenaSupervisor) => ({
+  BALENA_SUPERVISOR_ADDRESS: s.address,
+  BALENA_SUPERVISOR_API_KEY: s.apiKey,
+});
+
+test('only changed tags are sent, at most once per interval', { timeout: 10_000 }, async (t) => {
+  const sup = await startFakeSupervisor();
+  const r = new DeviceTagReporter({ env: supEnv(sup), logger, minIntervalMs: 300 });
+  t.after(async () => {
+    await r.stop();
+    await sup.stop();
+  });
+  r.start();
+  r.update({ 'gw.health': 'ok', 'gw.version': '0.1.0', 'gw.plcs': '3/3' });
+  await waitUntil(() => sup.tagPatches().length === 1, 'first PATCH');
+  assert.deepEqual(sup.tagPatches()[0]!.body, {
+    'gw.health': 'ok',
+    'gw.version': '0.1.0',
+    'gw.plcs': '3/3',
+  });
+  // A burst of changes inside the interval becomes one request carrying only the latest diff.
+  r.update({ 'gw.health': 'ok', 'gw.plcs': '2/3' });
+  r.update({ 'gw.plcs': '1/3', 'gw.version': '0.1.0' });
+  r.update({ 'gw.wms': 'connected' });
+  await waitUntil(() => sup.tagPatches().length === 2, 'second PATCH');
+  const [p1, p2] = sup.tagPatches();
+  assert.deepEqual(p2!.body, { 'gw.plcs': '1/3', 'gw.wms': 'connected' });
+  assert.ok(p2!.at - p1!.at >= 290, `second PATCH after ${p2!.at - p1!.at} ms, interval is 300`);
+  // Unchanged values: nothing more is sent.
+  r.update({ 'gw.health': 'ok', 'gw.plcs': '1/3' });
+  await sleep(500);
+  assert.equal(sup.tagPatches().length, 2);
+  assert.deepEqual(Object.fromEntries(sup.tags), {
+    'gw.health': 'ok',
+    'gw.version': '0.1.0',
+    'gw.plcs': '1/3',
+    'gw.wms': 'connected',
+  });
+  assert.equal(r.stats().transport, 'supervisor');
+  assert.equal(r.stats().pending, 0);
+});
+
+test('429 Retry-After is waited out before the next attempt', { timeout: 10_000 }, async (t) => {
+  const sup = await startFakeSupervisor();
+  const r = new DeviceTagReporter({ env: supEnv(sup), logger, minIntervalMs: 100 });
+  t.after(async () => {
+    await r.stop();
+    await sup.stop();
+  });
+  r.start();
+  r.update({ 'gw.health': 'ok' });
+  await waitUntil(() => sup.tagPatches().length === 1, 'first PATCH');
+  sup.rateLimitNext(1, 1);
+  r.update({ 'gw.health': 'degraded' });
+  await waitUntil(() => sup.tagPatches().length === 3, 'PATCH after the 429', 5_000);
+  const [, limited, retried] = sup.tagPatches();
+  assert.ok(
+    retried!.at - limited!.at >= 990,
+    `retried ${retried!.at - limited!.at} ms after a 429 with Retry-After: 1`,
+  );
+  assert.equal(sup.tags.get('gw.health'), 'degraded');
+  assert.equal(r.stats().rateLimited, 1);
+});
+
+test(
+  'falls back to the cloud API when the supervisor is older than 17.8',
+  { timeout: 10_000 },
+  async (t) => {
+    const sup = await startFakeSupervisor({ supervisorVersion: '16.4.2' });
+    const cloud = await startFakeCloudApi();
+    const app = cloud.addApplication('acme/gateways');
+    const uuid = 'a1b2c3d4e5f60718293a4b5c6d7e8f90';
+    cloud.addDevice(app.id, uuid, null, { 'gw.version': '0.0.9' }); // left by the previous release
+    const r = new DeviceTagReporter({
+      env: {
+        ...supEnv(sup),
+        BALENA_API_URL: cloud.url,
+        BALENA_API_KEY: cloud.token,
+        BALENA_DEVICE_UUID: uuid,
+      },
+      logger,
+      minIntervalMs: 100,
+    });
+    t.after(async () => {
+      await r.stop();
+      await sup.stop();
+      await cloud.stop();
+    });
+    r.start();
+    r.update({ 'gw.health': 'ok', 'gw.version': '0.1.0' });
+    await waitUntil(() => cloud.tagsOf(uuid)['gw.version'] === '0.1.0', 'tags in the cloud');
+    assert.deepEqual(cloud.tagsOf(uuid), { 'gw.health': 'ok', 'gw.version': '0.1.0' });
+    assert.equal(sup.tagPatches().length, 0);
+    const writes = cloud.requests.filter((q) => q.method !== 'GET');
+    // The existing tag is patched, the new one created.
+    assert.deepEqual(
+      writes.map((q) => `${q.method} ${decodeURIComponent(q.path)}`).sort(),
+      [
+        `PATCH /v7/device_tag(device=${cloud.device(uuid).id},tag_key='gw.version')`,
+        'POST /v7/device_tag',
+      ].sort(),
+    );
+    r.update({ 'gw.health': 'failing' });
+    await waitUntil(() => cloud.tagsOf(uuid)['gw.health'] === 'failing', 'changed gw.health');
+    assert.equal(r.stats().transport, 'cloud');
+  },
+);
+
+test(
+  'falls back to the cloud API on a 404 from PATCH /v2/device/tags',
+  { timeout: 10_000 },
+  async (t) => {
+    const sup = await startFakeSupervisor({ supervisorVersion: '14.0.0', hideVersion: true });
+    const cloud = await startFakeCloudApi();
+    const uuid = 'ffeeddccbbaa99887766554433221100';
+    cloud.addDevice(cloud.addApplication('acme/gw').id, uuid, null);
+    const r = new DeviceTagReporter({
+      env: {
+        ...supEnv(sup),
+        BALENA_API_URL: cloud.url,
+        BALENA_API_KEY: cloud.token,
+        BALENA_DEVICE_UUID: uuid,
+      },
+      logger,
+      minIntervalMs: 100,
+    });
+    t.after(async () => {
+      await r.stop();
+      await sup.stop();
+      await cloud.stop();
+    });
+    r.start();
+    r.update({ 'gw.health': 'ok', 'gw.outbox': '0' });
+    await waitUntil(() => cloud.tagsOf(uuid)['gw.outbox'] === '0', 'tags in the cloud');
+    assert.equal(sup.tagPatches().length, 1, 'the supervisor was tried once');
+    r.update({ 'gw.outbox': '12' });
+    await waitUntil(() => cloud.tagsOf(uuid)['gw.outbox'] === '12', 'changed tag in the cloud');
+    assert.equal(sup.tagPatches().length, 1, 'and not again');
+  },
+);
+
+test(
+  'tags are kept while the supervisor is down and sent when it is back',
+  { timeout: 15_000 },
+  async (t) => {
+    const sup = await startFakeSupervisor();
+    const r = new DeviceTagReporter({
+      env: supEnv(sup),
+      logger,
+      minIntervalMs: 100,
+      backoffBaseMs: 100,
+      backoffCapMs: 400,
+      http: { timeoutMs: 1_000 },
+    });
+    t.after(async () => {
+      await r.stop();
+      await sup.stop();
+    });
+    r.start();
+    r.update({ 'gw.health': 'ok', 'gw.wms': 'connected' });
+    await waitUntil(() => r.stats().requests === 1, 'first PATCH answered');
+    await sup.stop();
+    r.update({ 'gw.health': 'degraded', 'gw.wms': 'disconnected' });
+    await waitUntil(() => r.stats().failures >= 2, 'failed attempts while down');
+    r.update({ 'gw.outbox': '1542' });
+    assert.equal(r.stats().pending, 3);
+    const before = sup.tagPatches().length;
+    await sleep(300);
+    await sup.start();
+    await waitUntil(() => sup.tags.get('gw.outbox') === '1542', 'queued tags after the outage');
+    assert.deepEqual(Object.fromEntries(sup.tags), {
+      'gw.health': 'degraded',
+      'gw.wms': 'disconnected',
+      'gw.outbox': '1542',
+    });
+    assert.equal(sup.tagPatches().length, before + 1, 'one request carries everything queued');
+    await waitUntil(() => r.stats().pending === 0, 'the answer to reach the reporter');
+  },
+);
+
+test('without balena the reporter keeps tags and sends nothing', { timeout: 5_000 }, async () => {
+  const r = new DeviceTagReporter({ env: {}, logger, minIntervalMs: 10 });
+  r.start();
+  r.update({ 'gw.health': 'ok', 'bad key!': 'x' });
+  await sleep(50);
+  assert.equal(r.stats().transport, 'none');
+  assert.equal(r.stats().requests, 0);
+  assert.equal(r.stats().pending, 1);
+  await r.stop();
+});
