@@ -6,6 +6,12 @@ export type BenchFn = (print: (line: string) => void) => Promise<Record<string, 
 
 const BENCHES: Record<string, () => Promise<{ default: BenchFn }>> = {
   bridge: () => import('./bridge.js'),
+  planner: () => import('./planner.js'),
+  poller: () => import('./poller.js'),
+  commands: () => import('./commands.js'),
+  ota: () => import('./ota.js'),
+  maintenance: () => import('./maintenance.js'),
+  outbox: () => import('./outbox.js'),
   // outbox, commands, ota register here.
 };
 

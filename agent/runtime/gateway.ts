@@ -30,6 +30,8 @@ export interface PlcView {
   lastReadTs?: string;
   values: Record<string, TagValue>;
   quality: Record<string, 'bad'>;
+  /** Number of entries in quality (kept so the hot path can skip it when nothing is bad). */
+  badCount: number;
 }
 
 export interface LiveValues {
@@ -82,7 +84,11 @@ export class Gateway extends EventEmitter {
 
   async start(): Promise<void> {
     await this.link.start();
-    this.link.publishRetained('status', { state: 'online', version: this.opts.version, ts: new Date().toISOString() });
+    this.link.publishRetained('status', {
+      state: 'online',
+      version: this.opts.version,
+      ts: new Date().toISOString(),
+    });
     this.rebuildFilters(this.config.plcs, []);
     await this.pollers.apply(this.config.plcs);
     this.opts.logger.info({ plcs: this.config.plcs.map((p) => p.id) }, 'gateway started');
@@ -99,7 +105,8 @@ export class Gateway extends EventEmitter {
     this.rebuildFilters(next.plcs, prev.plcs);
     await this.pollers.apply(next.plcs);
     if (!isDeepStrictEqual(prev.wms, next.wms)) await this.link.reconfigure(next.wms);
-    for (const id of [...this.views.keys()]) if (!next.plcs.some((p) => p.id === id)) this.views.delete(id);
+    for (const id of [...this.views.keys()])
+      if (!next.plcs.some((p) => p.id === id)) this.views.delete(id);
     this.config = next;
   }
 
@@ -112,7 +119,14 @@ export class Gateway extends EventEmitter {
   plcViews(): PlcView[] {
     return this.config.plcs.map(
       (p) =>
-        this.views.get(p.id) ?? { id: p.id, state: 'disconnected', since: new Date(this.startedAt).toISOString(), values: {}, quality: {} },
+        this.views.get(p.id) ?? {
+          id: p.id,
+          state: 'disconnected',
+          since: new Date(this.startedAt).toISOString(),
+          values: {},
+          quality: {},
+          badCount: 0,
+        },
     );
   }
 
@@ -133,7 +147,8 @@ export class Gateway extends EventEmitter {
         p.groups.map((g) => new ChangeFilter(g.tags, { fullReportMs: p.fullReportSeconds * 1000 })),
       );
     }
-    for (const id of [...this.filters.keys()]) if (!next.some((p) => p.id === id)) this.filters.delete(id);
+    for (const id of [...this.filters.keys()])
+      if (!next.some((p) => p.id === id)) this.filters.delete(id);
   }
 
   private onReading(r: PlcReading): void {
@@ -143,19 +158,33 @@ export class Gateway extends EventEmitter {
     const view = this.view(r.plc);
     view.lastReadTs = r.ts;
     Object.assign(view.values, r.values);
-    for (const tag of Object.keys(r.values)) delete view.quality[tag];
-    for (const tag of Object.keys(r.errors)) view.quality[tag] = 'bad';
+    // This runs for every read of every group: touch quality only when some tag is or was bad.
+    if (view.badCount > 0)
+      for (const tag in r.values)
+        if (view.quality[tag]) (delete view.quality[tag], view.badCount--);
+    for (const tag in r.errors)
+      if (!view.quality[tag]) ((view.quality[tag] = 'bad'), view.badCount++);
     if (!report) return;
     // JSON has no NaN/Infinity: such a reading is published as bad quality rather than a wrong number.
-    const values: Record<string, TagValue> = {};
-    const quality: Record<string, 'bad'> = { ...report.quality };
-    for (const [tag, v] of Object.entries(report.values)) {
-      if (typeof v === 'number' && !Number.isFinite(v)) quality[tag] = 'bad';
-      else values[tag] = v;
+    let values = report.values;
+    let quality = report.quality;
+    for (const tag in values) {
+      const v = values[tag];
+      if (typeof v !== 'number' || Number.isFinite(v)) continue;
+      if (values === report.values) ((values = { ...values }), (quality = { ...quality }));
+      delete values[tag];
+      quality[tag] = 'bad';
     }
     this.link.publishData(r.plc, { ts: r.ts, values, quality });
     this.published++;
-    this.emit('values', { plc: r.plc, ts: r.ts, values, quality, full: report.full } satisfies LiveValues);
+    if (this.listenerCount('values') > 0)
+      this.emit('values', {
+        plc: r.plc,
+        ts: r.ts,
+        values,
+        quality,
+        full: report.full,
+      } satisfies LiveValues);
   }
 
   private onStatus(args: unknown[]): void {
@@ -171,15 +200,27 @@ export class Gateway extends EventEmitter {
     if (status.error) view.error = status.error;
     else delete view.error;
     // After a reconnect the WMS gets a full picture again, not just changes.
-    if (was === 'disconnected' && status.state !== 'disconnected') for (const f of this.filters.get(id) ?? []) f.reset();
-    this.link.publishRetained(`plc/${id}/status`, { state: status.state, ...(status.error ? { error: status.error } : {}), ts: status.ts });
+    if (was === 'disconnected' && status.state !== 'disconnected')
+      for (const f of this.filters.get(id) ?? []) f.reset();
+    this.link.publishRetained(`plc/${id}/status`, {
+      state: status.state,
+      ...(status.error ? { error: status.error } : {}),
+      ts: status.ts,
+    });
     this.emit('status', { plc: id, status });
   }
 
   private view(id: string): PlcView {
     let v = this.views.get(id);
     if (!v) {
-      v = { id, state: 'disconnected', since: new Date().toISOString(), values: {}, quality: {} };
+      v = {
+        id,
+        state: 'disconnected',
+        since: new Date().toISOString(),
+        values: {},
+        quality: {},
+        badCount: 0,
+      };
       this.views.set(id, v);
     }
     return v;

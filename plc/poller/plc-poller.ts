@@ -1,0 +1,423 @@
+// One PLC: its link (own TCP connection, or a shared RTU bus), its poll groups on drift-free timers,
+// reconnect with capped exponential backoff + jitter, and commands queued ahead of the polls.
+// A pure reader/writer: report-by-exception happens in the core (ChangeFilter on 'reading').
+import { EventEmitter } from 'node:events';
+import type { Logger } from 'pino';
+import type { PlcConfig, TagConfig } from '../config/schema.js';
+import { applyBit, type TagValue } from '../codec/codec.js';
+import {
+  decodeBlock,
+  planReads,
+  planWrites,
+  type ReadBlock,
+  type WriteOp,
+} from '../planner/planner.js';
+import {
+  errorCode,
+  isLinkFatal,
+  isModbusConnectionError,
+  isModbusTimeoutError,
+  ModbusConnectionError,
+  ModbusResponseError,
+} from '../driver/errors.js';
+import { ModbusClient } from '../driver/modbus-client.js';
+import type { ModbusLink } from '../driver/modbus-link.js';
+import { SerialBusRegistry, type SerialBus } from '../driver/serial-bus.js';
+import type { Priority } from '../driver/serial-queue.js';
+import { SerialQueue } from '../driver/serial-queue.js';
+import { TcpLink } from '../driver/tcp-link.js';
+import { CommandQueueFullError, TagNotWritableError, UnknownTagError } from './errors.js';
+import { backoffDelay, TickScheduler } from './tick-scheduler.js';
+import { readPipelined } from './pipeline.js';
+import {
+  DEFAULT_COMMAND_QUEUE_LENGTH,
+  DEFAULT_TCP_PIPELINE,
+  MAX_TCP_PIPELINE,
+  type PlcReading,
+  type PlcState,
+  type PlcStatus,
+  type PollerOptions,
+  type PollerStats,
+} from './types.js';
+
+export type { PlcState, PlcReading, PlcStatus, PollerStats, PollerOptions } from './types.js';
+export { DEFAULT_COMMAND_QUEUE_LENGTH, DEFAULT_TCP_PIPELINE, MAX_TCP_PIPELINE } from './types.js';
+
+const MIN_CONNECT_TIMEOUT_MS = 3000;
+
+interface GroupPlan {
+  blocks: ReadBlock[];
+  tags: TagConfig[];
+  busy: boolean;
+  scheduler?: TickScheduler;
+}
+
+export class PlcPoller extends EventEmitter {
+  readonly id: string;
+  private readonly link: ModbusLink;
+  private readonly client: ModbusClient;
+  private readonly queue = new SerialQueue();
+  private readonly groups: GroupPlan[];
+  private readonly tags = new Map<string, TagConfig>();
+  private readonly logger: Logger;
+  private readonly buses: SerialBusRegistry;
+  private running = false;
+  private attempt = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private connecting: Promise<void> | undefined;
+  private current: PlcStatus;
+  private progressMs = performance.now();
+  private pendingCommands = 0;
+  private readonly commandLimit: number;
+  private readonly pipeline: number;
+  private readonly counters: PollerStats = {
+    polls: 0,
+    errors: 0,
+    overruns: 0,
+    lastDurationMs: 0,
+    reconnects: 0,
+    commands: 0,
+    requests: 0,
+  };
+
+  constructor(
+    readonly config: PlcConfig,
+    deps: { logger: Logger; buses?: SerialBusRegistry; options?: PollerOptions },
+  ) {
+    super();
+    this.id = config.id;
+    this.logger = deps.logger.child({ plc: config.id });
+    this.buses = deps.buses ?? new SerialBusRegistry();
+    this.commandLimit = deps.options?.commandQueueLength ?? DEFAULT_COMMAND_QUEUE_LENGTH;
+    const depth = Math.trunc(deps.options?.tcpPipeline ?? DEFAULT_TCP_PIPELINE);
+    this.pipeline =
+      config.transport.type === 'tcp' ? Math.min(MAX_TCP_PIPELINE, Math.max(1, depth)) : 1;
+    const limits = {
+      maxGap: config.maxGap,
+      maxRegisters: config.maxRegistersPerRead,
+      maxBits: config.maxBitsPerRead,
+    };
+    this.groups = config.groups.map((g) => ({
+      blocks: planReads(g.tags, limits),
+      tags: g.tags,
+      busy: false,
+    }));
+    for (const g of config.groups) for (const t of g.tags) this.tags.set(t.name, t);
+    const t = config.transport;
+    this.link =
+      t.type === 'tcp'
+        ? new TcpLink({
+            host: t.host,
+            port: t.port,
+            connectTimeoutMs:
+              deps.options?.connectTimeoutMs ?? Math.max(config.timeoutMs, MIN_CONNECT_TIMEOUT_MS),
+          })
+        : this.buses.acquire(t);
+    this.client = new ModbusClient(this.link, {
+      unitId: config.unitId,
+      timeoutMs: config.timeoutMs,
+    });
+    this.current = { plc: this.id, state: 'disconnected', ts: new Date().toISOString() };
+    this.link.on('close', this.onLinkClose);
+  }
+
+  status(): PlcStatus {
+    return { ...this.current };
+  }
+
+  lastProgressMs(): number {
+    return this.progressMs;
+  }
+
+  stats(): PollerStats & { state: PlcState; queued: number } {
+    return { ...this.counters, state: this.current.state, queued: this.queue.waiting };
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    // Polls begin once the first connect attempt settled, so the first reading is a real one.
+    void this.connect().then(() => this.running && this.startGroups());
+    this.logger.info(
+      { transport: this.link.description, unitId: this.config.unitId, groups: this.groups.length },
+      'poller started',
+    );
+  }
+
+  private startGroups(): void {
+    this.groups.forEach((g, gi) => {
+      g.scheduler = new TickScheduler({
+        intervalMs: this.config.groups[gi]!.intervalMs,
+        onTick: () => this.tick(gi),
+        onOverrun: (n) => {
+          this.counters.overruns += n;
+          this.logger.debug({ group: gi, skipped: n }, 'poll overrun: ticks skipped');
+        },
+      });
+      g.scheduler.begin();
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    for (const g of this.groups) g.scheduler?.stop();
+    clearTimeout(this.reconnectTimer);
+    this.queue.clear(new ModbusConnectionError(`PLC "${this.id}" poller stopped`));
+    this.link.off('close', this.onLinkClose);
+    if (this.config.transport.type === 'tcp') await this.link.close();
+    else await this.buses.release(this.link as SerialBus);
+    // The job in progress ends fast: its requests fail once the link is closed (or finish on a shared bus).
+    await this.queue.run(async () => undefined, 'urgent').catch(() => undefined);
+    this.logger.info('poller stopped');
+  }
+
+  // ---- connection -------------------------------------------------------------------------------
+
+  private readonly onLinkClose = (err: unknown): void => {
+    if (!this.running) return;
+    this.setState('disconnected', err instanceof Error ? err.message : 'link closed');
+    this.scheduleReconnect();
+  };
+
+  private connect(): Promise<void> {
+    this.connecting ??= (async () => {
+      try {
+        await this.link.open();
+        if (!this.running) {
+          // stop() ran while connecting: do not leave the new connection behind (a bus is released by stop)
+          if (this.config.transport.type === 'tcp') await this.link.close();
+          return;
+        }
+        this.logger.info({ transport: this.link.description }, 'PLC link up');
+        if (this.current.state === 'disconnected') this.setState('connected');
+      } catch (e) {
+        if (!this.running) return;
+        this.setState('disconnected', e instanceof Error ? e.message : String(e));
+        this.scheduleReconnect();
+      }
+    })().finally(() => (this.connecting = undefined));
+    return this.connecting;
+  }
+
+  private scheduleReconnect(): void {
+    if (!this.running || this.reconnectTimer) return;
+    const delay = backoffDelay(
+      this.attempt++,
+      this.config.reconnect.minMs,
+      this.config.reconnect.maxMs,
+    );
+    this.logger.debug({ delayMs: Math.round(delay), attempt: this.attempt }, 'reconnect scheduled');
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      this.counters.reconnects++;
+      void this.connect();
+    }, delay);
+  }
+
+  private setState(state: PlcState, error?: string): void {
+    if (this.current.state === state && this.current.error === error) return;
+    const prev = this.current.state;
+    this.current = {
+      plc: this.id,
+      state,
+      ...(error ? { error } : {}),
+      ts: new Date().toISOString(),
+    };
+    if (prev !== state)
+      this.logger[state === 'connected' ? 'info' : 'warn'](
+        { state, from: prev, error },
+        'PLC state changed',
+      );
+    this.emit('status', this.status());
+  }
+
+  // ---- polling ----------------------------------------------------------------------------------
+
+  private tick(gi: number): boolean {
+    const g = this.groups[gi]!;
+    if (g.busy) return false;
+    g.busy = true;
+    this.queue
+      .run(() => this.cycle(gi))
+      .catch(() => undefined) // stopped
+      .finally(() => (g.busy = false));
+    return true;
+  }
+
+  private async cycle(gi: number): Promise<void> {
+    const g = this.groups[gi]!;
+    const started = performance.now();
+    const tsMs = Date.now();
+    const values: Record<string, TagValue> = {};
+    const errors: Record<string, string> = {};
+    let fatal: string | undefined;
+    let ok = 0;
+    let timeouts = 0;
+    const pipelined =
+      this.pipeline > 1 && g.blocks.length > 1
+        ? readPipelined(g.blocks, this.pipeline, (b) => this.readBlock(b, 'normal'))
+        : undefined;
+    for (const [bi, block] of g.blocks.entries()) {
+      if (!this.running) return;
+      if (fatal === undefined && !pipelined && !this.link.isOpen()) fatal = 'DISCONNECTED';
+      if (fatal !== undefined) {
+        for (const t of block.tags) errors[t.name] = fatal;
+        continue;
+      }
+      try {
+        const data = pipelined ? await pipelined[bi]! : await this.readBlock(block, 'normal');
+        const res = decodeBlock(block, data);
+        Object.assign(values, res.values);
+        for (const name of Object.keys(res.errors)) errors[name] = 'BAD_RESPONSE';
+        ok++;
+      } catch (e) {
+        if (!this.running) return; // stopping: the link was closed under this read
+        const code = errorCode(e);
+        this.counters.errors++;
+        for (const t of block.tags) errors[t.name] = code;
+        if (isModbusTimeoutError(e)) timeouts++;
+        // After a timeout or a garbled answer the rest of this cycle would only wait or mis-pair:
+        // give it the same error, and on TCP reconnect so the stream is in step again.
+        if (isLinkFatal(e)) {
+          fatal = code;
+          this.logger.warn(
+            { group: gi, area: block.area, start: block.start, count: block.count, error: code },
+            'read failed',
+          );
+          if (this.config.transport.type === 'tcp' && !isModbusConnectionError(e))
+            await this.link.close();
+        } else
+          this.logger.debug(
+            { group: gi, area: block.area, start: block.start, error: code },
+            'read refused',
+          );
+      }
+    }
+    const durationMs = performance.now() - started;
+    this.counters.polls++;
+    this.counters.lastDurationMs = durationMs;
+    this.progressMs = performance.now();
+    if (ok > 0) this.attempt = 0;
+    const failed = Object.keys(errors).length;
+    if (this.link.isOpen()) {
+      if (failed === 0) this.setState('connected');
+      else if (ok === 0 && timeouts > 0) this.setState('disconnected', 'TIMEOUT');
+      else this.setState('degraded', Object.values(errors)[0]);
+    }
+    const reading: PlcReading = {
+      plc: this.id,
+      group: gi,
+      ts: new Date(tsMs).toISOString(),
+      tsMs,
+      durationMs,
+      values,
+      errors,
+    };
+    this.emit('reading', reading);
+  }
+
+  private async readBlock(block: ReadBlock, priority: Priority): Promise<boolean[] | number[]> {
+    this.counters.requests++;
+    const data =
+      block.area === 'coil' || block.area === 'discrete'
+        ? await this.client.readBits(block.area, block.start, block.count, priority)
+        : await this.client.readRegisters(block.area, block.start, block.count, priority);
+    this.progressMs = performance.now();
+    return data;
+  }
+
+  // ---- commands ---------------------------------------------------------------------------------
+
+  private tag(name: string): TagConfig {
+    const t = this.tags.get(name);
+    if (!t) throw new UnknownTagError(this.id, name);
+    return t;
+  }
+
+  private command<T>(fn: () => Promise<T>): Promise<T> {
+    if (!this.running)
+      return Promise.reject(new ModbusConnectionError(`PLC "${this.id}" is not polled`));
+    if (!this.link.isOpen())
+      return Promise.reject(
+        new ModbusConnectionError(`PLC "${this.id}" is disconnected (${this.link.description})`),
+      );
+    if (this.pendingCommands >= this.commandLimit)
+      return Promise.reject(new CommandQueueFullError(this.id, this.commandLimit));
+    this.pendingCommands++;
+    this.counters.commands++;
+    return this.queue.run(fn, 'urgent').finally(() => this.pendingCommands--);
+  }
+
+  /**
+   * Write tag values (encoded with the codec, merged by planWrites), ahead of the next poll.
+   * With readBack, the written tags are read again and returned. Rejects with UnknownTagError,
+   * TagNotWritableError, CodecError, CommandQueueFullError or a Modbus error.
+   */
+  async write(
+    values: Record<string, unknown>,
+    opts: { readBack?: boolean } = {},
+  ): Promise<{ values?: Record<string, TagValue> }> {
+    const entries = Object.entries(values).map(([name, value]) => {
+      const tag = this.tag(name);
+      if (!tag.writable) throw new TagNotWritableError(this.id, name);
+      return { tag, value };
+    });
+    const ops = planWrites(entries);
+    return this.command(async () => {
+      for (const op of ops) await this.execWrite(op);
+      this.logger.info({ tags: Object.keys(values), requests: ops.length }, 'write done');
+      if (!opts.readBack) return {};
+      return { values: await this.readTags(entries.map((e) => e.tag)) };
+    });
+  }
+
+  /** Read these tags now, ahead of the next poll. Rejects on any failed read. */
+  async read(names: string[]): Promise<Record<string, TagValue>> {
+    const tags = names.map((n) => this.tag(n));
+    return this.command(() => this.readTags(tags));
+  }
+
+  private async execWrite(op: WriteOp): Promise<void> {
+    this.counters.requests++;
+    switch (op.kind) {
+      case 'registers':
+        if (op.values.length === 1)
+          await this.client.writeRegister(op.start, op.values[0]!, 'urgent');
+        else await this.client.writeRegisters(op.start, op.values, 'urgent');
+        break;
+      case 'coils':
+        if (op.values.length === 1) await this.client.writeCoil(op.start, op.values[0]!, 'urgent');
+        else await this.client.writeCoils(op.start, op.values, 'urgent');
+        break;
+      case 'bit': {
+        // Read-modify-write inside one queued command: no poll or other command runs in between.
+        const [reg] = await this.client.readRegisters('holding', op.address, 1, 'urgent');
+        this.counters.requests++;
+        await this.client.writeRegister(
+          op.address,
+          applyBit(this.tag(op.tag), reg!, op.value),
+          'urgent',
+        );
+        break;
+      }
+    }
+    this.progressMs = performance.now();
+  }
+
+  private async readTags(tags: TagConfig[]): Promise<Record<string, TagValue>> {
+    const blocks = planReads(tags, {
+      maxGap: 0,
+      maxRegisters: this.config.maxRegistersPerRead,
+      maxBits: this.config.maxBitsPerRead,
+    });
+    const out: Record<string, TagValue> = {};
+    for (const b of blocks) {
+      const res = decodeBlock(b, await this.readBlock(b, 'urgent'));
+      const bad = Object.entries(res.errors)[0];
+      if (bad) throw new ModbusResponseError(`tag "${bad[0]}": ${bad[1]}`);
+      Object.assign(out, res.values);
+    }
+    return out;
+  }
+}

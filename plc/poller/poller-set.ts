@@ -1,0 +1,74 @@
+// All PLC pollers of the gateway. Hot apply: only PLCs whose config changed are restarted; RTU buses
+// are shared through one registry so PLCs on the same serial path take turns on it.
+import { EventEmitter } from 'node:events';
+import { isDeepStrictEqual } from 'node:util';
+import type { Logger } from 'pino';
+import type { PlcConfig } from '../config/schema.js';
+import { SerialBusRegistry } from '../driver/serial-bus.js';
+import { PlcPoller, type PlcReading, type PlcStatus, type PollerOptions } from './plc-poller.js';
+
+/** Events: 'reading' (PlcReading, with plc), 'status' (PlcStatus with plc). */
+export class PollerSet extends EventEmitter {
+  private readonly pollers = new Map<string, PlcPoller>();
+  readonly buses = new SerialBusRegistry();
+  private applying: Promise<void> = Promise.resolve();
+
+  constructor(private readonly deps: { logger: Logger; options?: PollerOptions }) {
+    super();
+  }
+
+  get(id: string): PlcPoller | undefined {
+    return this.pollers.get(id);
+  }
+
+  list(): PlcPoller[] {
+    return [...this.pollers.values()];
+  }
+
+  /** Make the running set match `plcs`. Calls are serialised; unchanged PLCs are not touched. */
+  apply(plcs: PlcConfig[]): Promise<void> {
+    const run = this.applying.then(() => this.doApply(plcs));
+    this.applying = run.catch(() => undefined);
+    return run;
+  }
+
+  private async doApply(plcs: PlcConfig[]): Promise<void> {
+    const next = new Map(plcs.map((p) => [p.id, p]));
+    const outgoing = [...this.pollers.values()].filter((p) => {
+      const cfg = next.get(p.id);
+      return !cfg || !isDeepStrictEqual(cfg, p.config);
+    });
+    // Stop first: a changed PLC on a serial bus must release it before its successor opens it.
+    await Promise.all(outgoing.map((p) => this.remove(p)));
+    const added: string[] = [];
+    for (const cfg of plcs) {
+      if (this.pollers.has(cfg.id)) continue;
+      const p = new PlcPoller(cfg, {
+        logger: this.deps.logger,
+        buses: this.buses,
+        options: this.deps.options,
+      });
+      p.on('reading', (r: PlcReading) => this.emit('reading', r));
+      p.on('status', (s: PlcStatus) => this.emit('status', { ...s, plc: p.id }));
+      this.pollers.set(cfg.id, p);
+      p.start();
+      added.push(cfg.id);
+    }
+    if (outgoing.length || added.length)
+      this.deps.logger.info(
+        { started: added, stopped: outgoing.map((p) => p.id), running: this.pollers.size },
+        'PLC pollers applied',
+      );
+  }
+
+  private async remove(p: PlcPoller): Promise<void> {
+    this.pollers.delete(p.id);
+    await p.stop();
+    p.removeAllListeners();
+  }
+
+  async stop(): Promise<void> {
+    await this.applying;
+    await Promise.all(this.list().map((p) => this.remove(p)));
+  }
+}

@@ -1,0 +1,305 @@
+// The embedded demo PLC (`npm start`, `wms-gateway simulate` without --map): every type and byte order,
+// values that visibly move, and a few writable tags. The map and the PLC config come from one list.
+import { plcSchema, type PlcConfig } from '../config/schema.js';
+
+type DemoTag = Record<string, unknown> & { name: string; group: 0 | 1 };
+
+const sine = (amplitude: number, periodMs: number, offset = 0) => ({
+  sine: { amplitude, periodMs, offset },
+});
+const counter = (step: number, everyMs: number, max?: number) => ({
+  counter: { step, everyMs, ...(max !== undefined ? { max } : {}) },
+});
+const toggle = (everyMs: number) => ({ toggle: { everyMs } });
+
+const DEMO_TAGS: DemoTag[] = [
+  // group 0 (fast): floats and counters in all four byte orders
+  {
+    group: 0,
+    name: 'temp_abcd',
+    area: 'holding',
+    address: 0,
+    type: 'float32',
+    byteOrder: 'ABCD',
+    unit: '°C',
+    deadband: 0.1,
+    ...sine(10, 20_000, 40),
+  },
+  {
+    group: 0,
+    name: 'temp_cdab',
+    area: 'holding',
+    address: 2,
+    type: 'float32',
+    byteOrder: 'CDAB',
+    unit: '°C',
+    deadband: 0.1,
+    ...sine(5, 15_000, 20),
+  },
+  {
+    group: 0,
+    name: 'temp_badc',
+    area: 'holding',
+    address: 4,
+    type: 'float32',
+    byteOrder: 'BADC',
+    deadband: 0.1,
+    ...sine(2, 10_000, 0),
+  },
+  {
+    group: 0,
+    name: 'temp_dcba',
+    area: 'holding',
+    address: 6,
+    type: 'float32',
+    byteOrder: 'DCBA',
+    deadband: 0.1,
+    ...sine(100, 30_000, 500),
+  },
+  {
+    group: 0,
+    name: 'count_i32_abcd',
+    area: 'holding',
+    address: 8,
+    type: 'int32',
+    byteOrder: 'ABCD',
+    ...counter(1, 1000),
+  },
+  {
+    group: 0,
+    name: 'count_i32_cdab',
+    area: 'holding',
+    address: 10,
+    type: 'int32',
+    byteOrder: 'CDAB',
+    ...counter(-3, 1000, 0),
+  },
+  {
+    group: 0,
+    name: 'count_u32_badc',
+    area: 'holding',
+    address: 12,
+    type: 'uint32',
+    byteOrder: 'BADC',
+    ...counter(70_000, 1000),
+  },
+  {
+    group: 0,
+    name: 'count_u32_dcba',
+    area: 'holding',
+    address: 14,
+    type: 'uint32',
+    byteOrder: 'DCBA',
+    ...counter(5, 500),
+  },
+  {
+    group: 0,
+    name: 'count_i64_abcd',
+    area: 'holding',
+    address: 16,
+    type: 'int64',
+    byteOrder: 'ABCD',
+    ...counter(1_000_000_007, 1000),
+  },
+  {
+    group: 0,
+    name: 'count_u64_cdab',
+    area: 'holding',
+    address: 20,
+    type: 'uint64',
+    byteOrder: 'CDAB',
+    ...counter(1, 250),
+  },
+  {
+    group: 0,
+    name: 'wave_i64_badc',
+    area: 'holding',
+    address: 24,
+    type: 'int64',
+    byteOrder: 'BADC',
+    ...sine(1e12, 20_000),
+  },
+  {
+    group: 0,
+    name: 'count_u64_dcba',
+    area: 'holding',
+    address: 28,
+    type: 'uint64',
+    byteOrder: 'DCBA',
+    ...counter(2, 1000),
+  },
+  {
+    group: 0,
+    name: 'wave_f64_abcd',
+    area: 'holding',
+    address: 32,
+    type: 'float64',
+    byteOrder: 'ABCD',
+    deadband: 0.01,
+    ...sine(1, 8000),
+  },
+  {
+    group: 0,
+    name: 'wave_f64_cdab',
+    area: 'holding',
+    address: 36,
+    type: 'float64',
+    byteOrder: 'CDAB',
+    deadband: 0.01,
+    ...sine(1000, 12_000),
+  },
+  {
+    group: 0,
+    name: 'wave_f64_badc',
+    area: 'holding',
+    address: 40,
+    type: 'float64',
+    byteOrder: 'BADC',
+    deadband: 0.01,
+    ...sine(0.5, 6000, 1),
+  },
+  {
+    group: 0,
+    name: 'wave_f64_dcba',
+    area: 'holding',
+    address: 44,
+    type: 'float64',
+    byteOrder: 'DCBA',
+    deadband: 0.01,
+    ...sine(3, 9000, -3),
+  },
+  {
+    group: 0,
+    name: 'level_i16',
+    area: 'holding',
+    address: 48,
+    type: 'int16',
+    ...sine(1000, 16_000),
+  },
+  {
+    group: 0,
+    name: 'count_u16_badc',
+    area: 'holding',
+    address: 49,
+    type: 'uint16',
+    byteOrder: 'BADC',
+    ...counter(1, 200),
+  },
+  { group: 0, name: 'running', area: 'coil', address: 0, type: 'bool', ...toggle(3000) },
+  // group 1 (slow): bits, strings, inputs, writable setpoints
+  {
+    group: 1,
+    name: 'alarm_bit0',
+    area: 'holding',
+    address: 50,
+    type: 'bit',
+    bit: 0,
+    ...toggle(2000),
+  },
+  {
+    group: 1,
+    name: 'alarm_bit3',
+    area: 'holding',
+    address: 50,
+    type: 'bit',
+    bit: 3,
+    ...toggle(5000),
+  },
+  {
+    group: 1,
+    name: 'recipe',
+    area: 'holding',
+    address: 51,
+    type: 'string',
+    length: 8,
+    value: 'WMS-DEMO-RECIPE',
+  },
+  {
+    group: 1,
+    name: 'batch_badc',
+    area: 'holding',
+    address: 59,
+    type: 'string',
+    length: 4,
+    byteOrder: 'BADC',
+    value: 'B-042',
+  },
+  {
+    group: 1,
+    name: 'target',
+    area: 'holding',
+    address: 70,
+    type: 'int16',
+    writable: true,
+    min: 0,
+    max: 1500,
+    value: 750,
+  },
+  {
+    group: 1,
+    name: 'speed_setpoint',
+    area: 'holding',
+    address: 71,
+    type: 'float32',
+    byteOrder: 'CDAB',
+    writable: true,
+    min: 0,
+    max: 100,
+    value: 42.5,
+  },
+  { group: 1, name: 'start', area: 'coil', address: 1, type: 'bool', writable: true, value: false },
+  { group: 1, name: 'door_closed', area: 'discrete', address: 0, type: 'bool', ...toggle(7000) },
+  {
+    group: 1,
+    name: 'pressure',
+    area: 'input',
+    address: 0,
+    type: 'uint16',
+    scale: 0.1,
+    unit: 'bar',
+    deadband: 0.2,
+    ...sine(20, 25_000, 50),
+  },
+  {
+    group: 1,
+    name: 'vibration',
+    area: 'input',
+    address: 1,
+    type: 'int16',
+    random: { min: -50, max: 50, everyMs: 1000, integer: true },
+  },
+];
+
+const GENERATORS = ['value', 'counter', 'sine', 'toggle', 'random'];
+const TAG_ONLY = ['group', 'deadband', 'writable', 'min', 'max', 'unit'];
+
+/** The demo register map (unit 1), in the map-file format of docs/plc.md. */
+export const demoMap = {
+  tickMs: 100,
+  units: [
+    {
+      id: 1,
+      registers: DEMO_TAGS.map((t) =>
+        Object.fromEntries(Object.entries(t).filter(([k]) => !TAG_ONLY.includes(k))),
+      ),
+    },
+  ],
+};
+
+/** The PLC config that reads the demo map (two poll groups: 250 ms and 1 s). */
+export function demoPlcConfig(opts: { host: string; port: number; id?: string }): PlcConfig {
+  const tagOf = (t: DemoTag) =>
+    Object.fromEntries(Object.entries(t).filter(([k]) => k !== 'group' && !GENERATORS.includes(k)));
+  return plcSchema.parse({
+    id: opts.id ?? 'demo-plc',
+    transport: { type: 'tcp', host: opts.host, port: opts.port },
+    unitId: 1,
+    timeoutMs: 1000,
+    fullReportSeconds: 60,
+    reconnect: { minMs: 500, maxMs: 10_000 },
+    groups: [
+      { intervalMs: 250, tags: DEMO_TAGS.filter((t) => t.group === 0).map(tagOf) },
+      { intervalMs: 1000, tags: DEMO_TAGS.filter((t) => t.group === 1).map(tagOf) },
+    ],
+  });
+}
