@@ -1,0 +1,55 @@
+// A GatewayView the test drives by hand: the runtime's real one is wired by the lead; here the test
+// plays the gateway (values, link changes, alerts) to watch what the HTTP side shows.
+import { EventEmitter } from 'node:events';
+import type { GatewaySnapshot, GatewayView, ValuesEvent } from '../../agent/health/gateway-view.js';
+
+export class DrivenView extends EventEmitter implements GatewayView {
+  state: GatewaySnapshot = {
+    gateway: { tenant: 'acme', id: 'gw-01', version: '0.1.0', uptimeS: 3725 },
+    plcs: [
+      {
+        id: 'conveyor-1',
+        state: 'connected',
+        lastReadTs: new Date().toISOString(),
+        values: { speed: 1.5, count: 10, running: true },
+        quality: {},
+      },
+      { id: 'press-2', state: 'disconnected', error: 'ECONNREFUSED', values: {}, quality: {} },
+    ],
+    wms: {
+      connected: true,
+      url: 'mqtts://wms-a:8883',
+      since: new Date().toISOString(),
+      reconnects: 2,
+    },
+    outbox: { messages: 12, bytes: 4096, dropped: 0, maxBytes: 1024 * 1024 },
+    ota: {
+      active: 'a',
+      phase: 'idle',
+      slots: {
+        a: { version: '0.1.0', state: 'committed' },
+        b: { version: '0.0.9', state: 'previous' },
+      },
+      history: [{ ts: '2026-11-20T10:00:00Z', version: '0.1.0', result: 'committed' }],
+    },
+    alerts: [
+      {
+        ts: new Date().toISOString(),
+        level: 'warning',
+        code: 'plc.press-2',
+        message: 'press-2 disconnected',
+      },
+    ],
+    maintenance: [],
+  };
+
+  snapshot(): GatewaySnapshot {
+    return structuredClone(this.state);
+  }
+
+  values(e: ValuesEvent): void {
+    const p = this.state.plcs.find((x) => x.id === e.plc);
+    if (p) Object.assign(p.values, e.values);
+    this.emit('values', e);
+  }
+}
