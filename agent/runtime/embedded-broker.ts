@@ -9,7 +9,10 @@ export interface EmbeddedBroker {
   close(): Promise<void>;
 }
 
-export async function startEmbeddedBroker(opts: { host: string; port: number }): Promise<EmbeddedBroker> {
+export async function startEmbeddedBroker(opts: {
+  host: string;
+  port: number;
+}): Promise<EmbeddedBroker> {
   const broker = await Aedes.createBroker();
   const server: Server = createServer(broker.handle);
   await new Promise<void>((resolve, reject) => {

@@ -51,11 +51,16 @@ export class Gateway extends EventEmitter {
   private readonly views = new Map<string, PlcView>();
   private readonly startedAt = Date.now();
   private published = 0;
+  /** North apps add fields to the heartbeat (health state, OTA slot) without the core knowing them. */
+  heartbeatExtras: () => Record<string, unknown> = () => ({});
 
   constructor(private readonly opts: GatewayOptions) {
     super();
     this.config = opts.config;
-    this.pollers = new PollerSet({ logger: opts.logger });
+    this.pollers = new PollerSet({
+      logger: opts.logger,
+      options: { commandQueueLength: opts.config.commands.queueLength },
+    });
     this.link = new WmsLink({
       tenant: opts.tenant,
       gatewayId: opts.gatewayId,
@@ -63,7 +68,7 @@ export class Gateway extends EventEmitter {
       version: opts.version,
       wms: opts.config.wms,
       logger: opts.logger,
-      heartbeat: () => ({ plcs: this.plcStates() }),
+      heartbeat: () => ({ plcs: this.plcStates(), ...this.heartbeatExtras() }),
     });
     this.pollers.on('reading', (r: PlcReading) => this.onReading(r));
     this.pollers.on('status', (...args: unknown[]) => this.onStatus(args));
@@ -72,6 +77,10 @@ export class Gateway extends EventEmitter {
 
   get currentConfig(): GatewayConfig {
     return this.config;
+  }
+
+  get version(): string {
+    return this.opts.version;
   }
 
   get tenant(): string {
@@ -108,6 +117,16 @@ export class Gateway extends EventEmitter {
     for (const id of [...this.views.keys()])
       if (!next.plcs.some((p) => p.id === id)) this.views.delete(id);
     this.config = next;
+    this.emit('config-applied', next);
+  }
+
+  /** Self-healing: stop a stalled PLC's poller and start a fresh one; the other PLCs are untouched. */
+  async restartPlc(id: string): Promise<void> {
+    const plcs = this.config.plcs;
+    if (!plcs.some((p) => p.id === id)) return;
+    await this.pollers.apply(plcs.filter((p) => p.id !== id));
+    for (const f of this.filters.get(id) ?? []) f.reset();
+    await this.pollers.apply(plcs);
   }
 
   plcStates(): Record<string, PlcStatus['state']> {

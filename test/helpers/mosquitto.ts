@@ -41,6 +41,7 @@ export async function startMosquitto(
     'log_type notice',
     'max_inflight_messages 0',
     'max_queued_messages 0',
+    'set_tcp_nodelay true',
     `listener ${port} 127.0.0.1`,
   ];
   if (opts.tls) {

@@ -1,0 +1,90 @@
+// OTA on the running agent: ota/offer → the update state machine, retained ota/state, health reports
+// to the launcher, PLC-map bundles through the core's hot apply, and slot integrity for maintenance.
+import { existsSync } from 'node:fs';
+import type { ResolvedConfig } from '../config/load.js';
+import type { Logger } from './logger.js';
+import type { Gateway } from './gateway.js';
+import type { Metrics } from '../metrics/metrics.js';
+import { OtaAgent, type OtaStatePayload } from '../../ota/agent/ota-agent.js';
+import { otaPaths } from '../../ota/device/paths.js';
+import { loadState } from '../../ota/device/state-store.js';
+import { scanTree, treeSha256 } from '../../ota/bundle/tree.js';
+
+export interface OtaAttachment {
+  state(): OtaStatePayload;
+  /** One word for heartbeats and the gw.ota device tag, e.g. "b 1.2.0 (Committed)". */
+  summary(): string;
+  checkSlots(): Promise<Array<{ slot: string; ok: boolean; problem?: string | undefined }>>;
+  stop(): Promise<void>;
+}
+
+export async function attachOta(ctx: {
+  gateway: Gateway;
+  rc: ResolvedConfig;
+  logger: Logger;
+  lock: { withLock<T>(reason: string, fn: () => Promise<T>): Promise<T> };
+  env: NodeJS.ProcessEnv;
+  metrics: Metrics;
+}): Promise<OtaAttachment> {
+  const { gateway, rc, logger, lock, metrics } = ctx;
+  const paths = otaPaths(rc.dataDir);
+  const agent = new OtaAgent({
+    dataDir: rc.dataDir,
+    config: rc.config.ota,
+    gatewayId: rc.gatewayId,
+    logger: logger.child({ part: 'ota' }),
+    publishState: (s) => {
+      gateway.link.publishRetained('ota/state', s);
+      metrics.setOtaPhase(String(s.phase).toLowerCase());
+    },
+    health: () => {
+      const states = Object.values(gateway.plcStates());
+      return {
+        plcsOk: states.filter((s) => s === 'connected').length,
+        plcsTotal: states.length,
+        wmsConnected: gateway.link.stats().connected,
+      };
+    },
+    lock,
+    applyPlcMap: (plcs) => gateway.applyConfig({ ...gateway.currentConfig, plcs }),
+    currentPlcMap: () => gateway.currentConfig.plcs,
+    ...(existsSync(rc.configPath) ? { configPath: rc.configPath } : {}),
+  });
+  gateway.link.subscribe('ota/offer', (payload) => void agent.handleOffer(payload));
+  agent.start();
+  return {
+    state: () => agent.state(),
+    summary: () => {
+      const s = agent.state();
+      const slot = s.slots as Record<string, { version?: string } | null | undefined>;
+      const version = slot[s.active]?.version ?? gateway.version;
+      return `${s.active} ${version} (${s.phase})`;
+    },
+    async checkSlots() {
+      const st = loadState(paths);
+      const out: Array<{ slot: string; ok: boolean; problem?: string }> = [];
+      for (const name of ['a', 'b'] as const) {
+        const info = st.slots[name];
+        if (!info) continue;
+        try {
+          const actual = treeSha256(await scanTree(paths.slot(name)));
+          out.push(
+            actual === info.treeSha256
+              ? { slot: name, ok: true }
+              : {
+                  slot: name,
+                  ok: false,
+                  problem: `tree sha256 ${actual} ≠ installed ${info.treeSha256}`,
+                },
+          );
+        } catch (e) {
+          out.push({ slot: name, ok: false, problem: e instanceof Error ? e.message : String(e) });
+        }
+      }
+      return out;
+    },
+    async stop() {
+      agent.stop();
+    },
+  };
+}

@@ -1,0 +1,69 @@
+// The running gateway as the dashboard, /health, the watchdog and the device tags see it
+// (the GatewayView of agent/health/gateway-view.ts), built from the core without reaching into it.
+import { EventEmitter } from 'node:events';
+import type { Gateway } from './gateway.js';
+import type { AlertView, GatewaySnapshot, GatewayView } from '../health/gateway-view.js';
+
+const MAX_ALERTS = 50;
+const MAX_REPORTS = 20;
+
+export class LiveView extends EventEmitter implements GatewayView {
+  private readonly alerts: AlertView[] = [];
+  private readonly reports: unknown[] = [];
+  ota: () => unknown = () => null;
+
+  constructor(private readonly gateway: Gateway) {
+    super();
+    this.setMaxListeners(100);
+    gateway.on('values', (v) => this.emit('values', v));
+    gateway.on('status', (s) => this.emit('status', { kind: 'plc', ...s }));
+    gateway.on('alert', (a: AlertView) => {
+      this.alerts.unshift(a);
+      this.alerts.length = Math.min(this.alerts.length, MAX_ALERTS);
+      this.emit('alert', a);
+    });
+    gateway.link.on('connected', (e) =>
+      this.emit('status', { kind: 'wms', connected: true, ...e }),
+    );
+    gateway.link.on('disconnected', (e) =>
+      this.emit('status', { kind: 'wms', connected: false, ...e }),
+    );
+  }
+
+  addReport(report: unknown): void {
+    this.reports.unshift(report);
+    this.reports.length = Math.min(this.reports.length, MAX_REPORTS);
+    this.emit('maintenance', report);
+  }
+
+  snapshot(): GatewaySnapshot {
+    const g = this.gateway;
+    const link = g.link.stats();
+    return {
+      gateway: {
+        tenant: g.tenant,
+        id: g.gatewayId,
+        version: g.version,
+        uptimeS: g.uptimeSeconds(),
+      },
+      plcs: g.plcViews().map((p) => ({
+        id: p.id,
+        state: p.state,
+        error: p.error,
+        lastReadTs: p.lastReadTs,
+        values: p.values,
+        quality: p.quality,
+      })),
+      wms: {
+        connected: link.connected,
+        url: link.url,
+        since: link.since,
+        reconnects: link.reconnects,
+      },
+      outbox: { ...link.outbox, maxBytes: g.currentConfig.wms.outbox.maxBytes },
+      ota: this.ota(),
+      alerts: [...this.alerts],
+      maintenance: [...this.reports],
+    };
+  }
+}
