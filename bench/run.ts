@@ -18,7 +18,9 @@ const BENCHES: Record<string, () => Promise<{ default: BenchFn }>> = {
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
 const names = wanted.length ? wanted : Object.keys(BENCHES);
 const print = (line: string) => process.stdout.write(line + '\n');
-print(`# wms-gateway bench — ${new Date().toISOString()} — node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB`);
+print(
+  `# wms-gateway bench — ${new Date().toISOString()} — node ${process.version}, ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), ${Math.round(totalmem() / 2 ** 30)} GiB`,
+);
 for (const name of names) {
   const load = BENCHES[name];
   if (!load) {

@@ -9,5 +9,8 @@ const doc = readFileSync(FILE, 'utf8');
 const a = doc.indexOf(BEGIN);
 const b = doc.indexOf(END);
 if (a < 0 || b < a) throw new Error('docs/configuration.md lacks the generated-section markers');
-writeFileSync(FILE, `${doc.slice(0, a + BEGIN.length)}\n${renderConfigReference()}\n${doc.slice(b)}`);
+writeFileSync(
+  FILE,
+  `${doc.slice(0, a + BEGIN.length)}\n${renderConfigReference()}\n${doc.slice(b)}`,
+);
 process.stdout.write('docs/configuration.md updated\n');

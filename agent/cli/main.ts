@@ -12,7 +12,6 @@ import { registerLogsCommand } from './logs-command.js';
 import { registerOtaCommand } from './ota-command.js';
 import { registerRolloutCommand } from './rollout-command.js';
 
-
 export function buildProgram(): Command {
   const program = new Command('wms-gateway')
     .description('Industrial edge gateway: Modbus PLCs to a cloud WMS over MQTT')

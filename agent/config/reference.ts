@@ -31,7 +31,8 @@ function typeOf(s: JsonSchema): string {
   const alts = s.anyOf ?? s.oneOf;
   if (alts) return alts.map(typeOf).join(' \\| ');
   const t = Array.isArray(s.type) ? s.type.join(' \\| ') : (s.type ?? 'any');
-  if (t === 'array' && s.items) return `list of ${s.items.properties ? 'objects' : typeOf(s.items)}`;
+  if (t === 'array' && s.items)
+    return `list of ${s.items.properties ? 'objects' : typeOf(s.items)}`;
   const max = s.maximum !== undefined && s.maximum < Number.MAX_SAFE_INTEGER ? s.maximum : '';
   const range = s.minimum !== undefined || max !== '' ? ` (${s.minimum ?? ''}..${max})` : '';
   return t + range;
@@ -49,7 +50,12 @@ function walk(s: JsonSchema, path: string, rows: Row[]): void {
       const row: Row = {
         path: p,
         type: typeOf(v),
-        def: v.default === undefined ? (s.required?.includes(k) ? 'required' : '—') : JSON.stringify(v.default),
+        def:
+          v.default === undefined
+            ? s.required?.includes(k)
+              ? 'required'
+              : '—'
+            : JSON.stringify(v.default),
         text: (v.description ?? '').replace(/\|/g, '\\|'),
       };
       if (!rows.some((r) => r.path === p)) rows.push(row);
@@ -65,6 +71,9 @@ export function renderConfigReference(): string {
   const rows: Row[] = [];
   walk(js, '', rows);
   const lines = ['| field | type | default | meaning |', '|---|---|---|---|'];
-  for (const r of rows) lines.push(`| \`${r.path}\` | ${r.type} | ${r.def === '—' ? '—' : `\`${r.def}\``} | ${r.text} |`);
+  for (const r of rows)
+    lines.push(
+      `| \`${r.path}\` | ${r.type} | ${r.def === '—' ? '—' : `\`${r.def}\``} | ${r.text} |`,
+    );
   return lines.join('\n');
 }

@@ -179,10 +179,16 @@ export class Gateway extends EventEmitter {
     Object.assign(view.values, r.values);
     // This runs for every read of every group: touch quality only when some tag is or was bad.
     if (view.badCount > 0)
-      for (const tag in r.values)
-        if (view.quality[tag]) (delete view.quality[tag], view.badCount--);
-    for (const tag in r.errors)
-      if (!view.quality[tag]) ((view.quality[tag] = 'bad'), view.badCount++);
+      for (const tag in r.values) {
+        if (!view.quality[tag]) continue;
+        delete view.quality[tag];
+        view.badCount--;
+      }
+    for (const tag in r.errors) {
+      if (view.quality[tag]) continue;
+      view.quality[tag] = 'bad';
+      view.badCount++;
+    }
     if (!report) return;
     // JSON has no NaN/Infinity: such a reading is published as bad quality rather than a wrong number.
     let values = report.values;
@@ -190,7 +196,10 @@ export class Gateway extends EventEmitter {
     for (const tag in values) {
       const v = values[tag];
       if (typeof v !== 'number' || Number.isFinite(v)) continue;
-      if (values === report.values) ((values = { ...values }), (quality = { ...quality }));
+      if (values === report.values) {
+        values = { ...values };
+        quality = { ...quality };
+      }
       delete values[tag];
       quality[tag] = 'bad';
     }

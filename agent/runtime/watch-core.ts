@@ -7,7 +7,11 @@ export function watchCore(gateway: Gateway, watchdog: Watchdog): () => void {
   const registered = new Map<string, () => void>();
   const sync = () => {
     const ids = new Set(gateway.currentConfig.plcs.map((p) => p.id));
-    for (const [id, off] of registered) if (!ids.has(id)) (off(), registered.delete(id));
+    for (const [id, off] of registered) {
+      if (ids.has(id)) continue;
+      off();
+      registered.delete(id);
+    }
     for (const plc of gateway.currentConfig.plcs) {
       if (registered.has(plc.id)) continue;
       // A poller's stall timeout must allow for its slowest group and request timeout.

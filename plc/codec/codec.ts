@@ -4,7 +4,14 @@
 import { tagWidth, type TagConfig } from '../config/schema.js';
 import { loadWords, storeWords, isWord, swap16, swapsBytes } from './byte-order.js';
 import { CodecError, describeValue } from './codec-error.js';
-import { isIdentity, roundHalfAway, scaleFloat, scaleInteger, shortestFloat32, unscale } from './scale.js';
+import {
+  isIdentity,
+  roundHalfAway,
+  scaleFloat,
+  scaleInteger,
+  shortestFloat32,
+  unscale,
+} from './scale.js';
 import { decodeString, encodeString } from './string-codec.js';
 
 export { CodecError, isCodecError, type CodecErrorKind } from './codec-error.js';

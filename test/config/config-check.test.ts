@@ -80,7 +80,10 @@ plcs:
     assert.match(err, /plcs\.0\.groups\.0\.tags\.0\.type: .*int16/);
     assert.match(err, /plcs\.0\.groups\.0\.tags\.1\.byteOrder: .*ABCD/);
     assert.match(err, /plcs\.1\.groups\.0\.tags\.0\.address: tag ends at 65536/);
-    assert.match(err, /plcs\.1\.groups\.0\.tags\.2\.address: writable tag "w2" overlaps writable tag "w1"/);
+    assert.match(
+      err,
+      /plcs\.1\.groups\.0\.tags\.2\.address: writable tag "w2" overlaps writable tag "w1"/,
+    );
     assert.match(err, /plcs\.1\.groups\.0\.tags\.3\.writable: input is a read-only area/);
   } finally {
     dir.cleanup();
@@ -123,25 +126,50 @@ test('rules per type: bool only in bit areas, bit/length required, RTU bus consi
       return e.issues.map((i) => `${i.path}: ${i.message}`);
     }
   };
-  assert.deepEqual(issues({ plcs: [plc([{ name: 'x', area: 'coil', address: 0, type: 'int16' }])] }), [
-    'plcs.0.groups.0.tags.0.type: must be bool in the coil area (got int16)',
-  ]);
-  assert.match(issues({ plcs: [plc([{ name: 'x', area: 'holding', address: 0, type: 'bool' }])] })[0]!, /use type bit/);
-  assert.match(issues({ plcs: [plc([{ name: 'x', area: 'holding', address: 0, type: 'bit' }])] })[0]!, /bit: is required/);
-  assert.match(issues({ plcs: [plc([{ name: 'x', area: 'holding', address: 0, type: 'string' }])] })[0]!, /length: is required/);
+  assert.deepEqual(
+    issues({ plcs: [plc([{ name: 'x', area: 'coil', address: 0, type: 'int16' }])] }),
+    ['plcs.0.groups.0.tags.0.type: must be bool in the coil area (got int16)'],
+  );
   assert.match(
-    issues({ plcs: [plc([{ name: 'x', area: 'holding', address: 0, type: 'int16' }, { name: 'x', area: 'holding', address: 1, type: 'int16' }])] })[0]!,
+    issues({ plcs: [plc([{ name: 'x', area: 'holding', address: 0, type: 'bool' }])] })[0]!,
+    /use type bit/,
+  );
+  assert.match(
+    issues({ plcs: [plc([{ name: 'x', area: 'holding', address: 0, type: 'bit' }])] })[0]!,
+    /bit: is required/,
+  );
+  assert.match(
+    issues({ plcs: [plc([{ name: 'x', area: 'holding', address: 0, type: 'string' }])] })[0]!,
+    /length: is required/,
+  );
+  assert.match(
+    issues({
+      plcs: [
+        plc([
+          { name: 'x', area: 'holding', address: 0, type: 'int16' },
+          { name: 'x', area: 'holding', address: 1, type: 'int16' },
+        ]),
+      ],
+    })[0]!,
     /tags\.1\.name: duplicate tag name "x"/,
   );
   const rtu = (id: string, unitId: number, baudRate = 19200) => ({
     id,
     unitId,
     transport: { type: 'rtu', path: '/dev/ttyS0', baudRate },
-    groups: [{ intervalMs: 100, tags: [{ name: 't', area: 'holding', address: 0, type: 'int16' }] }],
+    groups: [
+      { intervalMs: 100, tags: [{ name: 't', area: 'holding', address: 0, type: 'int16' }] },
+    ],
   });
   assert.deepEqual(issues({ plcs: [rtu('a', 1), rtu('b', 2)] }), []);
-  assert.match(issues({ plcs: [rtu('a', 1), rtu('b', 1)] })[0]!, /plcs\.1\.unitId: unit id 1 is already used on bus/);
-  assert.match(issues({ plcs: [rtu('a', 1), rtu('b', 2, 9600)] })[0]!, /plcs\.1\.transport: serial settings differ/);
+  assert.match(
+    issues({ plcs: [rtu('a', 1), rtu('b', 1)] })[0]!,
+    /plcs\.1\.unitId: unit id 1 is already used on bus/,
+  );
+  assert.match(
+    issues({ plcs: [rtu('a', 1), rtu('b', 2, 9600)] })[0]!,
+    /plcs\.1\.transport: serial settings differ/,
+  );
   // Two writable bits of one register do not overlap.
   assert.deepEqual(
     issues({
@@ -160,21 +188,48 @@ test('loading: env vars win over the file; GATEWAY_CONFIG_YAML replaces the file
   const dir = tmpDir();
   try {
     const f = join(dir.path, 'gateway.yaml');
-    writeFileSync(f, 'gateway: { tenant: filetenant, id: file-gw }\nwms: { urls: [mqtt://file:1883] }\n');
-    const rc = loadConfig({ dataDir: dir.path, env: { WMS_TENANT: 'envtenant', WMS_MQTT_URL: 'mqtt://a:1883, mqtts://b:8883', HTTP_PORT: '9090' } });
+    writeFileSync(
+      f,
+      'gateway: { tenant: filetenant, id: file-gw }\nwms: { urls: [mqtt://file:1883] }\n',
+    );
+    const rc = loadConfig({
+      dataDir: dir.path,
+      env: {
+        WMS_TENANT: 'envtenant',
+        WMS_MQTT_URL: 'mqtt://a:1883, mqtts://b:8883',
+        HTTP_PORT: '9090',
+      },
+    });
     assert.equal(rc.tenant, 'envtenant');
     assert.equal(rc.gatewayId, 'file-gw');
     assert.deepEqual(rc.config.wms.urls, ['mqtt://a:1883', 'mqtts://b:8883']);
     assert.equal(rc.httpPort, 9090);
     assert.equal(rc.source, f);
-    const inline = loadConfig({ dataDir: dir.path, env: { GATEWAY_CONFIG_YAML: 'gateway: { id: inline-gw }' } });
+    const inline = loadConfig({
+      dataDir: dir.path,
+      env: { GATEWAY_CONFIG_YAML: 'gateway: { id: inline-gw }' },
+    });
     assert.equal(inline.gatewayId, 'inline-gw');
     assert.equal(inline.source, 'GATEWAY_CONFIG_YAML');
-    const balena = loadConfig({ dataDir: dir.path, env: { BALENA_DEVICE_UUID: 'abc123', BALENA_SUPERVISOR_ADDRESS: 'http://127.0.0.1:48484', GATEWAY_CONFIG_YAML: '{}' } });
+    const balena = loadConfig({
+      dataDir: dir.path,
+      env: {
+        BALENA_DEVICE_UUID: 'abc123',
+        BALENA_SUPERVISOR_ADDRESS: 'http://127.0.0.1:48484',
+        GATEWAY_CONFIG_YAML: '{}',
+      },
+    });
     assert.equal(balena.gatewayId, 'abc123');
     assert.equal(balena.httpPort, 80);
-    assert.throws(() => loadConfig({ dataDir: dir.path, env: { HTTP_PORT: 'eighty' } }), (e) => isConfigError(e) && e.issues[0]!.path === 'http.port');
-    assert.throws(() => loadConfig({ dataDir: dir.path, env: { GATEWAY_CONFIG: join(dir.path, 'missing.yaml') } }), (e) => isConfigError(e) && /file not found/.test(e.message));
+    assert.throws(
+      () => loadConfig({ dataDir: dir.path, env: { HTTP_PORT: 'eighty' } }),
+      (e) => isConfigError(e) && e.issues[0]!.path === 'http.port',
+    );
+    assert.throws(
+      () =>
+        loadConfig({ dataDir: dir.path, env: { GATEWAY_CONFIG: join(dir.path, 'missing.yaml') } }),
+      (e) => isConfigError(e) && /file not found/.test(e.message),
+    );
   } finally {
     dir.cleanup();
   }
@@ -184,5 +239,8 @@ test('docs/configuration.md reference is generated from the schema and up to dat
   const { readFileSync } = await import('node:fs');
   const { renderConfigReference } = await import('../../agent/config/reference.js');
   const doc = readFileSync(new URL('../../docs/configuration.md', import.meta.url), 'utf8');
-  assert.ok(doc.includes(renderConfigReference()), 'docs/configuration.md is stale: run `npm run docs:config`');
+  assert.ok(
+    doc.includes(renderConfigReference()),
+    'docs/configuration.md is stale: run `npm run docs:config`',
+  );
 });
