@@ -1,0 +1,71 @@
+// One outbox record on disk: [u32 bodyLength][u32 crc32(body)][body].
+// body = [u8 flags][u8 keyLength][key utf8][f64 seq][f64 appendedAtMs][payload].
+// The CRC makes a torn tail (crash mid-write) detectable, so it is cut off instead of replayed as garbage.
+import { crc32 } from 'node:zlib';
+
+export const HEADER_BYTES = 8;
+const FIXED_BODY_BYTES = 1 + 1 + 8 + 8;
+/** flags bit 0: the payload is gzip-compressed (published with content type application/gzip). */
+export const FLAG_GZIP = 1;
+
+export interface OutboxRecord {
+  key: string;
+  seq: number;
+  appendedAtMs: number;
+  flags: number;
+  payload: Buffer;
+}
+
+export function encodeRecord(r: OutboxRecord): Buffer {
+  const key = Buffer.from(r.key, 'utf8');
+  if (key.length > 255)
+    throw new RangeError(`outbox key "${r.key.slice(0, 40)}…" is over 255 bytes`);
+  const bodyLength = FIXED_BODY_BYTES + key.length + r.payload.length;
+  const buf = Buffer.allocUnsafe(HEADER_BYTES + bodyLength);
+  buf.writeUInt32BE(bodyLength, 0);
+  let o = HEADER_BYTES;
+  buf.writeUInt8(r.flags, o++);
+  buf.writeUInt8(key.length, o++);
+  key.copy(buf, o);
+  o += key.length;
+  buf.writeDoubleBE(r.seq, o);
+  o += 8;
+  buf.writeDoubleBE(r.appendedAtMs, o);
+  o += 8;
+  r.payload.copy(buf, o);
+  buf.writeUInt32BE(crc32(buf.subarray(HEADER_BYTES)), 4);
+  return buf;
+}
+
+export type DecodeResult =
+  | { kind: 'record'; record: OutboxRecord; size: number }
+  /** Not enough bytes in buf for a whole record: read more (or, at the end of the file, a torn tail). */
+  | { kind: 'incomplete'; need: number }
+  | { kind: 'corrupt'; reason: string };
+
+/** Decode the record starting at buf[at]. maxBodyBytes bounds what a corrupt length field can make us read. */
+export function decodeRecord(buf: Buffer, at: number, maxBodyBytes: number): DecodeResult {
+  if (buf.length - at < HEADER_BYTES) return { kind: 'incomplete', need: HEADER_BYTES };
+  const bodyLength = buf.readUInt32BE(at);
+  if (bodyLength < FIXED_BODY_BYTES || bodyLength > maxBodyBytes)
+    return { kind: 'corrupt', reason: `record length ${bodyLength} out of range` };
+  const size = HEADER_BYTES + bodyLength;
+  if (buf.length - at < size) return { kind: 'incomplete', need: size };
+  const body = buf.subarray(at + HEADER_BYTES, at + size);
+  if (crc32(body) !== buf.readUInt32BE(at + 4)) return { kind: 'corrupt', reason: 'CRC mismatch' };
+  const flags = body.readUInt8(0);
+  const keyLength = body.readUInt8(1);
+  if (FIXED_BODY_BYTES + keyLength > bodyLength)
+    return { kind: 'corrupt', reason: 'key longer than record' };
+  const key = body.toString('utf8', 2, 2 + keyLength);
+  let o = 2 + keyLength;
+  const seq = body.readDoubleBE(o);
+  o += 8;
+  const appendedAtMs = body.readDoubleBE(o);
+  o += 8;
+  return {
+    kind: 'record',
+    record: { key, seq, appendedAtMs, flags, payload: body.subarray(o) },
+    size,
+  };
+}
