@@ -3,6 +3,8 @@
 import { z } from 'zod';
 import { plcsSchema } from '../../plc/config/schema.js';
 import { sizeSchema } from './size.js';
+import { maintenanceSchema } from '../maintenance/config-schema.js';
+import { healthSchema } from '../health/config-schema.js';
 
 const jwk = z
   .looseObject({ kty: z.string(), kid: z.string().optional() })
@@ -212,7 +214,9 @@ export const commandsSchema = z
       .min(100)
       .max(10_000_000)
       .default(100_000)
-      .describe('Command ids remembered until their exp; when full of live ids new commands are refused'),
+      .describe(
+        'Command ids remembered until their exp; when full of live ids new commands are refused',
+      ),
     configHistory: z
       .number()
       .int()
@@ -220,12 +224,34 @@ export const commandsSchema = z
       .max(1000)
       .default(10)
       .describe('Previous remote configs kept under $DATA_DIR/config/history'),
+    lockLingerMs: z
+      .number()
+      .int()
+      .min(0)
+      .max(60_000)
+      .default(1000)
+      .describe('Keep the balena update lock this long after a write, for the next one of a burst'),
+    configConfirmSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(3600)
+      .default(30)
+      .describe(
+        'After a remote config changes wms, how long the link has to come up before the config is rolled back',
+      ),
     audit: z
       .strictObject({
         maxBytes: sizeSchema(64 * 1024, 1024 ** 3)
           .default(10 * 1024 ** 2)
           .describe('Size of audit.jsonl before it is rotated (default 10MiB)'),
-        files: z.number().int().min(1).max(100).default(5).describe('Audit files kept, current included'),
+        files: z
+          .number()
+          .int()
+          .min(1)
+          .max(100)
+          .default(5)
+          .describe('Audit files kept, current included'),
       })
       .prefault({}),
   })
@@ -244,6 +270,13 @@ export const otaSchema = z
       .max(86_400)
       .default(60)
       .describe('Probation a new slot must stay healthy for'),
+    probationGraceSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(86_400)
+      .default(30)
+      .describe('Extra time a new slot gets to become healthy before probation fails'),
     crashLoop: z
       .strictObject({
         exits: z.number().int().min(1).default(3),
@@ -281,6 +314,8 @@ export const configSchema = z.strictObject({
   plcs: plcsSchema,
   ota: otaSchema,
   http: httpSchema,
+  maintenance: maintenanceSchema,
+  health: healthSchema,
   // Sections owned by later parts (maintenance, health, balena) are added here with their own schemas.
 });
 
