@@ -13,8 +13,13 @@ import { tmpDir } from '../test/helpers/tmp.js';
 import { startSimulator, type Simulator } from '../plc/simulator/simulator.js';
 import { rawModbusRate } from '../plc/simulator/raw-rate.js';
 import { cpuSeconds, peakRssMb, percentile } from './proc-stats.js';
+import { AGENT_NODE_FLAGS } from '../agent/runtime/node-flags.js';
 
 const PLCS = Number(process.env.BENCH_PLCS ?? 8);
+const AGENT_FLAGS =
+  process.env.BENCH_AGENT_FLAGS !== undefined
+    ? process.env.BENCH_AGENT_FLAGS.split(' ').filter(Boolean)
+    : AGENT_NODE_FLAGS;
 
 interface Phase {
   name: string;
@@ -143,6 +148,13 @@ const bench: BenchFn = async (print) => {
     print(
       `raw baseline: modbus-serial FC3 ×125 registers, ${PLCS} connections, one in flight each: ${Math.round(raw.requestsPerSecond)} requests/s (${Math.round(raw.registersPerSecond)} registers/s)`,
     );
+    // Light load: the data path's own latency floor (one read request per poll).
+    const light = await runPhase(
+      { name: 'light load', tags: 100, intervalMs: 100, seconds: 10 },
+      sims,
+      broker.url,
+      print,
+    );
     // Target load: 8 PLCs × 1250 tags every 100 ms = 100,000 tag values/s.
     const target = await runPhase(
       { name: 'target load', tags: 1250, intervalMs: 100, seconds: 20 },
@@ -168,6 +180,8 @@ const bench: BenchFn = async (print) => {
     );
     return {
       rawRequestsPerSec: Math.round(raw.requestsPerSecond),
+      lightP50Ms: light.p50,
+      lightP99Ms: light.p99,
       targetValuesPerSec: target.valuesPerSec,
       targetP50Ms: target.p50,
       targetP99Ms: target.p99,

@@ -180,6 +180,8 @@ export class Connection extends EventEmitter {
         if (settled) return;
         settled = true;
         clearTimeout(guard);
+        // Without TCP_NODELAY every small publish (acks, results, data) waits ~40 ms for Nagle.
+        (client.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
         client.off('error', onError);
         client.off('close', onClose);
         resolve(client);
