@@ -13,13 +13,10 @@ import { tmpDir } from '../test/helpers/tmp.js';
 import { startSimulator, type Simulator } from '../plc/simulator/simulator.js';
 import { rawModbusRate } from '../plc/simulator/raw-rate.js';
 import { cpuSeconds, peakRssMb, percentile } from './proc-stats.js';
-import { AGENT_NODE_FLAGS } from '../agent/runtime/node-flags.js';
 
 const PLCS = Number(process.env.BENCH_PLCS ?? 8);
-const AGENT_FLAGS =
-  process.env.BENCH_AGENT_FLAGS !== undefined
-    ? process.env.BENCH_AGENT_FLAGS.split(' ').filter(Boolean)
-    : AGENT_NODE_FLAGS;
+// Extra node/V8 flags for the agent, for memory experiments (e.g. --max-old-space-size=64).
+const AGENT_FLAGS = (process.env.BENCH_AGENT_FLAGS ?? '').split(' ').filter(Boolean);
 
 interface Phase {
   name: string;
