@@ -15,8 +15,13 @@ import { rawModbusRate } from '../plc/simulator/raw-rate.js';
 import { cpuSeconds, peakRssMb, percentile } from './proc-stats.js';
 
 const PLCS = Number(process.env.BENCH_PLCS ?? 8);
-// Extra node/V8 flags for the agent, for memory experiments (e.g. --max-old-space-size=64).
-const AGENT_FLAGS = (process.env.BENCH_AGENT_FLAGS ?? '').split(' ').filter(Boolean);
+// The agent's production V8 flags (Dockerfile.template NODE_OPTIONS, npm start); BENCH_AGENT_FLAGS
+// overrides them for memory experiments ('' = Node defaults).
+const AGENT_FLAGS = (
+  process.env.BENCH_AGENT_FLAGS ?? '--max-semi-space-size=2 --max-old-space-size=96'
+)
+  .split(' ')
+  .filter(Boolean);
 
 interface Phase {
   name: string;
@@ -79,6 +84,7 @@ async function runPhase(
   const agent = spawn(
     process.execPath,
     [
+      ...AGENT_FLAGS,
       join(ROOT, 'bin', 'wms-gateway.js'),
       'run',
       '--config',
