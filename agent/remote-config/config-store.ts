@@ -2,7 +2,7 @@
 // and history/ with the last N applied ones. Every file is replaced atomically (temp, fsync, rename).
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from './atomic-write.js';
+import { writeFileAtomic } from '../storage/atomic-file.js';
 
 export type ConfigStatus = 'local' | 'applied' | 'rejected' | 'rolled_back';
 
