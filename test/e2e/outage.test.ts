@@ -92,7 +92,9 @@ test(
         `${p}: no gap, no disorder (${seqs.length} messages, ${first}..${maxSeq(p)})`,
       );
       const distinct = new Set(seqs).size;
-    t.diagnostic(`${p}: ${seqs.length} messages received, seq ${first}..${maxSeq(p)}, ${seqs.length - distinct} duplicates`);
+      t.diagnostic(
+        `${p}: ${seqs.length} messages received, seq ${first}..${maxSeq(p)}, ${seqs.length - distinct} duplicates`,
+      );
       assert.equal(
         distinct,
         maxSeq(p) - first + 1,
