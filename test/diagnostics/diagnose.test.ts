@@ -11,7 +11,7 @@ import { runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
 import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
 import { startSimulator, type Simulator } from '../../plc/simulator/simulator.js';
-import { makePki, type Pki } from './pki.js';
+import { makePki, type TestPki as Pki } from '../helpers/pki.js';
 
 interface Check {
   name: string;

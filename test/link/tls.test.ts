@@ -10,7 +10,7 @@ import { createLogger } from '../../agent/runtime/logger.js';
 import { WmsLink, type Alert } from '../../agent/link/wms-link.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { makePki, type TestPki } from './certs.js';
+import { makePki, type TestPki } from '../helpers/pki.js';
 import { startTls12Broker } from './tls12-broker.js';
 import { collect, waitFor } from './collector.js';
 
@@ -191,7 +191,7 @@ test(
       { days: 5, level: 'critical' },
     ];
     for (const c of cases) {
-      const cert = pki.soonCert(c.days);
+      const cert = pki.clientCertValidFor(c.days);
       const key = cert.replace(/\.pem$/, '.key');
       chmodSync(key, 0o644);
       const r = run(

@@ -1,5 +1,5 @@
-// Test PKI made with the real openssl CLI: a CA, a server certificate for 127.0.0.1/localhost, client
-// certificates (valid, expired, expiring soon) and a second, unrelated CA.
+// A test PKI made with the real openssl CLI: a CA, a broker certificate for 127.0.0.1/localhost, client
+// certificates (valid, expired, valid for N more days) and a second, unrelated CA (the "wrong CA" case).
 import { execFileSync } from 'node:child_process';
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,51 +12,38 @@ export interface TestPki {
   serverKey: string;
   clientCert: string;
   clientKey: string;
+  /** Expired in 2020 (its key beside it, .key). */
   expiredCert: string;
-  soonCert: (days: number) => string;
+  /** A client certificate valid for `days` more days (its key beside it, .key). */
+  clientCertValidFor(days: number): string;
 }
+
+const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+const CLIENT_EXT = 'extendedKeyUsage=clientAuth\n';
 
 export function makePki(dir: string): TestPki {
   const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
   const p = (f: string) => join(dir, f);
-  const newCa = (name: string) => {
+  for (const ca of ['ca', 'other-ca'])
     ssl(
       'req',
       '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
+      ...EC,
       '-days',
-      '30',
+      '3650',
       '-subj',
-      `/CN=${name}`,
+      `/CN=${ca}`,
       '-keyout',
-      `${name}.key`,
+      `${ca}.key`,
       '-out',
-      `${name}.pem`,
+      `${ca}.pem`,
     );
-  };
-  newCa('ca');
-  newCa('other-ca');
   const csr = (name: string) =>
+    ssl('req', ...EC, '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
+  const issue = (name: string, days: number, ext: string) => {
+    csr(name);
+    writeFileSync(p(`${name}.ext`), ext);
     ssl(
-      'req',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-subj',
-      `/CN=${name}`,
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-    );
-  const sign = (name: string, days: number, ext?: string) => {
-    const args = [
       'x509',
       '-req',
       '-in',
@@ -70,17 +57,13 @@ export function makePki(dir: string): TestPki {
       String(days),
       '-out',
       `${name}.pem`,
-    ];
-    if (ext) {
-      writeFileSync(p(`${name}.ext`), ext);
-      args.push('-extfile', `${name}.ext`);
-    }
-    ssl(...args);
+      '-extfile',
+      `${name}.ext`,
+    );
+    return p(`${name}.pem`);
   };
-  csr('server');
-  sign('server', 30, 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-  csr('client');
-  sign('client', 365);
+  issue('server', 825, 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n');
+  issue('client', 365, CLIENT_EXT);
   // An expired certificate needs explicit dates: `openssl ca` is the CLI way to set them.
   csr('expired');
   writeFileSync(
@@ -132,11 +115,6 @@ export function makePki(dir: string): TestPki {
     clientCert: p('client.pem'),
     clientKey: p('client.key'),
     expiredCert: p('expired.pem'),
-    soonCert: (days: number) => {
-      const name = `soon${days}`;
-      csr(name);
-      sign(name, days);
-      return p(`${name}.pem`);
-    },
+    clientCertValidFor: (days) => issue(`client-${days}d`, days, CLIENT_EXT),
   };
 }
