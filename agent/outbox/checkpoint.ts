@@ -1,6 +1,7 @@
 // The checkpoint: where the acknowledged prefix of the outbox ends, and the last seq handed out per key.
 // Written atomically (tmp + fsync + rename + fsync dir), so a crash leaves the old or the new one, never half.
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomicSync } from '../storage/atomic-file.js';
 import { join } from 'node:path';
 import { z } from 'zod';
 
@@ -53,24 +54,5 @@ export function readCheckpoint(dir: string): Checkpoint | undefined {
 }
 
 export function writeCheckpointSync(dir: string, cp: Checkpoint): void {
-  const path = join(dir, CHECKPOINT_FILE);
-  const tmp = path + '.tmp';
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, JSON.stringify(cp));
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  fsyncDirSync(dir);
-}
-
-export function fsyncDirSync(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+  writeFileAtomicSync(join(dir, CHECKPOINT_FILE), JSON.stringify(cp), 0o644);
 }

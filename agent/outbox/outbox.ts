@@ -15,12 +15,8 @@ import {
   writeSync,
 } from 'node:fs';
 import type { Logger } from '../runtime/logger.js';
-import {
-  isCheckpointError,
-  readCheckpoint,
-  writeCheckpointSync,
-  fsyncDirSync,
-} from './checkpoint.js';
+import { isCheckpointError, readCheckpoint, writeCheckpointSync } from './checkpoint.js';
+import { fsyncDirSync } from '../storage/atomic-file.js';
 import { encodeRecord, HEADER_BYTES } from './record.js';
 import { listSegments, segmentPath, SegmentReader } from './segment-files.js';
 import { DeliveryWindow, type OutboxEntry } from './delivery-window.js';

@@ -1,16 +1,9 @@
 // The persisted state of one rollout: written atomically (temp file, fsync, rename, fsync of the
 // directory) after every step, so a rollout interrupted at any point resumes from its last step.
 // A state file is input like any other: validated on load, with the field named on error.
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  writeSync,
-} from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { writeFileAtomicSync } from '../storage/atomic-file.js';
+import { join } from 'node:path';
 import { z } from 'zod';
 
 const waveSpecSchema = z.strictObject({
@@ -110,20 +103,5 @@ export function loadState(path: string): RolloutState | null {
 
 export function saveState(path: string, state: RolloutState): void {
   state.updatedAt = Date.now();
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o600);
-  try {
-    writeSync(fd, JSON.stringify(state, null, 2) + '\n');
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dfd = openSync(dirname(path), 'r');
-  try {
-    fsyncSync(dfd);
-  } finally {
-    closeSync(dfd);
-  }
+  writeFileAtomicSync(path, JSON.stringify(state, null, 2) + '\n', 0o600);
 }

@@ -1,6 +1,7 @@
 // Replace a file so that after a power cut it holds either the old or the new content, never a mix:
 // write a temp file, fsync it, rename over the target, fsync the directory. Used for every piece of
 // agent state that must survive a crash (applied config, replay cache, backups, integrity records).
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
@@ -34,5 +35,36 @@ export async function fsyncDir(dir: string): Promise<void> {
     await d.sync();
   } finally {
     await d.close();
+  }
+}
+
+/**
+ * The same, synchronous: for writers that must not interleave with other work (the outbox checkpoint,
+ * the OTA state machine and launcher, the rollout CLI's state).
+ */
+export function writeFileAtomicSync(path: string, data: string | Uint8Array, mode = 0o600): void {
+  const dir = dirname(path);
+  mkdirSync(dir, { recursive: true });
+  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  const fd = openSync(tmp, 'w', mode);
+  try {
+    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    fsyncSync(fd);
+  } catch (e) {
+    closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
+  }
+  closeSync(fd);
+  renameSync(tmp, path);
+  fsyncDirSync(dir);
+}
+
+export function fsyncDirSync(dir: string): void {
+  const fd = openSync(dir, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
   }
 }

@@ -1,36 +1,18 @@
-// Crash-safe file replacement: write a temp file, fsync it, rename over the target, fsync the directory.
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync, rmSync } from 'node:fs';
+// OTA's crash-safe file operations: state, counters and slot markers replaced atomically (world-readable,
+// as the slots' code is), and whole directories swapped by rename.
+import { renameSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { fsyncDirSync, writeFileAtomicSync } from '../../agent/storage/atomic-file.js';
 
-export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-}
+export { fsyncDirSync as fsyncDir };
 
 export function writeFileAtomic(path: string, data: string | Buffer): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    writeSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-  closeSync(fd);
-  renameSync(tmp, path);
-  fsyncDir(dirname(path));
+  writeFileAtomicSync(path, data, 0o644);
 }
 
 /** Replace directory `to` by `from` (rename), fsyncing the parent. The old `to` is removed first. */
 export function replaceDir(from: string, to: string): void {
   rmSync(to, { recursive: true, force: true });
   renameSync(from, to);
-  fsyncDir(dirname(to));
+  fsyncDirSync(dirname(to));
 }
