@@ -71,7 +71,7 @@ export class Gateway extends EventEmitter {
       heartbeat: () => ({ plcs: this.plcStates(), ...this.heartbeatExtras() }),
     });
     this.pollers.on('reading', (r: PlcReading) => this.onReading(r));
-    this.pollers.on('status', (...args: unknown[]) => this.onStatus(args));
+    this.pollers.on('status', (s: PlcStatus & { plc: string }) => this.onStatus(s.plc, s));
     this.link.on('alert', (a: unknown) => this.emit('alert', a));
   }
 
@@ -215,12 +215,7 @@ export class Gateway extends EventEmitter {
       } satisfies LiveValues);
   }
 
-  private onStatus(args: unknown[]): void {
-    // PollerSet re-emits (status) with the plc id either as a field or as the first argument.
-    const [a, b] = args;
-    const id = typeof a === 'string' ? a : (a as { plc?: string }).plc;
-    const status = (typeof a === 'string' ? b : a) as PlcStatus;
-    if (!id) return;
+  private onStatus(id: string, status: PlcStatus): void {
     const view = this.view(id);
     const was = view.state;
     view.state = status.state;
