@@ -1,5 +1,6 @@
 // Where OTA keeps its files under $DATA_DIR (docs/ota.md §Files on the device).
-import { existsSync, readFileSync } from 'node:fs';
+import { findPackageRoot } from '../../agent/runtime/version.js';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -41,9 +42,7 @@ export function otaPaths(dataDir: string): OtaPaths {
  */
 export function factoryDir(env: NodeJS.ProcessEnv = process.env): string {
   if (env.OTA_FACTORY_DIR) return resolve(env.OTA_FACTORY_DIR);
-  let d = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(d, 'package.json')) && dirname(d) !== d) d = dirname(d);
-  return d;
+  return findPackageRoot(dirname(fileURLToPath(import.meta.url)));
 }
 
 /** Version of the image (factory package.json), what `requires.image` is checked against. */
