@@ -5,7 +5,7 @@ import { DeviceTagReporter } from '../../agent/balena/device-tags.js';
 import { createLogger } from '../../agent/runtime/logger.js';
 import { startFakeSupervisor, type FakeBalenaSupervisor } from '../fakes/fake-balena-supervisor.js';
 import { startFakeCloudApi } from '../fakes/fake-balena-cloud-api.js';
-import { waitUntil, sleep } from './wait-until.js';
+import { waitFor, sleep } from '../helpers/wait.js';
 
 const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'silent' });
 const supEnv = (s: FakeBalenaSupervisor) => ({
@@ -22,7 +22,7 @@ test('only changed tags are sent, at most once per interval', { timeout: 10_000 
   });
   r.start();
   r.update({ 'gw.health': 'ok', 'gw.version': '0.1.0', 'gw.plcs': '3/3' });
-  await waitUntil(() => sup.tagPatches().length === 1, 'first PATCH');
+  await waitFor(() => sup.tagPatches().length === 1, 5_000, 'first PATCH');
   assert.deepEqual(sup.tagPatches()[0]!.body, {
     'gw.health': 'ok',
     'gw.version': '0.1.0',
@@ -32,7 +32,7 @@ test('only changed tags are sent, at most once per interval', { timeout: 10_000 
   r.update({ 'gw.health': 'ok', 'gw.plcs': '2/3' });
   r.update({ 'gw.plcs': '1/3', 'gw.version': '0.1.0' });
   r.update({ 'gw.wms': 'connected' });
-  await waitUntil(() => sup.tagPatches().length === 2, 'second PATCH');
+  await waitFor(() => sup.tagPatches().length === 2, 5_000, 'second PATCH');
   const [p1, p2] = sup.tagPatches();
   assert.deepEqual(p2!.body, { 'gw.plcs': '1/3', 'gw.wms': 'connected' });
   assert.ok(p2!.at - p1!.at >= 290, `second PATCH after ${p2!.at - p1!.at} ms, interval is 300`);
@@ -59,10 +59,10 @@ test('429 Retry-After is waited out before the next attempt', { timeout: 10_000 
   });
   r.start();
   r.update({ 'gw.health': 'ok' });
-  await waitUntil(() => sup.tagPatches().length === 1, 'first PATCH');
+  await waitFor(() => sup.tagPatches().length === 1, 5_000, 'first PATCH');
   sup.rateLimitNext(1, 1);
   r.update({ 'gw.health': 'degraded' });
-  await waitUntil(() => sup.tagPatches().length === 3, 'PATCH after the 429', 5_000);
+  await waitFor(() => sup.tagPatches().length === 3, 5_000, 'PATCH after the 429');
   const [, limited, retried] = sup.tagPatches();
   assert.ok(
     retried!.at - limited!.at >= 990,
@@ -98,7 +98,7 @@ test(
     });
     r.start();
     r.update({ 'gw.health': 'ok', 'gw.version': '0.1.0' });
-    await waitUntil(() => cloud.tagsOf(uuid)['gw.version'] === '0.1.0', 'tags in the cloud');
+    await waitFor(() => cloud.tagsOf(uuid)['gw.version'] === '0.1.0', 5_000, 'tags in the cloud');
     assert.deepEqual(cloud.tagsOf(uuid), { 'gw.health': 'ok', 'gw.version': '0.1.0' });
     assert.equal(sup.tagPatches().length, 0);
     const writes = cloud.requests.filter((q) => q.method !== 'GET');
@@ -111,7 +111,7 @@ test(
       ].sort(),
     );
     r.update({ 'gw.health': 'failing' });
-    await waitUntil(() => cloud.tagsOf(uuid)['gw.health'] === 'failing', 'changed gw.health');
+    await waitFor(() => cloud.tagsOf(uuid)['gw.health'] === 'failing', 5_000, 'changed gw.health');
     assert.equal(r.stats().transport, 'cloud');
   },
 );
@@ -141,10 +141,14 @@ test(
     });
     r.start();
     r.update({ 'gw.health': 'ok', 'gw.outbox': '0' });
-    await waitUntil(() => cloud.tagsOf(uuid)['gw.outbox'] === '0', 'tags in the cloud');
+    await waitFor(() => cloud.tagsOf(uuid)['gw.outbox'] === '0', 5_000, 'tags in the cloud');
     assert.equal(sup.tagPatches().length, 1, 'the supervisor was tried once');
     r.update({ 'gw.outbox': '12' });
-    await waitUntil(() => cloud.tagsOf(uuid)['gw.outbox'] === '12', 'changed tag in the cloud');
+    await waitFor(
+      () => cloud.tagsOf(uuid)['gw.outbox'] === '12',
+      5_000,
+      'changed tag in the cloud',
+    );
     assert.equal(sup.tagPatches().length, 1, 'and not again');
   },
 );
@@ -168,23 +172,27 @@ test(
     });
     r.start();
     r.update({ 'gw.health': 'ok', 'gw.wms': 'connected' });
-    await waitUntil(() => r.stats().requests === 1, 'first PATCH answered');
+    await waitFor(() => r.stats().requests === 1, 5_000, 'first PATCH answered');
     await sup.stop();
     r.update({ 'gw.health': 'degraded', 'gw.wms': 'disconnected' });
-    await waitUntil(() => r.stats().failures >= 2, 'failed attempts while down');
+    await waitFor(() => r.stats().failures >= 2, 5_000, 'failed attempts while down');
     r.update({ 'gw.outbox': '1542' });
     assert.equal(r.stats().pending, 3);
     const before = sup.tagPatches().length;
     await sleep(300);
     await sup.start();
-    await waitUntil(() => sup.tags.get('gw.outbox') === '1542', 'queued tags after the outage');
+    await waitFor(
+      () => sup.tags.get('gw.outbox') === '1542',
+      5_000,
+      'queued tags after the outage',
+    );
     assert.deepEqual(Object.fromEntries(sup.tags), {
       'gw.health': 'degraded',
       'gw.wms': 'disconnected',
       'gw.outbox': '1542',
     });
     assert.equal(sup.tagPatches().length, before + 1, 'one request carries everything queued');
-    await waitUntil(() => r.stats().pending === 0, 'the answer to reach the reporter');
+    await waitFor(() => r.stats().pending === 0, 5_000, 'the answer to reach the reporter');
   },
 );
 

@@ -9,6 +9,7 @@ import { stringify } from 'yaml';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { spawnCli, waitForOutput } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
 import { startSimulator } from '../../plc/simulator/simulator.js';
 import { be, ordered, type Order } from './expected-registers.js';
 
@@ -158,14 +159,11 @@ test(
       dir.cleanup();
     });
 
-    const until = async (pred: () => boolean, ms: number, what: string) => {
-      const end = Date.now() + ms;
-      while (!pred()) {
-        if (Date.now() > end)
-          assert.fail(`timed out waiting for ${what}\nagent output:\n${agentOut.slice(-3000)}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
+    // A timeout shows what the agent printed.
+    const until = (pred: () => boolean, ms: number, what: string) =>
+      waitFor(pred, ms, what).catch((e: Error) =>
+        assert.fail(`${e.message}\nagent output:\n${agentOut.slice(-3000)}`),
+      );
     await until(() => messages.length >= 1, 20_000, 'the first data message');
     const first = messages[0]!;
     assert.equal(first.tenant, 'acme');

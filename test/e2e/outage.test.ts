@@ -9,9 +9,8 @@ import { stringify } from 'yaml';
 import { spawnCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { startSimulator } from '../../plc/simulator/simulator.js';
-import { collect, gapsAndDisorder, persistentBroker, waitFor } from '../link/collector.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { collect, gapsAndDisorder, persistentBroker } from '../link/collector.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 test(
   'broker down 20 s and the agent kill -9ed during it: every seq of every PLC arrives in order',

@@ -9,6 +9,7 @@ import { tmpDir } from '../helpers/tmp.js';
 import { startSimulator } from '../../plc/simulator/simulator.js';
 import { Watchdog } from '../../agent/watchdog/watchdog.js';
 import { validateConfig } from '../../agent/config/validate.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ModbusRTU = modbusSerial.default;
 
@@ -172,11 +173,3 @@ test(
     }
   },
 );
-
-async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timeout waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

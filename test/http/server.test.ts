@@ -12,6 +12,7 @@ import { createMetrics } from '../../agent/metrics/metrics.js';
 import { HealthMonitor } from '../../agent/health/monitor.js';
 import { validateConfig } from '../../agent/config/validate.js';
 import { DrivenView } from './view-stub.js';
+import { waitFor } from '../helpers/wait.js';
 
 type Family = {
   name: string;
@@ -297,11 +298,3 @@ test(
     }
   },
 );
-
-async function waitFor(cond: () => boolean, ms: number): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('timeout');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

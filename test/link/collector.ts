@@ -62,14 +62,6 @@ export function gapsAndDisorder(received: number[], first = 1): string[] {
   return problems.slice(0, 10);
 }
 
-export async function waitFor(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timeout waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** A mosquitto whose sessions survive its kill and restart (autosaved every second). */
 export async function persistentBroker(): Promise<{ broker: Broker; cleanup: () => void }> {
   const d = tmpDir('mosq-db-');

@@ -7,7 +7,8 @@ import { createLogger } from '../../agent/runtime/logger.js';
 import { WmsLink, type Alert } from '../../agent/link/wms-link.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { collect, gapsAndDisorder, waitFor } from './collector.js';
+import { collect, gapsAndDisorder } from './collector.js';
+import { waitFor } from '../helpers/wait.js';
 
 const logger = createLogger({ level: 'silent' });
 

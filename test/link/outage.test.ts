@@ -6,11 +6,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tmpDir } from '../helpers/tmp.js';
-import { collect, gapsAndDisorder, persistentBroker, waitFor } from './collector.js';
+import { collect, gapsAndDisorder, persistentBroker } from './collector.js';
+import { sleep, waitFor } from '../helpers/wait.js';
 
 const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'producer.ts');
 const PLCS = ['plc-a', 'plc-b', 'plc-c'];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Producer {
   proc: ChildProcess;

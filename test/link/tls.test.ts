@@ -12,7 +12,8 @@ import { startMosquitto } from '../helpers/mosquitto.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { makePki, type TestPki } from '../helpers/pki.js';
 import { startTls12Broker } from './tls12-broker.js';
-import { collect, waitFor } from './collector.js';
+import { collect } from './collector.js';
+import { waitFor } from '../helpers/wait.js';
 
 let pkiDir: ReturnType<typeof tmpDir>;
 let pki: TestPki;

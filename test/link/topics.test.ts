@@ -12,7 +12,8 @@ import { createLogger } from '../../agent/runtime/logger.js';
 import { WmsLink } from '../../agent/link/wms-link.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { collect, waitFor } from './collector.js';
+import { collect } from './collector.js';
+import { waitFor } from '../helpers/wait.js';
 
 const logger = createLogger({ level: 'silent' });
 const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'producer.ts');

@@ -100,7 +100,7 @@ export function nextEvents<T>(
   });
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep } from '../helpers/wait.js';
 
 /** Intervals between successive timestamps. */
 export function intervals(ts: number[]): number[] {

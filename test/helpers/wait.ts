@@ -1,8 +1,8 @@
-// Poll a condition with a deadline: tests of background senders wait on what a peer received.
-export async function waitUntil(
+// Waiting in tests: poll a condition against a deadline (what a peer received, a state reached).
+export async function waitFor(
   cond: () => boolean,
-  what: string,
-  timeoutMs = 5_000,
+  timeoutMs: number,
+  what = 'a condition',
   stepMs = 20,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -13,4 +13,4 @@ export async function waitUntil(
   }
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
