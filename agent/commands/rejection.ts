@@ -1,13 +1,23 @@
 // Why a command (or a remote config) was refused: a stable code the WMS can branch on, plus text for people.
+import type { SignatureError } from '../../platform/signature/errors.js';
+
 // The wire form is `code[:subject][ (detail)]`, e.g. `out_of_range:target (1600 > max 1500)`.
 
 export const REJECTION_CODES = [
   'malformed',
   'too_large',
   'unsigned',
-  'bad_signature',
-  'bad_alg',
-  'unknown_key',
+  // The shared verifier's and the trust policy's reasons (platform/signature/errors.ts), kebab-case.
+  'bad-signature',
+  'bad-alg',
+  'unknown-key',
+  'revoked-key',
+  'key-expired',
+  'key-not-yet-valid',
+  'policy-expired',
+  'wrong-role',
+  'out-of-scope',
+  'trust-change-needs-root',
   'missing_claim',
   'bad_claim',
   'expired',
@@ -47,6 +57,11 @@ export function isRejectedError(e: unknown): e is RejectedError {
   return e instanceof RejectedError;
 }
 
+/** The verifier's or trust authority's refusal as a reply reason (same word, same subject: the kid). */
+export function fromSignatureError(e: SignatureError): RejectedError {
+  return new RejectedError(e.reason, e.kid, e.message);
+}
+
 export function formatReason(code: RejectionCode, subject?: string, detail?: string): string {
   // Bounded so a hostile payload cannot make the ack itself huge.
   const clip = (s: string, n: number) => (s.length > n ? s.slice(0, n) + '…' : s);
@@ -58,5 +73,5 @@ export function formatReason(code: RejectionCode, subject?: string, detail?: str
 
 /** The stable code of a reason string: the text before the first `:` or space. */
 export function reasonCode(reason: string): string {
-  return /^[a-z_]+/.exec(reason)?.[0] ?? reason;
+  return /^[a-z_-]+/.exec(reason)?.[0] ?? reason;
 }

@@ -5,6 +5,7 @@ import { plcsSchema } from '../../plc/config/schema.js';
 import { sizeSchema } from './size.js';
 import { maintenanceSchema } from '../maintenance/config-schema.js';
 import { healthSchema } from '../health/config-schema.js';
+import { trustSchema } from '../trust/config-schema.js';
 
 const jwk = z
   .looseObject({ kty: z.string(), kid: z.string().optional() })
@@ -316,6 +317,7 @@ export const configSchema = z.strictObject({
   http: httpSchema,
   maintenance: maintenanceSchema,
   health: healthSchema,
+  trust: trustSchema,
   // Sections owned by later parts (maintenance, health, balena) are added here with their own schemas.
 });
 

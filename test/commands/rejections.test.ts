@@ -70,32 +70,32 @@ describe('every rejection has its reason', { timeout: 90_000 }, () => {
     const c = claims();
     await expectRejected(JSON.stringify(c), c.id, 'unsigned');
   });
-  test('unknown_key: unknown kid', async () => {
+  test('unknown-key: unknown kid', async () => {
     const c = claims();
-    await expectRejected(await h.signer.sign(c, { kid: 'who' }), c.id, 'unknown_key:who');
+    await expectRejected(await h.signer.sign(c, { kid: 'who' }), c.id, 'unknown-key:who');
   });
-  test('bad_alg: EdDSA header on the ES256 key', async () => {
+  test('bad-alg: EdDSA header on the ES256 key', async () => {
     const ed = await makeSigner('EdDSA', h.signer.kid);
     const c = claims();
-    await expectRejected(await ed.sign(c), c.id, 'bad_alg:EdDSA');
+    await expectRejected(await ed.sign(c), c.id, 'bad-alg', /alg EdDSA/);
   });
-  test('bad_alg: HS256 keyed with the public key (alg confusion)', async () => {
+  test('bad-alg: HS256 keyed with the public key (alg confusion)', async () => {
     const c = claims();
     const jws = await new CompactSign(Buffer.from(JSON.stringify(c)))
       .setProtectedHeader({ alg: 'HS256', kid: h.signer.kid })
       .sign(Buffer.from(JSON.stringify(h.signer.publicJwk)));
-    await expectRejected(jws, c.id, 'bad_alg:HS256');
+    await expectRejected(jws, c.id, 'bad-alg', /alg HS256/);
   });
-  test('bad_signature: signed by another key with the same kid', async () => {
+  test('bad-signature: signed by another key with the same kid', async () => {
     const impostor = await makeSigner('ES256', h.signer.kid);
     const c = claims();
-    await expectRejected(await impostor.sign(c), c.id, 'bad_signature');
+    await expectRejected(await impostor.sign(c), c.id, 'bad-signature');
   });
-  test('bad_signature: payload changed after signing', async () => {
+  test('bad-signature: payload changed after signing', async () => {
     const c = claims({ values: { target: 10 } });
     const [hd, , sig] = (await h.signer.sign(c)).split('.');
     const forged = `${hd}.${Buffer.from(JSON.stringify({ ...c, values: { target: 1400 } })).toString('base64url')}.${sig}`;
-    await expectRejected(forged, c.id, 'bad_signature');
+    await expectRejected(forged, c.id, 'bad-signature');
   });
   for (const claim of ['exp', 'iat', 'plc', 'op', 'values'] as const) {
     test(`missing_claim:${claim}`, async () => {

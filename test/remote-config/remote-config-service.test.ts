@@ -107,7 +107,7 @@ test('refusals name the problem and leave the config in force', { timeout: 10_00
   const { signer, doc, svc, applied } = await setup(t);
   const other = await makeSigner('ES256', 'cfg');
   const cases: [string | Promise<string>, string][] = [
-    [other.sign(doc), 'bad_signature'],
+    [other.sign(doc), 'bad-signature'],
     [JSON.stringify(doc), 'unsigned'],
     [signer.sign({ ...doc, plcs: [{ ...plc('p1'), unitId: 999 }] }), 'invalid_config'],
     [signer.sign({ ...doc, bogus: 1 }), 'invalid_config'],
