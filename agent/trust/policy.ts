@@ -63,7 +63,11 @@ export const policySchema = z.strictObject({
   exp: numericDate,
   keys: z.array(delegatedKeySchema).max(256),
   revoked: z.array(kid).max(4096).default([]),
-  roots: z.array(z.looseObject({ kty: z.string() })).min(1).max(16).optional(),
+  roots: z
+    .array(z.looseObject({ kty: z.string() }))
+    .min(1)
+    .max(16)
+    .optional(),
   threshold: z.number().int().min(1).max(16).optional(),
 });
 export type Policy = z.output<typeof policySchema>;
@@ -101,7 +105,10 @@ export function splitSignatures(text: string): string[] {
   try {
     doc = JSON.parse(text);
   } catch {
-    throw new TrustRefusal('malformed', 'trust/set: neither a compact JWS nor a JSON array of them');
+    throw new TrustRefusal(
+      'malformed',
+      'trust/set: neither a compact JWS nor a JSON array of them',
+    );
   }
   if (!Array.isArray(doc) || doc.length === 0 || doc.length > MAX_SIGNATURES)
     throw new TrustRefusal('malformed', `trust/set: an array of 1-${MAX_SIGNATURES} compact JWS`);
@@ -171,9 +178,13 @@ export async function checkPolicy(
       `version ${policy.version} is not above the version in force (${now.version})`,
     );
   const { nowSeconds: t, toleranceSeconds: tol } = opts;
-  if (policy.exp <= t - tol) throw new TrustRefusal('expired', `the policy expired at ${iso(policy.exp)}`);
+  if (policy.exp <= t - tol)
+    throw new TrustRefusal('expired', `the policy expired at ${iso(policy.exp)}`);
   if (policy.iat > t + tol)
-    throw new TrustRefusal('not-yet-valid', `the policy is issued in the future (${iso(policy.iat)})`);
+    throw new TrustRefusal(
+      'not-yet-valid',
+      `the policy is issued in the future (${iso(policy.iat)})`,
+    );
   if (policy.exp <= policy.iat) throw new TrustRefusal('invalid-policy', 'exp: not after iat');
   const keys = await importKeys(policy, now);
   let roots: PinnedKey[] | undefined;
@@ -195,7 +206,14 @@ export async function checkPolicy(
       'invalid-policy',
       `threshold: ${threshold} is more than the ${rootCount} root(s) that would be in force`,
     );
-  return { policy, text, sha256: sha256(text), signers: [...signers], keys, ...(roots ? { roots } : {}) };
+  return {
+    policy,
+    text,
+    sha256: sha256(text),
+    signers: [...signers],
+    keys,
+    ...(roots ? { roots } : {}),
+  };
 }
 
 async function importKeys(policy: Policy, now: InForce): Promise<DelegatedKey[]> {
@@ -203,7 +221,8 @@ async function importKeys(policy: Policy, now: InForce): Promise<DelegatedKey[]>
   const out: DelegatedKey[] = [];
   for (const [i, k] of policy.keys.entries()) {
     const at = `keys.${i}`;
-    if (seen.has(k.kid)) throw new TrustRefusal('invalid-policy', `${at}.kid: duplicate kid ${k.kid}`);
+    if (seen.has(k.kid))
+      throw new TrustRefusal('invalid-policy', `${at}.kid: duplicate kid ${k.kid}`);
     seen.add(k.kid);
     if (now.roots.get(k.kid) || now.reservedKids.has(k.kid))
       throw new TrustRefusal(

@@ -149,7 +149,11 @@ export class TrustAuthority {
       if (d.exp !== undefined && d.exp <= now - tol)
         throw new SignatureError('key-expired', kid, `key ${kid} expired at ${iso(d.exp)}`);
       if (d.nbf !== undefined && d.nbf > now + tol)
-        throw new SignatureError('key-not-yet-valid', kid, `key ${kid} is valid from ${iso(d.nbf)}`);
+        throw new SignatureError(
+          'key-not-yet-valid',
+          kid,
+          `key ${kid} is valid from ${iso(d.nbf)}`,
+        );
       if (!d.roles.includes(role))
         throw new SignatureError(
           'wrong-role',
@@ -181,7 +185,11 @@ export class TrustAuthority {
     }
     if (this.roots.get(kid)) {
       if (opts.allowRoot) return { kid, source: 'root', roles: [role] };
-      throw new SignatureError('wrong-role', kid, `${kid} is a root: roots sign trust policies only`);
+      throw new SignatureError(
+        'wrong-role',
+        kid,
+        `${kid} is a root: roots sign trust policies only`,
+      );
     }
     if (this.local.commands.get(kid) || this.local.ota.get(kid))
       throw new SignatureError('wrong-role', kid, `local key ${kid} is not a ${role} key`);

@@ -131,10 +131,10 @@ export async function verifyManifest(jws: string, opts: VerifyOptions): Promise<
       opts.authorize(kid, m.target);
     } catch (e) {
       if (isSignatureError(e))
-      throw new OtaRefusal(
-        e.reason === 'malformed' ? 'bad-manifest' : e.reason,
-        `manifest: ${e.message}`,
-      );
+        throw new OtaRefusal(
+          e.reason === 'malformed' ? 'bad-manifest' : e.reason,
+          `manifest: ${e.message}`,
+        );
       throw e;
     }
   const now = opts.now ?? Math.floor(Date.now() / 1000);

@@ -35,7 +35,11 @@ export function peekPayload(text: string): Buffer | undefined {
 /** Throws SignatureError: malformed, unknown-key, bad-alg, bad-signature. */
 export async function verifyCompactJws(text: string, keys: KeyResolver): Promise<VerifiedJws> {
   if (!looksLikeCompactJws(text))
-    throw new SignatureError('malformed', undefined, 'not a compact JWS (header.payload.signature)');
+    throw new SignatureError(
+      'malformed',
+      undefined,
+      'not a compact JWS (header.payload.signature)',
+    );
   const header = peekHeader(text);
   if (!header) throw new SignatureError('malformed', undefined, 'JWS header is not base64url JSON');
   if (typeof header.kid !== 'string' || header.kid === '')

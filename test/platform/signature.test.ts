@@ -90,7 +90,10 @@ test(
       [[{ kty: 'oct', k: 'c2VjcmV0', kid: 'h' }], /commands\.keys\.0: unsupported key type oct/],
       [[{ kty: 'RSA', n: 'AQAB', e: 'AQAB', kid: 'r' }], /unsupported key type RSA/],
       // One algorithm set for everything: ES384/ES512 keys are no longer accepted anywhere.
-      [[{ kty: 'EC', crv: 'P-384', x: 'AA', y: 'AA', kid: 'p3' }], /unsupported key type EC\/P-384/],
+      [
+        [{ kty: 'EC', crv: 'P-384', x: 'AA', y: 'AA', kid: 'p3' }],
+        /unsupported key type EC\/P-384/,
+      ],
       [[{ ...ed.publicJwk, alg: 'ES256' }], /alg ES256 does not fit/],
       [[ed.publicJwk, ed.publicJwk], /commands\.keys\.1\.kid: duplicate kid "d"/],
       [[{ kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA', kid: 'bad' }], /not a usable public key/],
