@@ -5,7 +5,11 @@
 import type { ProtectedHeaderParameters } from 'jose';
 import { KeyRing, type KeyResolver, type PinnedKey } from '../../platform/signature/key-ring.js';
 import { SignatureError } from '../../platform/signature/errors.js';
-import { verifyCompactJws, type VerifiedJws } from '../../platform/signature/verify-jws.js';
+import {
+  peekHeader,
+  verifyCompactJws,
+  type VerifiedJws,
+} from '../../platform/signature/verify-jws.js';
 import type { DelegatedKey } from './policy.js';
 import type { Role } from './roles.js';
 import { matchesAny } from './plc-glob.js';
@@ -122,6 +126,10 @@ export class TrustAuthority {
     role: Role,
     opts: AuthorizeOptions = {},
   ): Promise<VerifiedJws & { grant: Grant; header: ProtectedHeaderParameters }> {
+    // A revoked kid is refused by name even when the policy no longer carries its public key.
+    const kid = peekHeader(text)?.kid;
+    if (typeof kid === 'string' && this.revoked.has(kid))
+      throw new SignatureError('revoked-key', kid, `key ${kid} is revoked by trust policy`);
     const v = await verifyCompactJws(text, this.resolverFor(role, opts.allowRoot));
     return { ...v, grant: this.authorize(v.kid, role, opts) };
   }

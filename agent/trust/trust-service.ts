@@ -150,7 +150,9 @@ export class TrustService {
 
   private async process(buf: Buffer): Promise<TrustState> {
     const text = buf.toString('utf8');
-    let attempted: TrustState['attempted'] = { sha256: sha256(buf) };
+    // sha256 of the bytes received: the WMS matches the answer to what it sent.
+    const received = sha256(buf);
+    let attempted: TrustState['attempted'] = { sha256: received };
     try {
       const checked = await checkPolicy(
         text,
@@ -166,7 +168,7 @@ export class TrustService {
           toleranceSeconds: this.opts.config.trust.clockToleranceSeconds,
         },
       );
-      attempted = { sha256: checked.sha256, version: checked.policy.version };
+      attempted = { sha256: received, version: checked.policy.version };
       const rootsAfter = checked.roots
         ? checked.roots.map((r) => ({ ...r.jwk, kid: r.kid }))
         : this.inForce?.roots;
@@ -189,7 +191,7 @@ export class TrustService {
       this.threshold = threshold;
       if (newRoots) this.authority.setRoots(newRoots);
       this.putInForce(next);
-      this.status = { status: 'applied' };
+      this.status = { status: 'applied', attempted };
       this.alerts.reset();
       this.publish();
       this.opts.logger.info(

@@ -8,7 +8,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { waitForOutput } from '../helpers/cli.js';
+import { waitFor } from '../helpers/wait.js';
 import { makeSigner, nowSec } from '../commands/signer.js';
 import { plcDoc, startPlc } from '../commands/harness.js';
 import {
@@ -60,7 +60,7 @@ test(
     });
     agent = startAgent(dir.path, doc);
     const fail = (e: Error) => assert.fail(`${e.message}\nagent:\n${agent!.output().slice(-3000)}`);
-    const first = await session.next('trust/state', 0, () => true, 90_000).catch(fail);
+    const first = await session.ready().catch(fail);
     assert.equal(first.version, 0);
     assert.deepEqual(first.roots, ['root-1']);
 
@@ -250,21 +250,32 @@ test(
       dir.cleanup();
     });
     const v1 = await policy({ version: 1, keys: [delegate(wms, ['commands'])] }, root);
-    // Run until the policy is checked but not yet saved, then kill -9: the old (none) stays in force.
     const runTo = async (hold: string | undefined) => {
-      const at = session.mark();
       agent = startAgent(dir.path, doc, hold ? { WMS_GATEWAY_TRUST_HOLD: hold } : {});
-      return session.next('trust/state', at, () => true, 90_000);
+      return session.ready();
     };
+    // Send v1 and wait until the agent holds there (an answer instead means it never got that far).
+    const holdAt = async (point: string) => {
+      const at = session.mark();
+      await session.send('trust/set', v1);
+      await waitFor(
+        () =>
+          agent!.output().includes(`trust: holding ${point}`) ||
+          session.messages.slice(at).some((m) => m.topic === 'trust/state'),
+        60_000,
+        `the hold at ${point}`,
+      );
+      const answer = session.messages.slice(at).find((m) => m.topic === 'trust/state');
+      assert.equal(answer, undefined, `answered instead of holding: ${JSON.stringify(answer)}`);
+    };
+    // Killed once the policy is checked but before it is saved: the old one (none) stays in force.
     assert.equal((await runTo('before-save')).version, 0);
-    await session.send('trust/set', v1);
-    await waitForOutput(agent!.child, /trust: holding before-save/, 60_000);
+    await holdAt('before-save');
     await killHard(agent!);
-    // Restarted: still none; apply again and kill -9 right after the save, before anything is answered.
+    // Killed right after the save, before anything was answered: the new one is in force.
     const afterFirst = await runTo('after-save');
     assert.equal(afterFirst.version, 0, 'killed before the save: the old policy is in force');
-    await session.send('trust/set', v1);
-    await waitForOutput(agent!.child, /trust: holding after-save/, 60_000);
+    await holdAt('after-save');
     await killHard(agent!);
     const afterSecond = await runTo(undefined);
     assert.equal(afterSecond.version, 1, 'killed after the save: the new policy is in force');

@@ -1,6 +1,7 @@
 // Trust test fixtures: root key pairs, policies signed the way `wms-gateway trust sign` signs them, and a
 // WMS-side session with the running agent (real mosquitto, real simulators, `wms-gateway run`).
 import type { ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
@@ -108,11 +109,33 @@ export class WmsSession {
     return find()!.json;
   }
 
+  /**
+   * The agent answers trust/set (its subscription is in place): a malformed probe until it is refused.
+   * Returns the state it answered with.
+   */
+  async ready(ms = 90_000): Promise<Record<string, unknown>> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const at = this.mark();
+      await this.send('trust/set', 'probe');
+      const st = await this.next('trust/state', at, (j) => j.status === 'rejected', 1000).catch(
+        () => undefined,
+      );
+      if (st) return st;
+      if (Date.now() > deadline) throw new Error('the agent never answered trust/set');
+    }
+  }
+
   /** Publish a trust/set and return the trust/state that answered it. */
   async trustSet(payload: string): Promise<Record<string, unknown>> {
     const at = this.mark();
+    const sent = createHash('sha256').update(payload).digest('hex');
     await this.send('trust/set', payload);
-    return this.next('trust/state', at);
+    return this.next(
+      'trust/state',
+      at,
+      (j) => (j.attempted as { sha256?: string } | undefined)?.sha256 === sent,
+    );
   }
 
   /** Publish a signed command and return its ack (and result when accepted). */
