@@ -5,7 +5,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import type { JWK } from 'jose';
 import { parse as parseYaml } from 'yaml';
-import { UsageError } from './usage-error.js';
+import { UsageError } from '../../platform/usage-error.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 

@@ -4,7 +4,7 @@
 // local roots since (then the local file wins: that is how a lost root is recovered).
 import { join } from 'node:path';
 import type { GatewayConfig } from '../config/schema.js';
-import type { Logger } from '../runtime/logger.js';
+import type { Logger } from '../../platform/logger.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { KeyRing } from '../../platform/signature/key-ring.js';
 import { checkPolicy, isTrustRefusal, sha256, TrustRefusal } from './policy.js';

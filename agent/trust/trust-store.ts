@@ -2,7 +2,7 @@
 // fsync dir), so a kill -9 while a policy is applied leaves either the old or the new one in force.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../storage/atomic-file.js';
+import { writeFileAtomic } from '../../platform/atomic-file.js';
 import { pinKey } from '../../platform/signature/key-ring.js';
 import { policySchema, sha256, type DelegatedKey, type Policy } from './policy.js';
 
