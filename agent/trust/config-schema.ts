@@ -1,15 +1,14 @@
 // The `trust` section: the roots (set only here or by GATEWAY_TRUST_ROOTS, never by config/set) and the
 // bounds of trust policies. docs/trust.md is the runbook.
 import { z } from 'zod';
+import { jwkSchema } from '../../platform/config-fields.js';
 
-const rootJwk = z
-  .looseObject({ kty: z.string(), kid: z.string().optional() })
-  .describe('A JWK public key');
+import { jwkSchema } from '../../platform/config-fields.js';
 
 export const trustSchema = z
   .strictObject({
     roots: z
-      .array(rootJwk)
+      .array(jwkSchema)
       .max(16)
       .default([])
       .describe(
