@@ -3,8 +3,6 @@
 import { z } from 'zod';
 import { jwkSchema } from '../../platform/config-fields.js';
 
-import { jwkSchema } from '../../platform/config-fields.js';
-
 export const trustSchema = z
   .strictObject({
     roots: z
