@@ -23,7 +23,7 @@ import { isSignatureError } from '../../platform/signature/errors.js';
 import { KeyRing } from '../../platform/signature/key-ring.js';
 import { TrustAuthority } from '../trust/trust-authority.js';
 import { checkRead, checkWrite } from './value-check.js';
-import { StorageError, describeError, jsonValues } from './result-values.js';
+import { StorageError, describeError, jsonValues, type ResultErrorCode } from './result-values.js';
 
 export type CommandsSettings = GatewayConfig['commands'];
 
@@ -137,7 +137,7 @@ export class CommandService {
         // Still say which command it was, if it can be read (the link already bounds the size).
         id = peekId(readUnverified(buf.toString('utf8').trim()));
         throw new RejectedError(
-          'too_large',
+          'too-large',
           undefined,
           `${buf.length} bytes > commands.maxPayloadBytes ${this.settings.maxPayloadBytes}`,
         );
@@ -246,13 +246,13 @@ export class CommandService {
     });
     const target = this.opts.pollers.get(cmd.plc);
     if (!target)
-      throw new RejectedError('unknown_plc', cmd.plc, 'no PLC with this id in the config');
+      throw new RejectedError('unknown-plc', cmd.plc, 'no PLC with this id in the config');
     if (cmd.op === 'write') checkWrite(target.config, cmd.values);
     else checkRead(target.config, cmd.tags);
     const queued = this.inflight.get(cmd.plc) ?? 0;
     if (queued >= this.settings.queueLength)
       throw new RejectedError(
-        'queue_full',
+        'queue-full',
         cmd.plc,
         `${queued} commands waiting (commands.queueLength)`,
       );
@@ -343,8 +343,7 @@ export class CommandService {
       earlier ?? {
         id,
         status: 'error',
-        error:
-          'interrupted: the gateway restarted before the PLC answered; check the PLC state before retrying with a new id',
+        error: `${'interrupted' satisfies ResultErrorCode}: the gateway restarted before the PLC answered; check the PLC state before retrying with a new id`,
         ts: new Date().toISOString(),
       },
     );

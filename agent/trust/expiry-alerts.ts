@@ -4,7 +4,7 @@ import type { LoadedPolicy } from './trust-store.js';
 
 export interface ExpiryAlert {
   level: 'warning' | 'critical';
-  code: 'trust-expiring' | 'trust-expired';
+  code: 'trust.expiring' | 'trust.expired';
   message: string;
 }
 
@@ -35,7 +35,7 @@ export class ExpiryAlerts {
         if (this.once(subject, 'expired'))
           out.push({
             level: 'critical',
-            code: 'trust-expired',
+            code: 'trust.expired',
             message: `${subject} expired at ${at}: it no longer signs anything`,
           });
         continue;
@@ -47,7 +47,7 @@ export class ExpiryAlerts {
       for (const d of crossed) this.raised.add(`${subject}|${d}`);
       out.push({
         level: step === steps[steps.length - 1] ? 'critical' : 'warning',
-        code: 'trust-expiring',
+        code: 'trust.expiring',
         message: `${subject} expires at ${at} (in ${Math.ceil(left / 86_400)} day(s)): sign a new policy`,
       });
     }

@@ -78,7 +78,7 @@ export class TrustService {
       );
       opts.link.alert?.(
         'critical',
-        'trust-store-unreadable',
+        'trust.store-unreadable',
         `${store.path}: ${(e as Error).message}`,
       );
     }
@@ -225,7 +225,7 @@ export class TrustService {
         { reason: refusal.reason, attempted },
         `trust policy refused: ${refusal.message}`,
       );
-      this.opts.link.alert?.('warning', 'trust-refused', `trust/set refused: ${error}`);
+      this.opts.link.alert?.('warning', 'trust.refused', `trust/set refused: ${error}`);
       await this.audit([], attempted.version ?? null, 'rejected', { ...attempted }, error);
     }
     return this.state;

@@ -97,7 +97,7 @@ test(
     assert.equal((await svc.handle(await next(signer, { ...doc, version: 5 }))).version, 5);
     const stale = await svc.handle(await next(signer, { ...doc, version: 5 }));
     assert.equal(stale.status, 'rejected');
-    assert.equal(reasonCode(stale.error!), 'stale_version');
+    assert.equal(reasonCode(stale.error!), 'stale-version');
     assert.equal(stale.version, 5);
     assert.equal((await svc.handle(await next(signer, doc))).version, 6);
   },
@@ -109,8 +109,8 @@ test('refusals name the problem and leave the config in force', { timeout: 10_00
   const cases: [string | Promise<string>, string][] = [
     [other.sign(doc), 'bad-signature'],
     [JSON.stringify(doc), 'unsigned'],
-    [signer.sign({ ...doc, plcs: [{ ...plc('p1'), unitId: 999 }] }), 'invalid_config'],
-    [signer.sign({ ...doc, bogus: 1 }), 'invalid_config'],
+    [signer.sign({ ...doc, plcs: [{ ...plc('p1'), unitId: 999 }] }), 'invalid-config'],
+    [signer.sign({ ...doc, bogus: 1 }), 'invalid-config'],
     [
       // Keys change only by a trust policy or the local file (CONTRACT.md §6).
       signer.sign({ ...doc, commands: { keys: [{ kty: 'oct', k: 'AA', kid: 'h' }] } }),
@@ -118,8 +118,8 @@ test('refusals name the problem and leave the config in force', { timeout: 10_00
     ],
     [signer.sign({ ...doc, exp: Math.floor(Date.now() / 1000) - 3600 }), 'expired'],
     [signer.sign('plcs: [unclosed'), 'malformed'],
-    [signer.sign({ ...doc, version: 'two' }), 'bad_claim'],
-    ['x'.repeat(2_000_000), 'too_large'],
+    [signer.sign({ ...doc, version: 'two' }), 'bad-claim'],
+    ['x'.repeat(2_000_000), 'too-large'],
   ];
   for (const [payload, code] of cases) {
     const st = await svc.handle(await payload);
@@ -171,6 +171,6 @@ test(
     assert.equal(again.configState.version, 5);
     assert.equal(again.configState.status, 'applied');
     const stale = await again.handle(await signer.sign({ ...doc, version: 4 }));
-    assert.equal(reasonCode(stale.error!), 'stale_version');
+    assert.equal(reasonCode(stale.error!), 'stale-version');
   },
 );

@@ -85,15 +85,15 @@ test('alerts 30 and 7 days before the policy or a key expires, then expired fail
   // The key is within 30 days at once: one warning for it, none for the policy (40 days).
   assert.deepEqual(
     alerts.map((a) => [a.level, a.code, a.message.split(' expires')[0]]),
-    [['warning', 'trust-expiring', 'delegated key wms-1']],
+    [['warning', 'trust.expiring', 'delegated key wms-1']],
   );
   advance(14 * DAY); // key 6 days left, policy 26 days left
   (svc as unknown as { checkExpiry(): void }).checkExpiry();
   assert.deepEqual(
     alerts.slice(1).map((a) => [a.level, a.code]),
     [
-      ['warning', 'trust-expiring'],
-      ['critical', 'trust-expiring'],
+      ['warning', 'trust.expiring'],
+      ['critical', 'trust.expiring'],
     ],
   );
   (svc as unknown as { checkExpiry(): void }).checkExpiry();
@@ -118,7 +118,7 @@ test('alerts 30 and 7 days before the policy or a key expires, then expired fail
     'local',
   );
   (svc as unknown as { checkExpiry(): void }).checkExpiry();
-  assert.ok(alerts.some((a) => a.code === 'trust-expired' && a.level === 'critical'));
+  assert.ok(alerts.some((a) => a.code === 'trust.expired' && a.level === 'critical'));
 });
 
 test('roots after a restart: a rotation stays; a changed local file wins (recovery)', async (t) => {
