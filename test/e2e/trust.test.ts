@@ -4,6 +4,7 @@
 // cannot bring keys in; roots rotate and the old root is refused. Then kill -9 while a policy is applied.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startMosquitto } from '../helpers/mosquitto.js';
@@ -250,6 +251,7 @@ test(
       dir.cleanup();
     });
     const v1 = await policy({ version: 1, keys: [delegate(wms, ['commands'])] }, root);
+    const v1Sha = createHash('sha256').update(v1).digest('hex');
     const runTo = async (hold: string | undefined) => {
       agent = startAgent(dir.path, doc, hold ? { WMS_GATEWAY_TRUST_HOLD: hold } : {});
       return session.ready();
@@ -258,14 +260,18 @@ test(
     const holdAt = async (point: string) => {
       const at = session.mark();
       await session.send('trust/set', v1);
+      // Only an answer to v1 counts (a late answer to a readiness probe may still come).
+      const toV1 = (m: { topic: string; json: Record<string, unknown> }) =>
+        m.topic === 'trust/state' &&
+        (m.json.attempted as { sha256?: string } | undefined)?.sha256 === v1Sha;
       await waitFor(
         () =>
           agent!.output().includes(`trust: holding ${point}`) ||
-          session.messages.slice(at).some((m) => m.topic === 'trust/state'),
+          session.messages.slice(at).some(toV1),
         60_000,
         `the hold at ${point}`,
       );
-      const answer = session.messages.slice(at).find((m) => m.topic === 'trust/state');
+      const answer = session.messages.slice(at).find(toV1);
       assert.equal(answer, undefined, `answered instead of holding: ${JSON.stringify(answer)}`);
     };
     // Killed once the policy is checked but before it is saved: the old one (none) stays in force.
