@@ -70,6 +70,13 @@ async function runPhase(
   };
   const cfg = join(dir.path, 'gateway.yaml');
   writeFileSync(cfg, stringify(config));
+  // float32: high words with a normal exponent (values about 10..2000, like process values), else
+  // the moving low words alone would make subnormals — a path no PLC value takes.
+  if (float)
+    for (const s of sims) {
+      const regs = s.registers(1, 'holding') as Uint16Array;
+      for (let i = 0; i < registers; i += 2) regs[i] = 0x4120 + ((i >> 1) % 256);
+    }
   // Every register changes between polls so every read is a reported value (worst case for the path).
   const mover = setInterval(
     () => {
@@ -88,7 +95,9 @@ async function runPhase(
   let messages = 0;
   let counting = false;
   const latencies: number[] = [];
+  let first = false;
   sub.on('message', (_t, payload) => {
+    first = true;
     if (!counting) return;
     const m = JSON.parse(payload.toString()) as { ts: string; values: object };
     messages++;
@@ -116,7 +125,10 @@ async function runPhase(
   );
   await waitForOutput(agent, /./, 100).catch(() => undefined);
   const requestsBefore = () => sims.reduce((n, s) => n + s.core.requestsByFc[3]!, 0);
-  await new Promise((r) => setTimeout(r, 3000)); // warm up: connect, first full reads
+  // Warm up: start (slow on a loaded machine: planning thousands of tags), connect, first reads.
+  const warm = performance.now();
+  while (!first && performance.now() - warm < 120_000) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 3000));
   const pid = agent.pid!;
   const cpu0 = cpuSeconds(pid);
   const req0 = requestsBefore();

@@ -15,7 +15,7 @@ import { sleep, waitFor } from '../helpers/wait.js';
 
 test(
   'agent: four PLCs behind one pymodbus endpoint use one connection; the silent one is reported as such',
-  { timeout: 60_000 },
+  { timeout: 120_000 },
   async (t) => {
     const broker = await startMosquitto();
     const server = await startPymodbus([1, 2, 3]);
@@ -72,7 +72,7 @@ test(
 
     await until(
       () => ids.slice(0, 3).every((id) => data.has(id)),
-      30_000,
+      60_000, // the agent's start under tsx takes long on a loaded 2-core machine
       'data from the three present units',
     );
     for (const [i, id] of ids.slice(0, 3).entries()) {
