@@ -329,7 +329,7 @@ export class PlcPoller extends EventEmitter {
         : undefined;
     for (const [bi, block] of g.blocks.entries()) {
       if (!this.running) return;
-      if (fatal === undefined && !pipelined && !this.link.isOpen()) fatal = 'DISCONNECTED';
+      if (fatal === undefined && !pipelined && !this.link.isOpen()) fatal = 'disconnected';
       if (fatal !== undefined) {
         for (const t of block.tags) errors[t.name] = fatal;
         continue;
@@ -338,7 +338,7 @@ export class PlcPoller extends EventEmitter {
         const data = pipelined ? await pipelined[bi]! : await this.readBlock(block, 'normal');
         const res = decodeBlock(block, data);
         Object.assign(values, res.values);
-        for (const name of Object.keys(res.errors)) errors[name] = 'BAD_RESPONSE';
+        for (const name of Object.keys(res.errors)) errors[name] = 'bad-response';
         ok++;
       } catch (e) {
         if (!this.running) return; // stopping: the link was closed under this read

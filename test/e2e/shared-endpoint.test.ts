@@ -86,7 +86,7 @@ test(
     );
     const ghost = status.get('press-4')!;
     assert.equal(ghost.state, 'disconnected');
-    assert.match(ghost.error!, /^TIMEOUT: /);
+    assert.match(ghost.error!, /^timeout: /);
     for (const id of ids.slice(0, 3)) assert.equal(status.get(id)?.state, 'connected', id);
     // It stays so: never `connected` just because the TCP connection is up.
     await sleep(1500);

@@ -72,7 +72,7 @@ test(
       );
       const ghost = set.get('ghost')!.status();
       assert.equal(ghost.state, 'disconnected', 'a TCP connect is not an answer of the unit');
-      assert.match(ghost.error!, /^TIMEOUT: unit 4 does not answer via tcp 127\.0\.0\.1:\d+/);
+      assert.match(ghost.error!, /^timeout: unit 4 does not answer via tcp 127\.0\.0\.1:\d+/);
 
       // Healthy cadence while the silent unit is probed now and then (it holds one of two slots).
       const ghostRequests = set.get('ghost')!.stats().requests;
@@ -85,7 +85,7 @@ test(
         );
       const probes = set.get('ghost')!.stats().requests - ghostRequests;
       assert.ok(probes <= 8, `the silent unit is backed off: ${probes} probes in 3 s`);
-      assert.equal(seen.last.get('ghost')?.errors.speed, 'TIMEOUT', 'its tags say why');
+      assert.equal(seen.last.get('ghost')?.errors.speed, 'timeout', 'its tags say why');
 
       assert.equal(server.total(), 1, 'one TCP connection for the four PLCs');
       assert.equal(set.tcpLinks.get('127.0.0.1', server.port)?.connections, 1);
@@ -130,7 +130,7 @@ test(
         assert.deepEqual(seen.last.get(`u${u}`)?.values, pymodbusValues(u));
       await waitFor(
         () =>
-          /GATEWAY_TARGET_FAILED_TO_RESPOND: unit 4/.test(set.get('ghost')!.status().error ?? ''),
+          /gateway-target-failed-to-respond: unit 4/.test(set.get('ghost')!.status().error ?? ''),
         5000,
         'the absent unit says why',
       );
