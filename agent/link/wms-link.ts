@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import type { PlcState } from '../../plc/poller/types.js';
 import type { MqttClient } from 'mqtt';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../../platform/logger.js';
@@ -21,7 +22,6 @@ import { systemMetrics } from './system-metrics.js';
 import { checkClientCertificate } from './cert-check.js';
 
 export type WmsConfig = GatewayConfig['wms'];
-export type PlcState = 'connected' | 'disconnected' | 'degraded';
 export interface HeartbeatExtras {
   plcs: Record<string, PlcState | string>;
   [k: string]: unknown;
