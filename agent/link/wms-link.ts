@@ -6,7 +6,7 @@ import { gzipSync } from 'node:zlib';
 import type { MqttClient } from 'mqtt';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../runtime/logger.js';
-import { Outbox, type DropEvent } from '../outbox/outbox.js';
+import { Outbox, type DropEvent, type WriteFailure } from '../outbox/outbox.js';
 import { FLAG_GZIP } from '../outbox/record.js';
 import { Connection, connectionKey } from './connection.js';
 import { DataPump } from './data-pump.js';
@@ -50,7 +50,14 @@ export interface WmsLinkStats {
   since?: string;
   reconnects: number;
   published: number;
-  outbox: { messages: number; bytes: number; dropped: number; oldestTs?: string };
+  outbox: {
+    messages: number;
+    bytes: number;
+    dropped: number;
+    oldestTs?: string;
+    /** Set while the outbox cannot write (a full disk): new readings are dropped and counted. */
+    writeFailure?: WriteFailure;
+  };
 }
 
 /** How often the client certificate's expiry is checked (besides at start and on reconfigure). */
@@ -109,6 +116,29 @@ export class WmsLink extends EventEmitter {
     this.outbox.open();
     this.drops = new DropReporter((s) => this.reportDrops(s));
     this.outbox.on('dropped', (e: DropEvent) => this.drops.add(e));
+    this.outbox.on('write-failure', (f: WriteFailure) => {
+      const full = f.code === 'ENOSPC' || f.code === 'EDQUOT';
+      this.alert(
+        'critical',
+        full ? 'disk-full' : 'outbox-write-failed',
+        `${full ? 'file system of the outbox is full' : 'outbox cannot write'} (${f.code}): new readings are dropped until it can write again`,
+        { code: f.code },
+      );
+      this.emit('outbox-write-failure', f);
+    });
+    this.outbox.on('write-recovered', (f: WriteFailure) => {
+      const dropped = this.outbox.stats().dropped;
+      this.alert(
+        'warning',
+        'disk-ok',
+        `outbox writing again since ${f.since} failure (${f.code})`,
+        {
+          since: f.since,
+          droppedTotal: dropped,
+        },
+      );
+      this.emit('outbox-write-recovered', f);
+    });
     this.pump = new DataPump({
       outbox: this.outbox,
       topicFor: (plc) => this.topic(`plc/${plc}/data`),
@@ -256,6 +286,7 @@ export class WmsLink extends EventEmitter {
       outbox: { messages: o?.messages ?? 0, bytes: o?.bytes ?? 0, dropped: o?.dropped ?? 0 },
     };
     if (o?.oldestTs) s.outbox.oldestTs = o.oldestTs;
+    if (o?.writeFailure) s.outbox.writeFailure = o.writeFailure;
     if (this.client && this.conn.url) s.url = this.conn.url;
     if (this.since) s.since = this.since.toISOString();
     return s;
@@ -368,7 +399,12 @@ export class WmsLink extends EventEmitter {
         uptime: Math.round(process.uptime()),
         ...(await systemMetrics(this.opts.dataDir)),
         ...extras,
-        outbox: { messages: o.messages, bytes: o.bytes },
+        outbox: {
+          messages: o.messages,
+          bytes: o.bytes,
+          dropped: o.dropped,
+          ...(o.writeFailure && { writeFailure: o.writeFailure.code }),
+        },
         version: this.opts.version,
       });
     } catch (e) {

@@ -68,6 +68,10 @@ export async function startServices(ctx: {
     outboxMaxBytes: cfg.wms.outbox.maxBytes,
   });
   health.start();
+  // A full disk is felt at once on /health, not at the next sampling period.
+  const recheck = () => void health.check().catch(() => undefined);
+  gateway.link.on('outbox-write-failure', recheck);
+  gateway.link.on('outbox-write-recovered', recheck);
   gateway.heartbeatExtras = () => ({ health: health.current().state, ota: ota.summary() });
 
   const watchdog = new Watchdog({
@@ -157,6 +161,8 @@ export async function startServices(ctx: {
       watchdog.stop();
       unwatch();
       health.stop();
+      gateway.link.off('outbox-write-failure', recheck);
+      gateway.link.off('outbox-write-recovered', recheck);
       await ota.stop();
       await commands.stop();
       unfeed();
