@@ -8,6 +8,7 @@ import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../runtime/logger.js';
 import { Outbox, type DropEvent, type WriteFailure } from '../outbox/outbox.js';
 import { FLAG_GZIP } from '../outbox/record.js';
+import { outboxCapacity } from '../outbox/capacity.js';
 import { Connection, connectionKey } from './connection.js';
 import { DataPump } from './data-pump.js';
 import { DropReporter, describeDrops, type DropSummary } from './drop-reporter.js';
@@ -114,6 +115,7 @@ export class WmsLink extends EventEmitter {
       logger: this.log,
     });
     this.outbox.open();
+    this.checkCapacity();
     this.drops = new DropReporter((s) => this.reportDrops(s));
     this.outbox.on('dropped', (e: DropEvent) => this.drops.add(e));
     this.outbox.on('write-failure', (f: WriteFailure) => {
@@ -122,7 +124,7 @@ export class WmsLink extends EventEmitter {
         'critical',
         full ? 'disk-full' : 'outbox-write-failed',
         `${full ? 'file system of the outbox is full' : 'outbox cannot write'} (${f.code}): new readings are dropped until it can write again`,
-        { code: f.code },
+        { errno: f.code },
       );
       this.emit('outbox-write-failure', f);
     });
@@ -265,6 +267,7 @@ export class WmsLink extends EventEmitter {
     this.wms = wms;
     if (!this.started) return;
     this.outbox.setLimits({ maxBytes: wms.outbox.maxBytes, policy: wms.outbox.policy });
+    if (before.outbox.maxBytes !== wms.outbox.maxBytes) this.checkCapacity();
     this.pump.set({
       qos: wms.qos,
       protocolVersion: wms.protocolVersion,
@@ -409,6 +412,25 @@ export class WmsLink extends EventEmitter {
       });
     } catch (e) {
       this.log.warn({ err: (e as Error).message }, 'heartbeat failed');
+    }
+  }
+
+  /** An outbox bound the file system cannot hold is reported at start (and on reconfigure). */
+  private checkCapacity(): void {
+    try {
+      const c = outboxCapacity(
+        join(this.opts.dataDir, 'outbox'),
+        this.wms.outbox.maxBytes,
+        this.outbox.stats().diskBytes,
+      );
+      if (c.fits) return;
+      this.alert('warning', 'outbox-bound-exceeds-disk', c.message, {
+        maxBytes: c.maxBytes,
+        availableBytes: c.availableBytes,
+        fsBytes: c.fsBytes,
+      });
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'outbox capacity could not be checked');
     }
   }
 

@@ -14,7 +14,7 @@ import {
 import { encodeRecord } from '../../agent/outbox/record.js';
 import { createLogger } from '../../agent/runtime/logger.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { fillUp, mountTmpfs, tmpfsUnavailable } from '../helpers/tmpfs.js';
+import { mountTmpfs, tmpfsUnavailable } from '../helpers/tmpfs.js';
 
 const logger = createLogger({ level: 'silent' });
 
