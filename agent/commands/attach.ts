@@ -23,11 +23,18 @@ export interface CommandHost {
   readonly pollers: CommandTargets;
   readonly link: EventPublisher &
     StatePublisher & {
-      subscribe(subtopic: string, handler: (payload: Buffer) => void): void;
+      subscribe(
+        subtopic: string,
+        handler: (payload: Buffer) => unknown,
+        opts?: { concurrency?: number; onDrop?: (payload: Buffer) => void },
+      ): void;
       stats(): { connected: boolean };
     };
   applyConfig(config: GatewayConfig): Promise<void>;
 }
+
+/** cmd payloads checked (signature, claims) at once; the rest wait in the topic's bounded queue. */
+export const COMMAND_CONCURRENCY = 4;
 
 export interface CommandServices {
   commands: CommandService;
@@ -72,8 +79,13 @@ export async function attachCommandServices(ctx: {
     logger,
     ...(ctx.env ? { env: ctx.env } : {}),
   });
-  host.link.subscribe('cmd', (payload) => void commands.handle(payload));
-  host.link.subscribe('config/set', (payload) => void remote.handle(payload));
+  // Bounded queues (wms.inbound): a flood of junk cannot hold memory or delay acks without bound.
+  // handle() resolves once the ack is out (the PLC work goes on after), so the queue bounds checking.
+  host.link.subscribe('cmd', (payload) => commands.handle(payload), {
+    concurrency: COMMAND_CONCURRENCY,
+    onDrop: (payload) => commands.rejectQueueFull(payload),
+  });
+  host.link.subscribe('config/set', (payload) => remote.handle(payload));
   return {
     commands,
     remote,

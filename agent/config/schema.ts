@@ -59,6 +59,22 @@ export const tlsSchema = z
   })
   .prefault({});
 
+/** Bounds of each inbound topic's queue (cmd, config/set, ota/offer): a flood is dropped and counted. */
+export const inboundSchema = z
+  .strictObject({
+    queueLength: z
+      .number()
+      .int()
+      .min(1)
+      .max(100_000)
+      .default(64)
+      .describe('Messages of one inbound topic waiting to be handled; beyond it they are dropped'),
+    queueBytes: sizeSchema(64 * 1024, 1024 ** 3)
+      .default(8 * 1024 ** 2)
+      .describe('Bytes of one inbound topic waiting to be handled (default 8MiB)'),
+  })
+  .prefault({});
+
 export const outboxSchema = z
   .strictObject({
     maxBytes: sizeSchema(1024 * 1024, 64 * 1024 ** 3)
@@ -155,6 +171,7 @@ export const wmsSchema = z
       .default(1024 ** 2)
       .describe('Largest MQTT payload accepted from the WMS (default 1MiB)'),
     outbox: outboxSchema,
+    inbound: inboundSchema,
     eventQueueLength: z
       .number()
       .int()
@@ -291,6 +308,27 @@ export const otaSchema = z
       .optional()
       .describe('Overrides BALENA_DEVICE_TYPE for requires.deviceTypes'),
     ring: z.string().optional().describe('Rollout ring of this gateway (e.g. canary)'),
+    sources: z
+      .array(
+        z
+          .string()
+          .regex(
+            /^(\*\.)?([A-Za-z0-9-]+\.)*[A-Za-z0-9-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/,
+            'a host, host:port or *.domain',
+          ),
+      )
+      .max(100)
+      .default([])
+      .describe(
+        'Hosts an unsigned {"url"} offer may be fetched from (host, host:port, *.domain); default none: a signed manifest is needed',
+      ),
+    downloadDeadlineSeconds: z
+      .number()
+      .int()
+      .min(10)
+      .max(7 * 86_400)
+      .default(3600)
+      .describe('A bundle download (all attempts) not done after this long is abandoned (timeout)'),
   })
   .prefault({});
 

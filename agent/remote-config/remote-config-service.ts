@@ -44,8 +44,23 @@ export interface RemoteConfigOptions {
   now?: () => number;
 }
 
+/** Reasons that mean nobody authenticated the message: such refusals cost no disk write (floods). */
+const UNVERIFIED = new Set([
+  'malformed',
+  'too_large',
+  'unsigned',
+  'bad_signature',
+  'bad_alg',
+  'unknown_key',
+]);
+/** Audit entries waiting for the disk beyond which unverified refusals are counted, not audited. */
+export const AUDIT_BACKLOG_FOR_UNVERIFIED = 64;
+
 export class RemoteConfigService {
   private chain: Promise<unknown> = Promise.resolve();
+  private keyCache: { source: unknown; keys: Promise<KeySet> } | undefined;
+  /** Unverified refusals not audited because the audit backlog was full. */
+  auditSkipped = 0;
   private current: GatewayConfig;
   private state: ConfigState;
 
@@ -120,7 +135,14 @@ export class RemoteConfigService {
       const err = isRejectedError(e)
         ? e
         : new RejectedError('malformed', undefined, (e as Error).message);
-      return this.refused('rejected', err.reason, kid, attempted);
+      return this.refused(
+        'rejected',
+        err.reason,
+        kid,
+        attempted,
+        undefined,
+        UNVERIFIED.has(err.code) && kid === null,
+      );
     }
     const change = diffConfig(this.current, next.config);
     const previous = this.current;
@@ -171,8 +193,14 @@ export class RemoteConfigService {
 
   private async open(text: string): Promise<{ kid: string | null; payload: Uint8Array }> {
     if (looksLikeCompactJws(text)) {
-      const keys = await KeySet.load(this.current.commands.keys);
-      const v = await verifyCompactJws(text, keys);
+      // Keys are imported once per key list, not once per message (a flood of junk JWS).
+      const source = this.current.commands.keys;
+      if (this.keyCache?.source !== source) {
+        const keys = KeySet.load(source);
+        keys.catch(() => undefined);
+        this.keyCache = { source, keys };
+      }
+      const v = await verifyCompactJws(text, await this.keyCache.keys);
       return { kid: v.kid, payload: v.payload };
     }
     if (this.current.commands.requireSignature)
@@ -240,6 +268,7 @@ export class RemoteConfigService {
     kid: string | null,
     attempted: ConfigState['attempted'],
     change?: object,
+    unverified = false,
   ): Promise<ConfigState> {
     const { version, sha256: sha, appliedAt } = this.state;
     this.state = {
@@ -250,12 +279,23 @@ export class RemoteConfigService {
       error,
       ...(attempted ? { attempted } : {}),
     };
-    await this.store
-      .saveStatus(this.state)
-      .catch((e: unknown) => this.opts.logger.error({ err: e }, 'could not save config state'));
+    // A refusal of a message nobody authenticated is published, not written to disk: junk on
+    // config/set must not cost an fsync each (the config in force did not change).
+    if (!unverified)
+      await this.store
+        .saveStatus(this.state)
+        .catch((e: unknown) => this.opts.logger.error({ err: e }, 'could not save config state'));
     this.publish();
     this.opts.logger.warn({ status, error, kid, attempted }, `remote config ${status}`);
     if (status === 'rolled_back') this.opts.link.alert?.('warning', 'config_rolled_back', error);
+    if (unverified && this.opts.audit.pending >= AUDIT_BACKLOG_FOR_UNVERIFIED) {
+      if (++this.auditSkipped % 1000 === 1)
+        this.opts.logger.warn(
+          { auditSkipped: this.auditSkipped },
+          'audit backlog full: refusals of unverified config/set counted, not audited',
+        );
+      return this.configState;
+    }
     await this.audit(kid, attempted?.version ?? null, { ...attempted, ...change }, status, error);
     return this.configState;
   }

@@ -50,7 +50,8 @@ export async function attachOta(ctx: {
     currentPlcMap: () => gateway.currentConfig.plcs,
     ...(existsSync(rc.configPath) ? { configPath: rc.configPath } : {}),
   });
-  gateway.link.subscribe('ota/offer', (payload) => void agent.handleOffer(payload));
+  // The inbound queue waits for screening only (no lock, no disk); updates queue inside the agent.
+  gateway.link.subscribe('ota/offer', (payload) => agent.offer(payload).screened);
   agent.start();
   return {
     state: () => agent.state(),
