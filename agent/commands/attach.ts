@@ -26,7 +26,7 @@ export interface CommandHost {
       subscribe(
         subtopic: string,
         handler: (payload: Buffer) => unknown,
-        opts?: { concurrency?: number; onDrop?: (payload: Buffer) => void },
+        opts?: { concurrency?: number; maxWaitMs?: number; onDrop?: (payload: Buffer) => void },
       ): void;
       stats(): { connected: boolean };
     };
@@ -35,6 +35,11 @@ export interface CommandHost {
 
 /** cmd payloads checked (signature, claims) at once; the rest wait in the topic's bounded queue. */
 export const COMMAND_CONCURRENCY = 4;
+/**
+ * A cmd that waited this long in the queue is answered queue_full at once instead of checked: the
+ * contract's cmd/ack comes within 100 ms, and a late "accepted" is worse than a prompt "try again".
+ */
+export const COMMAND_MAX_WAIT_MS = 60;
 
 export interface CommandServices {
   commands: CommandService;
@@ -83,6 +88,7 @@ export async function attachCommandServices(ctx: {
   // handle() resolves once the ack is out (the PLC work goes on after), so the queue bounds checking.
   host.link.subscribe('cmd', (payload) => commands.handle(payload), {
     concurrency: COMMAND_CONCURRENCY,
+    maxWaitMs: COMMAND_MAX_WAIT_MS,
     onDrop: (payload) => commands.rejectQueueFull(payload),
   });
   host.link.subscribe('config/set', (payload) => remote.handle(payload));

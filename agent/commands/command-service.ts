@@ -71,7 +71,10 @@ export interface CommandServiceOptions {
  * many audit entries wait for the disk: a flood must not queue fsyncs without bound. Skipped ones are
  * counted (auditSkipped) and logged in a summary.
  */
-export const AUDIT_BACKLOG_FOR_UNVERIFIED = 256;
+export const AUDIT_BACKLOG_FOR_UNVERIFIED = 16;
+/** Built once: an Error per dropped message (its stack trace) is measurable under a flood. */
+const QUEUE_FULL_REASON = new RejectedError('queue_full', 'cmd', 'inbound queue full (wms.inbound)')
+  .reason;
 const UNVERIFIED_REASONS = new Set([
   'malformed',
   'too_large',
@@ -195,16 +198,17 @@ export class CommandService {
 
   /**
    * A `cmd` payload the inbound queue had no room for: answered at once with cmd/ack rejected
-   * queue_full. No signature work, no disk: only the id is read (unverified) so the WMS can match it.
+   * queue_full. No signature work, no disk: only the id is read (unverified) so the WMS can match it;
+   * a payload without a readable id is only counted.
    */
   rejectQueueFull(raw: Buffer): void {
     this.queueFullRejected++;
     let id: string | number | null = null;
     if (raw.length <= this.settings.maxPayloadBytes)
       id = peekId(readUnverified(raw.toString('utf8').trim()));
-    const reason = new RejectedError('queue_full', 'cmd', 'inbound queue full (wms.inbound)')
-      .reason;
-    this.reply('cmd/ack', { id, status: 'rejected', reason });
+    // Without an id nobody can match the answer: counted, not answered (that is most of a junk flood).
+    if (id === null) return;
+    this.reply('cmd/ack', { id, status: 'rejected', reason: QUEUE_FULL_REASON });
   }
 
   /** Resolves when every accepted command has its result published and audited (tests, shutdown). */

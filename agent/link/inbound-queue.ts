@@ -11,6 +11,11 @@ export interface InboundQueueOptions {
   maxBytes: number;
   /** Handler calls running at once. */
   concurrency: number;
+  /**
+   * A message that waited longer than this is dropped (given to onDrop) instead of handled: for
+   * topics whose answer is due within a bound (cmd/ack within 100 ms), a late answer is a wrong one.
+   */
+  maxWaitMs?: number | undefined;
 }
 
 export interface InboundQueueStats {
@@ -24,6 +29,7 @@ export type InboundHandler = (payload: Buffer) => unknown;
 
 export class InboundQueue {
   private readonly items: Buffer[] = [];
+  private readonly times: number[] = [];
   private head = 0;
   private bytes = 0;
   private running = 0;
@@ -38,13 +44,13 @@ export class InboundQueue {
     private readonly onDrop?: (payload: Buffer, dropped: number) => void,
   ) {}
 
-  get concurrency(): number {
-    return this.opts.concurrency;
+  get options(): InboundQueueOptions {
+    return { ...this.opts };
   }
 
   set(opts: InboundQueueOptions): void {
     this.opts = opts;
-    this.pump();
+    this.schedule();
   }
 
   /** false: the queue was full and the message was dropped (and counted). */
@@ -61,17 +67,23 @@ export class InboundQueue {
       return false;
     }
     this.items.push(payload);
+    this.times.push(performance.now());
     this.bytes += payload.length;
-    // Start handlers on a later turn: a burst of messages read from one socket chunk is queued (and
-    // bounded) first, instead of starting every handler inside the same turn.
-    if (!this.scheduled) {
-      this.scheduled = true;
-      setImmediate(() => {
-        this.scheduled = false;
-        this.pump();
-      });
-    }
+    this.schedule();
     return true;
+  }
+
+  /**
+   * Handlers start from setImmediate, at most `concurrency` per event-loop turn, never chained in the
+   * microtask queue: between two batches of a flood, timers (the poll loop) and I/O get their turn.
+   */
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.pump();
+    });
   }
 
   stats(): InboundQueueStats {
@@ -84,14 +96,21 @@ export class InboundQueue {
   }
 
   private pump(): void {
-    while (this.running < this.opts.concurrency && this.head < this.items.length) {
-      const payload = this.items[this.head]!;
-      this.items[this.head++] = EMPTY;
-      this.bytes -= payload.length;
-      if (this.head > 1024 && this.head * 2 > this.items.length) {
-        this.items.splice(0, this.head);
-        this.head = 0;
+    const maxWait = this.opts.maxWaitMs;
+    const now = performance.now();
+    // Late ones are answered as drops (cheap) until one is still in time.
+    while (maxWait !== undefined && this.head < this.items.length) {
+      if (now - this.times[this.head]! <= maxWait) break;
+      const late = this.shift();
+      this.dropped++;
+      try {
+        this.onDrop?.(late, this.dropped);
+      } catch {
+        // best effort, as in push()
       }
+    }
+    while (this.running < this.opts.concurrency && this.head < this.items.length) {
+      const payload = this.shift();
       this.running++;
       let done: Promise<unknown>;
       try {
@@ -103,9 +122,22 @@ export class InboundQueue {
         .catch(() => undefined) // handlers report their own failures; the queue only bounds them
         .finally(() => {
           this.running--;
-          this.pump();
+          this.schedule();
         });
     }
+    if (this.running < this.opts.concurrency && this.head < this.items.length) this.schedule();
+  }
+
+  private shift(): Buffer {
+    const payload = this.items[this.head]!;
+    this.items[this.head++] = EMPTY;
+    this.bytes -= payload.length;
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items.splice(0, this.head);
+      this.times.splice(0, this.head);
+      this.head = 0;
+    }
+    return payload;
   }
 }
 

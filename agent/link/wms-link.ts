@@ -67,6 +67,8 @@ export interface WmsLinkStats {
 export interface SubscribeOptions {
   /** Handler calls of this topic running at once (default 1). */
   concurrency?: number;
+  /** Messages that waited longer than this in the queue are dropped (onDrop) instead of handled. */
+  maxWaitMs?: number;
   /** A message dropped because the topic's queue is full: answer it cheaply (no disk, no crypto). */
   onDrop?: (payload: Buffer) => void;
 }
@@ -293,7 +295,7 @@ export class WmsLink extends EventEmitter {
     };
     const q = new InboundQueue(
       guarded,
-      this.queueOptions(opts.concurrency ?? 1),
+      { ...this.queueOptions(opts.concurrency ?? 1), maxWaitMs: opts.maxWaitMs },
       (payload, dropped) => {
         opts.onDrop?.(payload);
         this.reportInboundDrop(subtopic, dropped);
@@ -328,7 +330,7 @@ export class WmsLink extends EventEmitter {
     if (!this.started) return;
     this.outbox.setLimits({ maxBytes: wms.outbox.maxBytes, policy: wms.outbox.policy });
     for (const q of this.handlers.values())
-      q.set({ ...this.queueOptions(0), concurrency: q.concurrency });
+      q.set({ ...q.options, ...this.queueOptions(q.options.concurrency) });
     if (before.outbox.maxBytes !== wms.outbox.maxBytes) this.checkCapacity();
     this.pump.set({
       qos: wms.qos,

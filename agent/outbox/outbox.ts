@@ -15,7 +15,12 @@ import {
   writeSync,
 } from 'node:fs';
 import type { Logger } from '../runtime/logger.js';
-import { isCheckpointError, readCheckpoint, writeCheckpointSync } from './checkpoint.js';
+import {
+  isCheckpointError,
+  readCheckpoint,
+  writeCheckpointAsync,
+  writeCheckpointSync,
+} from './checkpoint.js';
 import { fsyncDirSync } from '../storage/atomic-file.js';
 import { encodeRecord, HEADER_BYTES } from './record.js';
 import { listSegments, segmentPath, SegmentReader } from './segment-files.js';
@@ -89,6 +94,10 @@ export class Outbox extends EventEmitter {
   private timers: NodeJS.Timeout[] = [];
   private opened = false;
   private failure: WriteFailure | undefined;
+  /** Bumped by every synchronous checkpoint: an async one started before it must not land after it. */
+  private checkpointGen = 0;
+  private checkpointing = false;
+  private checkpointFailing = false;
   /** A failed write could not be undone yet: the active segment must be cut back to this size first. */
   private rollbackTo: number | undefined;
 
@@ -430,6 +439,7 @@ export class Outbox extends EventEmitter {
   private writeCheckpoint(pos = this.ackPos): void {
     // Data must be on disk before a checkpoint that may reference it.
     if (this.dirtyData) this.syncDataNow();
+    this.checkpointGen++;
     writeCheckpointSync(this.opts.dir, {
       version: 1,
       segment: pos.segment,
@@ -464,13 +474,67 @@ export class Outbox extends EventEmitter {
     }
     const c = setInterval(() => {
       try {
-        this.compact();
+        this.reclaimAcked(); // deletes segments (with a synchronous checkpoint first) only when some are done
+        if (this.dirtyCheckpoint && !this.checkpointing && !this.syncing)
+          void this.checkpointAsync();
       } catch (e) {
-        this.opts.logger.error({ err: (e as Error).message }, 'outbox checkpoint failed');
+        this.checkpointFailed(e);
       }
     }, this.opts.checkpointIntervalMs);
     c.unref();
     this.timers.push(c);
+  }
+
+  /** The periodic checkpoint, with its fdatasync and fsyncs off the main loop. */
+  private async checkpointAsync(): Promise<void> {
+    this.checkpointing = true;
+    this.dirtyCheckpoint = false;
+    const gen = this.checkpointGen;
+    const cp = {
+      version: 1 as const,
+      segment: this.ackPos.segment,
+      offset: this.ackPos.offset,
+      seqs: Object.fromEntries(this.seqs),
+    };
+    try {
+      if (this.dirtyData) {
+        // Data before the checkpoint that may reference it; the fd stays open while syncing.
+        this.dirtyData = false;
+        this.syncing = true;
+        try {
+          await new Promise<void>((resolve, reject) =>
+            fdatasync(this.fd, (err) => (err ? reject(err) : resolve())),
+          );
+        } catch (e) {
+          this.dirtyData = true;
+          throw e;
+        } finally {
+          this.syncing = false;
+          for (const fd of this.fdsToClose.splice(0)) closeSync(fd);
+        }
+      }
+      await writeCheckpointAsync(
+        this.opts.dir,
+        cp,
+        () => this.opened && gen === this.checkpointGen,
+      );
+      if (this.checkpointFailing) {
+        this.checkpointFailing = false;
+        this.opts.logger.info('outbox checkpoint written again');
+      }
+    } catch (e) {
+      this.dirtyCheckpoint = true;
+      this.checkpointFailed(e);
+    } finally {
+      this.checkpointing = false;
+    }
+  }
+
+  private checkpointFailed(e: unknown): void {
+    // Once per failing streak: on a full disk this would otherwise log every interval.
+    if (this.checkpointFailing) return;
+    this.checkpointFailing = true;
+    this.opts.logger.error({ err: (e as Error).message }, 'outbox checkpoint failed');
   }
 
   /** Apply new limits live (maxBytes, policy); other settings apply at the next open. */

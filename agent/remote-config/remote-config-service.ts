@@ -54,7 +54,7 @@ const UNVERIFIED = new Set([
   'unknown_key',
 ]);
 /** Audit entries waiting for the disk beyond which unverified refusals are counted, not audited. */
-export const AUDIT_BACKLOG_FOR_UNVERIFIED = 64;
+export const AUDIT_BACKLOG_FOR_UNVERIFIED = 16;
 
 export class RemoteConfigService {
   private chain: Promise<unknown> = Promise.resolve();
@@ -192,15 +192,19 @@ export class RemoteConfigService {
   }
 
   private async open(text: string): Promise<{ kid: string | null; payload: Uint8Array }> {
-    if (looksLikeCompactJws(text)) {
-      // Keys are imported once per key list, not once per message (a flood of junk JWS).
-      const source = this.current.commands.keys;
-      if (this.keyCache?.source !== source) {
-        const keys = KeySet.load(source);
-        keys.catch(() => undefined);
-        this.keyCache = { source, keys };
-      }
-      const v = await verifyCompactJws(text, await this.keyCache.keys);
+    const header = peekJwsHeader(text);
+    if (header) {
+      // Cheap first: a kid we do not have is refused before the 1 MB shape check and any hashing.
+      const keys = await this.keys();
+      if (typeof header.kid !== 'string' || !keys.get(header.kid))
+        throw new RejectedError(
+          'unknown_key',
+          typeof header.kid === 'string' ? header.kid : undefined,
+          'no key with this kid in commands.keys',
+        );
+    }
+    if (header && looksLikeCompactJws(text)) {
+      const v = await verifyCompactJws(text, await this.keys());
       return { kid: v.kid, payload: v.payload };
     }
     if (this.current.commands.requireSignature)
@@ -210,6 +214,17 @@ export class RemoteConfigService {
         'config/set must be a compact JWS (commands.requireSignature is true)',
       );
     return { kid: null, payload: Buffer.from(text) };
+  }
+
+  /** Keys are imported once per key list, not once per message (a flood of junk JWS). */
+  private keys(): Promise<KeySet> {
+    const source = this.current.commands.keys;
+    if (this.keyCache?.source !== source) {
+      const keys = KeySet.load(source);
+      keys.catch(() => undefined);
+      this.keyCache = { source, keys };
+    }
+    return this.keyCache.keys;
   }
 
   private validate(payload: Uint8Array) {
@@ -336,4 +351,18 @@ export class RemoteConfigService {
 
 function sha256(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/** The protected header of what looks like a compact JWS (first segment only, bounded), else undefined. */
+function peekJwsHeader(text: string): Record<string, unknown> | undefined {
+  const dot = text.indexOf('.');
+  if (dot <= 0 || dot > 4096 || !/^[A-Za-z0-9_-]+$/.test(text.slice(0, dot))) return undefined;
+  try {
+    const h: unknown = JSON.parse(Buffer.from(text.slice(0, dot), 'base64url').toString('utf8'));
+    return h && typeof h === 'object' && !Array.isArray(h)
+      ? (h as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
