@@ -26,7 +26,12 @@ export interface CommandHost {
       subscribe(
         subtopic: string,
         handler: (payload: Buffer) => unknown,
-        opts?: { concurrency?: number; maxWaitMs?: number; onDrop?: (payload: Buffer) => void },
+        opts?: {
+          concurrency?: number;
+          maxWaitMs?: number;
+          minIntervalMs?: number;
+          onDrop?: (payload: Buffer) => void;
+        },
       ): void;
       stats(): { connected: boolean };
     };
@@ -40,6 +45,8 @@ export const COMMAND_CONCURRENCY = 4;
  * contract's cmd/ack comes within 100 ms, and a late "accepted" is worse than a prompt "try again".
  */
 export const COMMAND_MAX_WAIT_MS = 60;
+/** config/set is rare and costs up to 1 MB of hashing: at most two checked per second. */
+export const CONFIG_SET_MIN_INTERVAL_MS = 500;
 
 export interface CommandServices {
   commands: CommandService;
@@ -91,7 +98,9 @@ export async function attachCommandServices(ctx: {
     maxWaitMs: COMMAND_MAX_WAIT_MS,
     onDrop: (payload) => commands.rejectQueueFull(payload),
   });
-  host.link.subscribe('config/set', (payload) => remote.handle(payload));
+  host.link.subscribe('config/set', (payload) => remote.handle(payload), {
+    minIntervalMs: CONFIG_SET_MIN_INTERVAL_MS,
+  });
   return {
     commands,
     remote,

@@ -16,6 +16,11 @@ export interface InboundQueueOptions {
    * topics whose answer is due within a bound (cmd/ack within 100 ms), a late answer is a wrong one.
    */
   maxWaitMs?: number | undefined;
+  /**
+   * At most one handler start per this interval: for topics that are rare by nature (a config push)
+   * and costly to check (1 MB hashed for a signature), a flood then costs a bounded share of the CPU.
+   */
+  minIntervalMs?: number | undefined;
 }
 
 export interface InboundQueueStats {
@@ -36,6 +41,8 @@ export class InboundQueue {
   private received = 0;
   private dropped = 0;
   private scheduled = false;
+  private lastStart = -Infinity;
+  private pacer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly handler: InboundHandler,
@@ -110,6 +117,16 @@ export class InboundQueue {
       }
     }
     while (this.running < this.opts.concurrency && this.head < this.items.length) {
+      const gap = (this.opts.minIntervalMs ?? 0) - (performance.now() - this.lastStart);
+      if (gap > 0) {
+        this.pacer ??= setTimeout(() => {
+          this.pacer = undefined;
+          this.pump();
+        }, gap);
+        this.pacer.unref();
+        return;
+      }
+      this.lastStart = performance.now();
       const payload = this.shift();
       this.running++;
       let done: Promise<unknown>;

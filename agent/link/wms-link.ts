@@ -69,6 +69,8 @@ export interface SubscribeOptions {
   concurrency?: number;
   /** Messages that waited longer than this in the queue are dropped (onDrop) instead of handled. */
   maxWaitMs?: number;
+  /** At most one handler start per this interval (rare, costly topics such as config/set). */
+  minIntervalMs?: number;
   /** A message dropped because the topic's queue is full: answer it cheaply (no disk, no crypto). */
   onDrop?: (payload: Buffer) => void;
 }
@@ -295,7 +297,11 @@ export class WmsLink extends EventEmitter {
     };
     const q = new InboundQueue(
       guarded,
-      { ...this.queueOptions(opts.concurrency ?? 1), maxWaitMs: opts.maxWaitMs },
+      {
+        ...this.queueOptions(opts.concurrency ?? 1),
+        maxWaitMs: opts.maxWaitMs,
+        minIntervalMs: opts.minIntervalMs,
+      },
       (payload, dropped) => {
         opts.onDrop?.(payload);
         this.reportInboundDrop(subtopic, dropped);
