@@ -1,4 +1,6 @@
 // What the running agent wires: ota/offer → an update; ota/state out; health reports to the launcher.
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { GatewayConfig } from '../../agent/config/schema.js';
 import type { PlcConfig } from '../../plc/config/schema.js';
@@ -201,7 +203,29 @@ export class OtaAgent {
         );
       else this.o.logger.error({ err: (e as Error).message }, 'ota update failed');
     }
+    this.cleanDownloads();
     this.publish();
+  }
+
+  /**
+   * The update ended here (refused, failed, or installed into a slot / applied as a PLC map): its
+   * download and any partial file are of no more use. Left behind, five refused offers held 72 MB
+   * and led back to a full disk.
+   */
+  private cleanDownloads(): void {
+    const dir = otaPaths(this.o.dataDir).downloads;
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return; // no downloads dir yet
+    }
+    for (const n of names)
+      try {
+        rmSync(join(dir, n), { recursive: true, force: true });
+      } catch (e) {
+        this.o.logger.warn({ file: n, err: (e as Error).message }, 'ota: download not removed');
+      }
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -249,7 +273,10 @@ export class OtaAgent {
       logger: this.o.logger,
       health: this.o.health,
       onState: (s) => this.publish(s),
-      ...(this.o.download ? { download: this.o.download } : {}),
+      download: {
+        ...(c.downloadDeadlineSeconds ? { deadlineMs: c.downloadDeadlineSeconds * 1000 } : {}),
+        ...this.o.download,
+      },
     };
     if (this.o.applyPlcMap)
       ctx.installPlcMap = plcMapInstaller(() => ctx, {
