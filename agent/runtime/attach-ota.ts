@@ -45,6 +45,14 @@ export async function attachOta(ctx: {
         wmsConnected: gateway.link.stats().connected,
       };
     },
+    healthOf: (ids) => {
+      const states = gateway.plcStates();
+      return {
+        plcsOk: ids.filter((id) => states[id] === 'connected').length,
+        plcsTotal: ids.length,
+        wmsConnected: gateway.link.stats().connected,
+      };
+    },
     lock,
     applyPlcMap: (plcs) => gateway.applyConfig({ ...gateway.currentConfig, plcs }),
     currentPlcMap: () => gateway.currentConfig.plcs,

@@ -15,7 +15,7 @@ import { createMetrics } from '../metrics/metrics.js';
 import { HealthMonitor } from '../health/monitor.js';
 import { Watchdog } from '../watchdog/watchdog.js';
 import { Maintenance } from '../maintenance/scheduler.js';
-import { JOB_NAMES, type JobName } from '../maintenance/report.js';
+import { JOB_NAMES, UnknownJobError, type JobName } from '../maintenance/report.js';
 import { startHttpServer } from '../http/server.js';
 import { UpdateLock } from '../balena/update-lock.js';
 import { DeviceTagReporter } from '../balena/device-tags.js';
@@ -123,8 +123,7 @@ export async function startServices(ctx: {
     logger,
     actions: {
       runMaintenance: (job) => {
-        if (!JOB_NAMES.includes(job as JobName))
-          throw new RangeError(`unknown job "${job}" (one of ${JOB_NAMES.join(', ')})`);
+        if (!JOB_NAMES.includes(job as JobName)) throw new UnknownJobError(job);
         return lock.withLock(`maintenance:${job}`, () => maintenance.run(job as JobName));
       },
       backup: (kind) =>

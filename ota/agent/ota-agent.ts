@@ -26,6 +26,8 @@ export interface OtaAgentOptions {
   logger: Logger;
   publishState: (state: OtaStatePayload) => void;
   health: () => Health;
+  /** Health over some PLCs only (a PLC map's probation judges the PLCs it keeps). */
+  healthOf?: (plcIds: readonly string[]) => Health;
   /** balena update lock, held around the install + switch. */
   lock?: { withLock<T>(reason: string, fn: () => Promise<T>): Promise<T> };
   /** Hot-apply a PLC map (plc-map bundles); without it such bundles are refused. */
@@ -283,6 +285,7 @@ export class OtaAgent {
         apply: this.o.applyPlcMap,
         ...(this.o.currentPlcMap ? { current: this.o.currentPlcMap } : {}),
         health: this.o.health,
+        ...(this.o.healthOf ? { healthOf: this.o.healthOf } : {}),
         minHealthySeconds: c.minHealthySeconds,
         probationGraceSeconds: c.probationGraceSeconds,
         logger: this.o.logger,

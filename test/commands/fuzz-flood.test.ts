@@ -73,8 +73,9 @@ test(
       50,
     );
     const dataDir = join(dir.path, 'data');
+    const httpPort = await freePort();
     const agent = spawnCli(['run', '--config', cfg, '--data-dir', dataDir], {
-      env: { HTTP_PORT: String(await freePort()) },
+      env: { HTTP_PORT: String(httpPort) },
     });
     const wms = await mqtt.connectAsync(broker.url, { clientId: 'flood-wms' });
     t.after(async () => {
@@ -212,6 +213,19 @@ test(
     for (const a of c.latencies)
       // The contract's 100 ms, with a wide margin for a shared, loaded 2-core machine.
       assert.ok(a.ms < 1000, `${a.id} answered in ${a.ms.toFixed(0)} ms`);
+    // Hostile input on the HTTP side too: an unknown maintenance job is the caller's mistake (400
+    // naming the valid jobs), not a server error.
+    const token = readFileSync(join(dataDir, 'http-token'), 'utf8').trim();
+    const res = await fetch(`http://127.0.0.1:${httpPort}/api/maintenance/run`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ job: 'defragment' }),
+    });
+    assert.equal(res.status, 400);
+    assert.match(
+      ((await res.json()) as { error: string }).error,
+      /unknown job "defragment": one of fullBackup, .*integrityCheck/,
+    );
     // Junk offers were refused in memory: no OTA state written, no download started.
     assert.ok(
       !existsSync(join(dataDir, 'ota', 'state.json')),
