@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Env } from '../config/load.js';
-import type { Logger } from '../runtime/logger.js';
+import type { Logger } from '../../platform/logger.js';
 import { AuditLog } from '../audit/audit-log.js';
 import {
   RemoteConfigService,
@@ -41,7 +41,7 @@ export interface CommandHost {
 /** cmd payloads checked (signature, claims) at once; the rest wait in the topic's bounded queue. */
 export const COMMAND_CONCURRENCY = 4;
 /**
- * A cmd that waited this long in the queue is answered queue_full at once instead of checked: the
+ * A cmd that waited this long in the queue is answered queue-full at once instead of checked: the
  * contract's cmd/ack comes within 100 ms, and a late "accepted" is worse than a prompt "try again".
  */
 export const COMMAND_MAX_WAIT_MS = 60;

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { GatewayConfig } from '../config/schema.js';
 import type { PlcConfig } from '../../plc/config/schema.js';
-import type { Logger } from '../runtime/logger.js';
+import type { Logger } from '../../platform/logger.js';
 import type { AuditEntry, AuditLog } from '../audit/audit-log.js';
 import {
   checkTimes,
@@ -21,7 +21,7 @@ import { RejectedError, isRejectedError } from './rejection.js';
 import { ReplayCache, type CommandResult } from './replay-cache.js';
 import { looksLikeCompactJws, verifyCompactJws } from './verify-jws.js';
 import { checkRead, checkWrite } from './value-check.js';
-import { StorageError, describeError, jsonValues } from './result-values.js';
+import { StorageError, describeError, jsonValues, type ResultErrorCode } from './result-values.js';
 
 export type CommandsSettings = GatewayConfig['commands'];
 
@@ -73,15 +73,15 @@ export interface CommandServiceOptions {
  */
 export const AUDIT_BACKLOG_FOR_UNVERIFIED = 16;
 /** Built once: an Error per dropped message (its stack trace) is measurable under a flood. */
-const QUEUE_FULL_REASON = new RejectedError('queue_full', 'cmd', 'inbound queue full (wms.inbound)')
+const QUEUE_FULL_REASON = new RejectedError('queue-full', 'cmd', 'inbound queue full (wms.inbound)')
   .reason;
 const UNVERIFIED_REASONS = new Set([
   'malformed',
-  'too_large',
+  'too-large',
   'unsigned',
-  'bad_signature',
-  'bad_alg',
-  'unknown_key',
+  'bad-signature',
+  'bad-alg',
+  'unknown-key',
 ]);
 
 /** Remembered past exp + tolerance by this much more, for clocks that step backwards. */
@@ -96,7 +96,7 @@ export class CommandService {
   private readonly lease: LockLease | undefined;
   /** Unverified rejections not audited because the audit backlog was full. */
   auditSkipped = 0;
-  /** Commands answered queue_full because the inbound queue of `cmd` had no room. */
+  /** Commands answered queue-full because the inbound queue of `cmd` had no room. */
   queueFullRejected = 0;
 
   private constructor(
@@ -145,7 +145,7 @@ export class CommandService {
         // Still say which command it was, if it can be read (the link already bounds the size).
         id = peekId(readUnverified(buf.toString('utf8').trim()));
         throw new RejectedError(
-          'too_large',
+          'too-large',
           undefined,
           `${buf.length} bytes > commands.maxPayloadBytes ${this.settings.maxPayloadBytes}`,
         );
@@ -198,7 +198,7 @@ export class CommandService {
 
   /**
    * A `cmd` payload the inbound queue had no room for: answered at once with cmd/ack rejected
-   * queue_full. No signature work, no disk: only the id is read (unverified) so the WMS can match it;
+   * queue-full. No signature work, no disk: only the id is read (unverified) so the WMS can match it;
    * a payload without a readable id is only counted.
    */
   rejectQueueFull(raw: Buffer): void {
@@ -269,13 +269,13 @@ export class CommandService {
     });
     const target = this.opts.pollers.get(cmd.plc);
     if (!target)
-      throw new RejectedError('unknown_plc', cmd.plc, 'no PLC with this id in the config');
+      throw new RejectedError('unknown-plc', cmd.plc, 'no PLC with this id in the config');
     if (cmd.op === 'write') checkWrite(target.config, cmd.values);
     else checkRead(target.config, cmd.tags);
     const queued = this.inflight.get(cmd.plc) ?? 0;
     if (queued >= this.settings.queueLength)
       throw new RejectedError(
-        'queue_full',
+        'queue-full',
         cmd.plc,
         `${queued} commands waiting (commands.queueLength)`,
       );
@@ -366,8 +366,7 @@ export class CommandService {
       earlier ?? {
         id,
         status: 'error',
-        error:
-          'interrupted: the gateway restarted before the PLC answered; check the PLC state before retrying with a new id',
+        error: `${'interrupted' satisfies ResultErrorCode}: the gateway restarted before the PLC answered; check the PLC state before retrying with a new id`,
         ts: new Date().toISOString(),
       },
     );

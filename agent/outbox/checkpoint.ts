@@ -2,7 +2,7 @@
 // Written atomically (tmp + fsync + rename + fsync dir), so a crash leaves the old or the new one, never half.
 import { readFileSync, renameSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
-import { writeFileAtomicSync } from '../storage/atomic-file.js';
+import { writeFileAtomicSync } from '../../platform/atomic-file.js';
 import { join } from 'node:path';
 import { z } from 'zod';
 

@@ -7,9 +7,9 @@ import { join } from 'node:path';
 import { stringify as toYaml } from 'yaml';
 import type { GatewayConfig } from '../config/schema.js';
 import { applyEnv, type Env } from '../config/load.js';
-import { isConfigError } from '../config/errors.js';
+import { isConfigError } from '../../platform/config-error.js';
 import { parseConfigText, validateConfig, MAX_CONFIG_BYTES } from '../config/validate.js';
-import type { Logger } from '../runtime/logger.js';
+import type { Logger } from '../../platform/logger.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { KeySet, isKeyError } from '../commands/key-set.js';
 import { looksLikeCompactJws, verifyCompactJws } from '../commands/verify-jws.js';
@@ -47,11 +47,11 @@ export interface RemoteConfigOptions {
 /** Reasons that mean nobody authenticated the message: such refusals cost no disk write (floods). */
 const UNVERIFIED = new Set([
   'malformed',
-  'too_large',
+  'too-large',
   'unsigned',
-  'bad_signature',
-  'bad_alg',
-  'unknown_key',
+  'bad-signature',
+  'bad-alg',
+  'unknown-key',
 ]);
 /** Audit entries waiting for the disk beyond which unverified refusals are counted, not audited. */
 export const AUDIT_BACKLOG_FOR_UNVERIFIED = 16;
@@ -117,7 +117,7 @@ export class RemoteConfigService {
     try {
       if (buf.length > MAX_CONFIG_SET_BYTES)
         throw new RejectedError(
-          'too_large',
+          'too-large',
           undefined,
           `${buf.length} bytes > ${MAX_CONFIG_SET_BYTES}`,
         );
@@ -128,7 +128,7 @@ export class RemoteConfigService {
       attempted.version = next.version;
       await KeySet.load(next.config.commands.keys).catch((e: unknown) => {
         throw isKeyError(e)
-          ? new RejectedError('invalid_config', e.path, e.message.slice(e.path.length + 2))
+          ? new RejectedError('invalid-config', e.path, e.message.slice(e.path.length + 2))
           : e;
       });
     } catch (e) {
@@ -161,7 +161,7 @@ export class RemoteConfigService {
       } catch (e2) {
         error += `; rollback also failed: ${(e2 as Error).message}`;
         this.opts.logger.fatal({ err: e2 }, 'rollback to the previous config failed');
-        this.opts.link.alert?.('critical', 'config_rollback_failed', error);
+        this.opts.link.alert?.('critical', 'config.rollback-failed', error);
       }
       return this.refused('rolled_back', error, kid, attempted, change);
     }
@@ -198,7 +198,7 @@ export class RemoteConfigService {
       const keys = await this.keys();
       if (typeof header.kid !== 'string' || !keys.get(header.kid))
         throw new RejectedError(
-          'unknown_key',
+          'unknown-key',
           typeof header.kid === 'string' ? header.kid : undefined,
           'no key with this kid in commands.keys',
         );
@@ -246,7 +246,7 @@ export class RemoteConfigService {
       }
     for (const k of ['iat', 'exp', 'nbf'] as const)
       if (claims[k] !== undefined && (typeof claims[k] !== 'number' || !Number.isFinite(claims[k])))
-        throw new RejectedError('bad_claim', k, 'seconds since 1970 (NumericDate)');
+        throw new RejectedError('bad-claim', k, 'seconds since 1970 (NumericDate)');
     checkTimes(claims as { iat?: number; exp?: number; nbf?: number }, {
       nowSeconds: this.now() / 1000,
       toleranceSeconds: this.current.commands.clockToleranceSeconds,
@@ -255,11 +255,11 @@ export class RemoteConfigService {
     let version = this.state.version + 1;
     if (claims.version !== undefined) {
       if (!Number.isSafeInteger(claims.version) || (claims.version as number) < 1)
-        throw new RejectedError('bad_claim', 'version', 'a positive integer');
+        throw new RejectedError('bad-claim', 'version', 'a positive integer');
       version = claims.version as number;
       if (version <= this.state.version)
         throw new RejectedError(
-          'stale_version',
+          'stale-version',
           String(version),
           `the config in force is version ${this.state.version}`,
         );
@@ -272,7 +272,7 @@ export class RemoteConfigService {
         .slice(0, 5)
         .map((i) => `${i.path || '(root)'}: ${i.message}`)
         .join('; ');
-      throw new RejectedError('invalid_config', e.issues[0]?.path || undefined, first);
+      throw new RejectedError('invalid-config', e.issues[0]?.path || undefined, first);
     }
     return { config, text: toYaml(doc), version, sha256: sha256(payload) };
   }
@@ -302,7 +302,7 @@ export class RemoteConfigService {
         .catch((e: unknown) => this.opts.logger.error({ err: e }, 'could not save config state'));
     this.publish();
     this.opts.logger.warn({ status, error, kid, attempted }, `remote config ${status}`);
-    if (status === 'rolled_back') this.opts.link.alert?.('warning', 'config_rolled_back', error);
+    if (status === 'rolled_back') this.opts.link.alert?.('warning', 'config.rolled-back', error);
     if (unverified && this.opts.audit.pending >= AUDIT_BACKLOG_FOR_UNVERIFIED) {
       if (++this.auditSkipped % 1000 === 1)
         this.opts.logger.warn(

@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { REFUSAL_REASONS, OtaStateError } from '../errors.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomicSync, WORLD_READABLE } from '../../platform/atomic-file.js';
 import type { OtaPaths } from './paths.js';
 import { PHASES, MAX_TRANSITIONS, TransitionError, canTransition, type Phase } from './states.js';
 
@@ -23,15 +23,18 @@ const slotInfo = z.object({
 });
 export type SlotInfo = z.infer<typeof slotInfo>;
 
+/** ota/state `error.reason`: a refusal, or why an update was rolled back (docs/reason-codes.md). */
+export const OTA_ERROR_REASONS = [
+  ...REFUSAL_REASONS,
+  'crash-loop',
+  'unhealthy',
+  'manual',
+  'loop-guard',
+  'interrupted',
+] as const;
+
 const error = z.object({
-  reason: z.enum([
-    ...REFUSAL_REASONS,
-    'crash-loop',
-    'unhealthy',
-    'manual',
-    'loop-guard',
-    'interrupted',
-  ]),
+  reason: z.enum(OTA_ERROR_REASONS),
   message: z.string(),
 });
 export type OtaErrorInfo = z.infer<typeof error>;
@@ -111,7 +114,7 @@ export function loadState(paths: OtaPaths): OtaState {
 }
 
 export function saveState(paths: OtaPaths, s: OtaState): void {
-  writeFileAtomic(paths.state, JSON.stringify(s, null, 1) + '\n');
+  writeFileAtomicSync(paths.state, JSON.stringify(s, null, 1) + '\n', WORLD_READABLE);
 }
 
 export interface MoveOptions {

@@ -27,7 +27,8 @@ import type { Priority } from '../driver/serial-queue.js';
 import { SerialQueue } from '../driver/serial-queue.js';
 import { TcpLink } from '../driver/tcp-link.js';
 import { CommandQueueFullError, TagNotWritableError, UnknownTagError } from './errors.js';
-import { backoffDelay, TickScheduler } from './tick-scheduler.js';
+import { backoffDelay } from '../../platform/backoff.js';
+import { TickScheduler } from './tick-scheduler.js';
 import { readPipelined } from './pipeline.js';
 import {
   DEFAULT_COMMAND_QUEUE_LENGTH,
@@ -265,7 +266,7 @@ export class PlcPoller extends EventEmitter {
         : undefined;
     for (const [bi, block] of g.blocks.entries()) {
       if (!this.running) return;
-      if (fatal === undefined && !pipelined && !this.link.isOpen()) fatal = 'DISCONNECTED';
+      if (fatal === undefined && !pipelined && !this.link.isOpen()) fatal = 'disconnected';
       if (fatal !== undefined) {
         for (const t of block.tags) errors[t.name] = fatal;
         continue;
@@ -274,7 +275,7 @@ export class PlcPoller extends EventEmitter {
         const data = pipelined ? await pipelined[bi]! : await this.readBlock(block, 'normal');
         const res = decodeBlock(block, data);
         Object.assign(values, res.values);
-        for (const name of Object.keys(res.errors)) errors[name] = 'BAD_RESPONSE';
+        for (const name of Object.keys(res.errors)) errors[name] = 'bad-response';
         ok++;
       } catch (e) {
         if (!this.running) return; // stopping: the link was closed under this read
@@ -307,7 +308,7 @@ export class PlcPoller extends EventEmitter {
     const failed = Object.keys(errors).length;
     if (this.link.isOpen()) {
       if (failed === 0) this.setState('connected');
-      else if (ok === 0 && timeouts > 0) this.setState('disconnected', 'TIMEOUT');
+      else if (ok === 0 && timeouts > 0) this.setState('disconnected', 'timeout');
       else this.setState('degraded', Object.values(errors)[0]);
     }
     const reading: PlcReading = {

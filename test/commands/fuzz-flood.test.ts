@@ -1,7 +1,7 @@
 // Fuzz at volume, through the running agent (`wms-gateway run`): floods of junk on every inbound topic —
 // ota/offer, cmd, config/set (1 MB each) — while a PLC is polled every 100 ms. Polling keeps its
 // cadence (no data gap over 1 s), memory stays bounded (RSS < 250 MB), every valid command signed
-// during the flood gets its ack quickly or is answered queue_full, and no junk reaches the OTA state.
+// during the flood gets its ack quickly or is answered queue-full, and no junk reaches the OTA state.
 // (Beside fuzz.test.ts, which fuzzes the parsers one payload at a time.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -177,7 +177,7 @@ test(
       };
       t.diagnostic(
         `${phase}: flood ${floodEnd - floodStart} ms; ${r.window} data messages, worst gap ${worstGap} ms; ` +
-          `RSS max ${r.maxRss.toFixed(0)} MB; valid commands: ${r.accepted} accepted, ${20 - r.accepted} queue_full, ` +
+          `RSS max ${r.maxRss.toFixed(0)} MB; valid commands: ${r.accepted} accepted, ${20 - r.accepted} queue-full, ` +
           `answer p90 ${r.p90.toFixed(0)} ms, max ${ms.at(-1)!.toFixed(0)} ms`,
       );
       assert.equal(agent.exitCode, null, `${phase}: the agent is still running`);
@@ -190,7 +190,7 @@ test(
       assert.ok(r.maxRss < 250, `${phase}: RSS under 250 MB (max ${r.maxRss.toFixed(0)} MB)`);
       for (const a of latencies)
         if (a.status !== 'accepted')
-          assert.match(a.reason ?? '', /^queue_full/, `${a.id}: ${a.reason}`);
+          assert.match(a.reason ?? '', /^queue-full/, `${a.id}: ${a.reason}`);
       return r;
     };
     // The control: the same measure over 5 s without a flood. On a machine that is itself starved
@@ -212,7 +212,7 @@ test(
     // broker and the flooder pushing 54 MB starve every process, and the measured gap (0.6-3.1 s)
     // followed the machine, not the agent (profiled: the agent was idle over half the time).
     await flood('all topics', 'ota/offer,cmd,config/set', 33, false);
-    // 2: 2,000 junk commands in 2 s: every valid one is answered quickly, accepted or queue_full.
+    // 2: 2,000 junk commands in 2 s: every valid one is answered quickly, accepted or queue-full.
     const c = await flood('cmd', 'cmd');
     for (const a of c.latencies)
       // The contract's 100 ms, with a wide margin for a shared, loaded 2-core machine.

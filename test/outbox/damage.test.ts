@@ -12,7 +12,7 @@ import {
   type WriteFailure,
 } from '../../agent/outbox/outbox.js';
 import { encodeRecord } from '../../agent/outbox/record.js';
-import { createLogger } from '../../agent/runtime/logger.js';
+import { createLogger } from '../../platform/logger.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { mountTmpfs, tmpfsUnavailable } from '../helpers/tmpfs.js';
 
