@@ -28,6 +28,10 @@ export const REFUSAL_REASONS = [
   'download-failed',
   'install-failed',
   'bad-offer',
+  'source-not-allowed', // an unsigned {"url"} offer for a host not in ota.sources
+  'timeout', // the download did not finish within ota.downloadDeadlineSeconds
+  'duplicate-entry', // the same path twice in the bundle's tar
+  'tree-mismatch', // the installed files do not hash to the manifest's treeSha256
 ] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 

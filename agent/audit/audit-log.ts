@@ -25,6 +25,8 @@ export interface AuditOptions {
 
 export class AuditLog {
   private chain: Promise<unknown> = Promise.resolve();
+  /** Entries handed to append() and not yet on disk. */
+  pending = 0;
 
   private constructor(
     private readonly dir: string,
@@ -51,7 +53,8 @@ export class AuditLog {
       await this.fh.datasync();
       this.size += bytes;
     };
-    const p = this.chain.then(run, run);
+    this.pending++;
+    const p = this.chain.then(run, run).finally(() => this.pending--);
     this.chain = p.catch(() => undefined);
     return p;
   }

@@ -25,11 +25,30 @@ export interface CommandHost {
   readonly pollers: CommandTargets;
   readonly link: EventPublisher &
     StatePublisher & {
-      subscribe(subtopic: string, handler: (payload: Buffer) => void): void;
+      subscribe(
+        subtopic: string,
+        handler: (payload: Buffer) => unknown,
+        opts?: {
+          concurrency?: number;
+          maxWaitMs?: number;
+          minIntervalMs?: number;
+          onDrop?: (payload: Buffer) => void;
+        },
+      ): void;
       stats(): { connected: boolean };
     };
   applyConfig(config: GatewayConfig): Promise<void>;
 }
+
+/** cmd payloads checked (signature, claims) at once; the rest wait in the topic's bounded queue. */
+export const COMMAND_CONCURRENCY = 4;
+/**
+ * A cmd that waited this long in the queue is answered queue-full at once instead of checked: the
+ * contract's cmd/ack comes within 100 ms, and a late "accepted" is worse than a prompt "try again".
+ */
+export const COMMAND_MAX_WAIT_MS = 60;
+/** config/set is rare and costs up to 1 MB of hashing: at most two checked per second. */
+export const CONFIG_SET_MIN_INTERVAL_MS = 500;
 
 export interface CommandServices {
   commands: CommandService;
@@ -79,9 +98,20 @@ export async function attachCommandServices(ctx: {
     trust: trust.authority,
     ...(ctx.env ? { env: ctx.env } : {}),
   });
-  host.link.subscribe('cmd', (payload) => void commands.handle(payload));
-  host.link.subscribe('config/set', (payload) => void remote.handle(payload));
-  host.link.subscribe('trust/set', (payload) => void trust.handle(payload));
+  // Bounded queues (wms.inbound): a flood of junk cannot hold memory or delay acks without bound.
+  // handle() resolves once the ack is out (the PLC work goes on after), so the queue bounds checking.
+  host.link.subscribe('cmd', (payload) => commands.handle(payload), {
+    concurrency: COMMAND_CONCURRENCY,
+    maxWaitMs: COMMAND_MAX_WAIT_MS,
+    onDrop: (payload) => commands.rejectQueueFull(payload),
+  });
+  host.link.subscribe('config/set', (payload) => remote.handle(payload), {
+    minIntervalMs: CONFIG_SET_MIN_INTERVAL_MS,
+  });
+  // Policies are rare and signed by roots; the same pacing as config/set keeps junk cheap.
+  host.link.subscribe('trust/set', (payload) => trust.handle(payload), {
+    minIntervalMs: CONFIG_SET_MIN_INTERVAL_MS,
+  });
   return {
     commands,
     remote,

@@ -73,6 +73,24 @@ export interface CommandServiceOptions {
   now?: () => number;
 }
 
+/**
+ * Rejections of messages nobody authenticated (junk on `cmd`) are audited only while fewer than this
+ * many audit entries wait for the disk: a flood must not queue fsyncs without bound. Skipped ones are
+ * counted (auditSkipped) and logged in a summary.
+ */
+export const AUDIT_BACKLOG_FOR_UNVERIFIED = 16;
+/** Built once: an Error per dropped message (its stack trace) is measurable under a flood. */
+const QUEUE_FULL_REASON = new RejectedError('queue-full', 'cmd', 'inbound queue full (wms.inbound)')
+  .reason;
+const UNVERIFIED_REASONS = new Set([
+  'malformed',
+  'too-large',
+  'unsigned',
+  'bad-signature',
+  'bad-alg',
+  'unknown-key',
+]);
+
 /** Remembered past exp + tolerance by this much more, for clocks that step backwards. */
 export const REPLAY_MARGIN_MS = 60_000;
 
@@ -83,6 +101,10 @@ export class CommandService {
   private readonly tasks = new Set<Promise<unknown>>();
   private readonly now: () => number;
   private readonly lease: LockLease | undefined;
+  /** Unverified rejections not audited because the audit backlog was full. */
+  auditSkipped = 0;
+  /** Commands answered queue-full because the inbound queue of `cmd` had no room. */
+  queueFullRejected = 0;
 
   private constructor(
     private readonly opts: CommandServiceOptions,
@@ -163,6 +185,20 @@ export class CommandService {
     this.reply('cmd/ack', ack);
     run?.();
     this.logAck(ack, cmd, kid, received);
+    const code = ack.reason?.split(/[:( ]/, 1)[0] ?? '';
+    if (
+      ack.status === 'rejected' &&
+      kid === null &&
+      UNVERIFIED_REASONS.has(code) &&
+      this.opts.audit.pending >= AUDIT_BACKLOG_FOR_UNVERIFIED
+    ) {
+      if (++this.auditSkipped % 1000 === 1)
+        this.opts.logger.warn(
+          { auditSkipped: this.auditSkipped },
+          'audit backlog full: rejections of unverified commands counted, not audited',
+        );
+      return ack;
+    }
     void this.track(
       this.audit({
         kind: 'command',
@@ -174,6 +210,21 @@ export class CommandService {
       }),
     );
     return ack;
+  }
+
+  /**
+   * A `cmd` payload the inbound queue had no room for: answered at once with cmd/ack rejected
+   * queue-full. No signature work, no disk: only the id is read (unverified) so the WMS can match it;
+   * a payload without a readable id is only counted.
+   */
+  rejectQueueFull(raw: Buffer): void {
+    this.queueFullRejected++;
+    let id: string | number | null = null;
+    if (raw.length <= this.settings.maxPayloadBytes)
+      id = peekId(readUnverified(raw.toString('utf8').trim()));
+    // Without an id nobody can match the answer: counted, not answered (that is most of a junk flood).
+    if (id === null) return;
+    this.reply('cmd/ack', { id, status: 'rejected', reason: QUEUE_FULL_REASON });
   }
 
   /** Resolves when every accepted command has its result published and audited (tests, shutdown). */

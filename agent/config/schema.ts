@@ -57,6 +57,22 @@ export const tlsSchema = z
   })
   .prefault({});
 
+/** Bounds of each inbound topic's queue (cmd, config/set, ota/offer): a flood is dropped and counted. */
+export const inboundSchema = z
+  .strictObject({
+    queueLength: z
+      .number()
+      .int()
+      .min(1)
+      .max(100_000)
+      .default(64)
+      .describe('Messages of one inbound topic waiting to be handled; beyond it they are dropped'),
+    queueBytes: sizeSchema(64 * 1024, 1024 ** 3)
+      .default(8 * 1024 ** 2)
+      .describe('Bytes of one inbound topic waiting to be handled (default 8MiB)'),
+  })
+  .prefault({});
+
 export const outboxSchema = z
   .strictObject({
     maxBytes: sizeSchema(1024 * 1024, 64 * 1024 ** 3)
@@ -153,6 +169,7 @@ export const wmsSchema = z
       .default(1024 ** 2)
       .describe('Largest MQTT payload accepted from the WMS (default 1MiB)'),
     outbox: outboxSchema,
+    inbound: inboundSchema,
     eventQueueLength: z
       .number()
       .int()

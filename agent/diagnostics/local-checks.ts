@@ -2,6 +2,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { DiagCheck } from './check.js';
+import { outboxCapacity } from '../outbox/capacity.js';
 import { searchLogs, kindOf } from './log-search.js';
 
 export const MIN_SANE_YEAR = 2024;
@@ -82,11 +83,11 @@ export async function outboxCheck(
   dataDir: string,
   maxBytes: number,
   fill: { warn: number; critical: number },
-): Promise<DiagCheck> {
+): Promise<DiagCheck[]> {
   const { bytes, files } = await dirSize(join(dataDir, 'outbox'));
   const pct = maxBytes > 0 ? (bytes / maxBytes) * 100 : 0;
   const status = pct > fill.critical ? 'critical' : pct > fill.warn ? 'warning' : 'ok';
-  return {
+  const fill_: DiagCheck = {
     name: 'outbox',
     status,
     message: `${bytes} bytes in ${files} files (${pct.toFixed(1)}% of ${maxBytes})`,
@@ -95,6 +96,30 @@ export async function outboxCheck(
         ? undefined
         : 'Data is piling up: the WMS link is down or slow. Fix the broker link (see broker checks); past wms.outbox.maxBytes the oldest data is dropped.',
     detail: { bytes, files, maxBytes, pct: Math.round(pct * 10) / 10 },
+  };
+  return [fill_, capacityCheck(dataDir, maxBytes, bytes)];
+}
+
+/** The outbox bound against the file system that holds it (the data dir when the outbox is not there yet). */
+function capacityCheck(dataDir: string, maxBytes: number, usedBytes: number): DiagCheck {
+  let c;
+  try {
+    c = outboxCapacity(dataDir, maxBytes, usedBytes);
+  } catch (e) {
+    return {
+      name: 'outbox.capacity',
+      status: 'skipped',
+      message: `file system of ${dataDir} not readable: ${(e as Error).message}`,
+    };
+  }
+  return {
+    name: 'outbox.capacity',
+    status: c.fits ? 'ok' : 'warning',
+    message: c.message,
+    recommendation: c.fits
+      ? undefined
+      : 'Lower wms.outbox.maxBytes below the free space of $DATA_DIR (leave room for logs and backups), or give the data dir a larger partition.',
+    detail: { maxBytes, fsBytes: c.fsBytes, availableBytes: c.availableBytes, usedBytes },
   };
 }
 

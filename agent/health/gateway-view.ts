@@ -31,7 +31,14 @@ export interface GatewaySnapshot {
     since?: string | undefined;
     reconnects: number;
   };
-  outbox: { messages: number; bytes: number; dropped: number; maxBytes?: number | undefined };
+  outbox: {
+    messages: number;
+    bytes: number;
+    dropped: number;
+    maxBytes?: number | undefined;
+    /** Set while the outbox cannot write (a full disk): readings are being dropped. */
+    writeFailure?: { code: string; message: string; since: string } | undefined;
+  };
   /** The retained ota/state payload; null before OTA is attached. */
   ota: OtaStatePayload | null;
   alerts: AlertView[];

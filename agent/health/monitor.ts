@@ -190,6 +190,15 @@ export class HealthMonitor extends EventEmitter {
         ? `connected to ${snap.wms.url ?? 'broker'}`
         : `not connected (${snap.wms.reconnects} reconnects); data waits in the outbox`,
     });
+    const wf = snap.outbox.writeFailure;
+    if (wf)
+      // Readings are being lost: failing (and /health 503) for as long as it lasts.
+      out.push({
+        name: 'outbox-write',
+        level: 'critical',
+        value: wf.code,
+        message: `${wf.code === 'ENOSPC' || wf.code === 'EDQUOT' ? 'disk full' : 'write failing'} since ${wf.since}: new readings dropped (${snap.outbox.dropped} in total)`,
+      });
     const max = snap.outbox.maxBytes ?? this.opts.outboxMaxBytes;
     if (max && max > 0) {
       const pct = (snap.outbox.bytes / max) * 100;

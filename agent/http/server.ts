@@ -12,6 +12,7 @@ import { ensureToken, bearerMatches } from './token.js';
 import { EventStream } from './event-stream.js';
 import { dashboardPage } from './dashboard-page.js';
 import { jsonText } from './json-text.js';
+import { isUnknownJobError } from '../maintenance/report.js';
 
 export interface HttpActions {
   runMaintenance?: (job: string) => Promise<unknown>;
@@ -136,6 +137,7 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
     m.outboxMessages.set(s.outbox.messages);
     m.outboxBytes.set(s.outbox.bytes);
     if (s.outbox.maxBytes) m.outboxMaxBytes.set(s.outbox.maxBytes);
+    m.outboxWriteFailing.set(s.outbox.writeFailure ? 1 : 0);
     m.wmsConnected.set(s.wms.connected ? 1 : 0);
     for (const p of s.plcs) m.plcConnected.set({ plc: p.id }, p.state === 'connected' ? 1 : 0);
     const h = healthNow();
@@ -198,7 +200,13 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
         if (typeof body?.job !== 'string' || !/^[A-Za-z]{1,40}$/.test(body.job))
           throw new HttpError(400, 'job: must be a job name such as integrityCheck');
         if (!o.actions?.runMaintenance) throw new HttpError(501, 'maintenance is not attached');
-        json(res, 200, await o.actions.runMaintenance(body.job));
+        try {
+          json(res, 200, await o.actions.runMaintenance(body.job));
+        } catch (e) {
+          // A typo in the job name is the caller's mistake: 400 with the valid names, no error log.
+          if (isUnknownJobError(e)) throw new HttpError(400, `job: ${e.message}`);
+          throw e;
+        }
       }),
     },
     '/api/backup': {

@@ -60,6 +60,10 @@ export function describeDrops(s: DropSummary, droppedTotal: number): string {
         ? 'outbox full: new messages rejected'
         : s.reason === 'too-large'
           ? 'message larger than an outbox segment dropped'
-          : 'corrupt outbox data dropped';
+          : s.reason === 'disk-full'
+            ? 'file system full: new messages dropped'
+            : s.reason === 'write-error'
+              ? 'outbox write failed: new messages dropped'
+              : 'corrupt outbox data dropped';
   return `${what}: ${s.messages} messages (${s.bytes} bytes); ${droppedTotal} dropped in total`;
 }

@@ -7,8 +7,10 @@ import type { PlcState } from '../../plc/poller/types.js';
 import type { MqttClient } from 'mqtt';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../../platform/logger.js';
-import { Outbox, type DropEvent } from '../outbox/outbox.js';
+import { Outbox, type DropEvent, type WriteFailure } from '../outbox/outbox.js';
 import { FLAG_GZIP } from '../outbox/record.js';
+import { outboxCapacity } from '../outbox/capacity.js';
+import { InboundQueue, type InboundQueueStats } from './inbound-queue.js';
 import { Connection, connectionKey } from './connection.js';
 import { DataPump } from './data-pump.js';
 import { DropReporter, describeDrops, type DropSummary } from './drop-reporter.js';
@@ -50,8 +52,31 @@ export interface WmsLinkStats {
   since?: string;
   reconnects: number;
   published: number;
-  outbox: { messages: number; bytes: number; dropped: number; oldestTs?: string };
+  outbox: {
+    messages: number;
+    bytes: number;
+    dropped: number;
+    oldestTs?: string;
+    /** Set while the outbox cannot write (a full disk): new readings are dropped and counted. */
+    writeFailure?: WriteFailure;
+  };
+  /** Per inbound topic: messages received and dropped because its queue was full. */
+  inbound: Record<string, InboundQueueStats>;
 }
+
+export interface SubscribeOptions {
+  /** Handler calls of this topic running at once (default 1). */
+  concurrency?: number;
+  /** Messages that waited longer than this in the queue are dropped (onDrop) instead of handled. */
+  maxWaitMs?: number;
+  /** At most one handler start per this interval (rare, costly topics such as config/set). */
+  minIntervalMs?: number;
+  /** A message dropped because the topic's queue is full: answer it cheaply (no disk, no crypto). */
+  onDrop?: (payload: Buffer) => void;
+}
+
+/** At most one log line + alert per topic about queue drops in this interval. */
+export const INBOUND_DROP_REPORT_MS = 10_000;
 
 /** How often the client certificate's expiry is checked (besides at start and on reconfigure). */
 export const CERT_CHECK_INTERVAL_MS = 24 * 3600 * 1000;
@@ -67,7 +92,8 @@ export class WmsLink extends EventEmitter {
   private pump!: DataPump;
   private drops!: DropReporter;
   private retained = new Map<string, unknown>();
-  private handlers = new Map<string, (payload: Buffer, props: { topic: string }) => void>();
+  private handlers = new Map<string, InboundQueue>();
+  private inboundDropReport = new Map<string, { at: number; reported: number }>();
   private events: { subtopic: string; payload: unknown }[] = [];
   private eventsDropped = 0;
   private client: MqttClient | undefined;
@@ -107,8 +133,32 @@ export class WmsLink extends EventEmitter {
       logger: this.log,
     });
     this.outbox.open();
+    this.checkCapacity();
     this.drops = new DropReporter((s) => this.reportDrops(s));
     this.outbox.on('dropped', (e: DropEvent) => this.drops.add(e));
+    this.outbox.on('write-failure', (f: WriteFailure) => {
+      const full = f.code === 'ENOSPC' || f.code === 'EDQUOT';
+      this.alert(
+        'critical',
+        full ? 'disk-full' : 'outbox-write-failed',
+        `${full ? 'file system of the outbox is full' : 'outbox cannot write'} (${f.code}): new readings are dropped until it can write again`,
+        { errno: f.code },
+      );
+      this.emit('outbox-write-failure', f);
+    });
+    this.outbox.on('write-recovered', (f: WriteFailure) => {
+      const dropped = this.outbox.stats().dropped;
+      this.alert(
+        'warning',
+        'disk-ok',
+        `outbox writing again since ${f.since} failure (${f.code})`,
+        {
+          since: f.since,
+          droppedTotal: dropped,
+        },
+      );
+      this.emit('outbox-write-recovered', f);
+    });
     this.pump = new DataPump({
       outbox: this.outbox,
       topicFor: (plc) => this.topic(`plc/${plc}/data`),
@@ -225,9 +275,59 @@ export class WmsLink extends EventEmitter {
     void this.publishEvent('alerts', a);
   }
 
-  subscribe(subtopic: string, handler: (payload: Buffer, props: { topic: string }) => void): void {
-    this.handlers.set(subtopic, handler);
+  /**
+   * Handle messages on subtopic through a bounded queue (wms.inbound): what does not fit is dropped,
+   * counted, reported (log + alert inbound-queue-full, at most every 10 s) and given to opts.onDrop.
+   * The handler may return a promise: the queue waits for it before starting the next one.
+   */
+  subscribe(
+    subtopic: string,
+    handler: (payload: Buffer) => unknown,
+    opts: SubscribeOptions = {},
+  ): void {
+    const guarded = async (payload: Buffer) => {
+      try {
+        await handler(payload);
+      } catch (e) {
+        this.log.error(
+          { topic: subtopic, err: (e as Error).message },
+          'inbound message handler failed',
+        );
+      }
+    };
+    const q = new InboundQueue(
+      guarded,
+      {
+        ...this.queueOptions(opts.concurrency ?? 1),
+        maxWaitMs: opts.maxWaitMs,
+        minIntervalMs: opts.minIntervalMs,
+      },
+      (payload, dropped) => {
+        opts.onDrop?.(payload);
+        this.reportInboundDrop(subtopic, dropped);
+      },
+    );
+    this.handlers.set(subtopic, q);
     this.client?.subscribe(this.topic(subtopic), { qos: 1 });
+  }
+
+  private queueOptions(concurrency: number) {
+    const b = this.wms.inbound;
+    return { maxMessages: b.queueLength, maxBytes: b.queueBytes, concurrency };
+  }
+
+  private reportInboundDrop(subtopic: string, dropped: number): void {
+    const r = this.inboundDropReport.get(subtopic) ?? { at: 0, reported: 0 };
+    const now = Date.now();
+    if (now - r.at < INBOUND_DROP_REPORT_MS) return;
+    const n = dropped - r.reported;
+    this.inboundDropReport.set(subtopic, { at: now, reported: dropped });
+    this.alert(
+      'warning',
+      'inbound-queue-full',
+      `${subtopic}: ${n} inbound messages dropped, its queue is full (wms.inbound); ${dropped} in total`,
+      { topic: subtopic, dropped: n, droppedTotal: dropped },
+    );
   }
 
   async reconfigure(wms: WmsConfig): Promise<void> {
@@ -235,6 +335,9 @@ export class WmsLink extends EventEmitter {
     this.wms = wms;
     if (!this.started) return;
     this.outbox.setLimits({ maxBytes: wms.outbox.maxBytes, policy: wms.outbox.policy });
+    for (const q of this.handlers.values())
+      q.set({ ...q.options, ...this.queueOptions(q.options.concurrency) });
+    if (before.outbox.maxBytes !== wms.outbox.maxBytes) this.checkCapacity();
     this.pump.set({
       qos: wms.qos,
       protocolVersion: wms.protocolVersion,
@@ -254,8 +357,10 @@ export class WmsLink extends EventEmitter {
       reconnects: this.reconnects,
       published: this.published,
       outbox: { messages: o?.messages ?? 0, bytes: o?.bytes ?? 0, dropped: o?.dropped ?? 0 },
+      inbound: Object.fromEntries([...this.handlers].map(([t, q]) => [t, q.stats()])),
     };
     if (o?.oldestTs) s.outbox.oldestTs = o.oldestTs;
+    if (o?.writeFailure) s.outbox.writeFailure = o.writeFailure;
     if (this.client && this.conn.url) s.url = this.conn.url;
     if (this.since) s.since = this.since.toISOString();
     return s;
@@ -341,13 +446,7 @@ export class WmsLink extends EventEmitter {
       return;
     }
     this.emit('message', sub, payload, { topic });
-    const h = this.handlers.get(sub);
-    if (!h) return;
-    try {
-      h(payload, { topic });
-    } catch (e) {
-      this.log.error({ topic: sub, err: (e as Error).message }, 'inbound message handler failed');
-    }
+    this.handlers.get(sub)?.push(payload);
   }
 
   // ---- periodic work ----
@@ -368,11 +467,35 @@ export class WmsLink extends EventEmitter {
         uptime: Math.round(process.uptime()),
         ...(await systemMetrics(this.opts.dataDir)),
         ...extras,
-        outbox: { messages: o.messages, bytes: o.bytes },
+        outbox: {
+          messages: o.messages,
+          bytes: o.bytes,
+          dropped: o.dropped,
+          ...(o.writeFailure && { writeFailure: o.writeFailure.code }),
+        },
         version: this.opts.version,
       });
     } catch (e) {
       this.log.warn({ err: (e as Error).message }, 'heartbeat failed');
+    }
+  }
+
+  /** An outbox bound the file system cannot hold is reported at start (and on reconfigure). */
+  private checkCapacity(): void {
+    try {
+      const c = outboxCapacity(
+        join(this.opts.dataDir, 'outbox'),
+        this.wms.outbox.maxBytes,
+        this.outbox.stats().diskBytes,
+      );
+      if (c.fits) return;
+      this.alert('warning', 'outbox-bound-exceeds-disk', c.message, {
+        maxBytes: c.maxBytes,
+        availableBytes: c.availableBytes,
+        fsBytes: c.fsBytes,
+      });
+    } catch (e) {
+      this.log.warn({ err: (e as Error).message }, 'outbox capacity could not be checked');
     }
   }
 

@@ -12,6 +12,17 @@ export const JOB_NAMES: JobName[] = [
   'integrityCheck',
 ];
 
+/** A maintenance job name that is not one of JOB_NAMES (an operator's typo, not a server fault). */
+export class UnknownJobError extends Error {
+  constructor(readonly job: string) {
+    super(`unknown job "${job}": one of ${JOB_NAMES.join(', ')}`);
+    this.name = 'UnknownJobError';
+  }
+}
+export function isUnknownJobError(e: unknown): e is UnknownJobError {
+  return e instanceof UnknownJobError;
+}
+
 export interface ReportStep {
   name: string;
   durationMs: number;

@@ -81,7 +81,12 @@ export function createMetrics(opts: MetricsOptions = {}) {
     }),
     outboxDropped: new Counter({
       name: `${p}outbox_dropped_total`,
-      help: 'Messages dropped or rejected because the outbox was full',
+      help: 'Messages dropped or rejected because the outbox was full (its bound or the file system)',
+      registers,
+    }),
+    outboxWriteFailing: new Gauge({
+      name: `${p}outbox_write_failing`,
+      help: '1 while the outbox cannot write (a full file system): new readings are dropped',
       registers,
     }),
     wmsConnected: new Gauge({

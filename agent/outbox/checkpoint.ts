@@ -1,6 +1,7 @@
 // The checkpoint: where the acknowledged prefix of the outbox ends, and the last seq handed out per key.
 // Written atomically (tmp + fsync + rename + fsync dir), so a crash leaves the old or the new one, never half.
-import { readFileSync } from 'node:fs';
+import { readFileSync, renameSync } from 'node:fs';
+import { open, rm } from 'node:fs/promises';
 import { writeFileAtomicSync } from '../../platform/atomic-file.js';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -55,4 +56,40 @@ export function readCheckpoint(dir: string): Checkpoint | undefined {
 
 export function writeCheckpointSync(dir: string, cp: Checkpoint): void {
   writeFileAtomicSync(join(dir, CHECKPOINT_FILE), JSON.stringify(cp), 0o644);
+}
+
+/**
+ * The same, off the main loop: the periodic checkpoint must not stall polling on a slow or busy disk
+ * (a synchronous fsync there took seconds under load). `commit()` is asked right before the rename:
+ * false (a newer checkpoint was written synchronously meanwhile, or the outbox closed) discards this one.
+ */
+export async function writeCheckpointAsync(
+  dir: string,
+  cp: Checkpoint,
+  commit: () => boolean,
+): Promise<boolean> {
+  const path = join(dir, CHECKPOINT_FILE);
+  const tmp = join(dir, `.${CHECKPOINT_FILE}.${process.pid}.${Date.now()}.async.tmp`);
+  const fh = await open(tmp, 'w', 0o644);
+  try {
+    await fh.writeFile(JSON.stringify(cp));
+    await fh.sync();
+  } catch (e) {
+    await fh.close();
+    await rm(tmp, { force: true });
+    throw e;
+  }
+  await fh.close();
+  if (!commit()) {
+    await rm(tmp, { force: true });
+    return false;
+  }
+  renameSync(tmp, path); // synchronous: nothing can run between commit() and the rename
+  const d = await open(dir, 'r');
+  try {
+    await d.sync();
+  } finally {
+    await d.close();
+  }
+  return true;
 }

@@ -87,6 +87,7 @@ export class DeliveryWindow {
           state: 'ready',
         };
       }
+      if (step.kind === 'gap') continue; // damaged bytes skipped (logged when the outbox opened)
       // 'end', or 'corrupt' (only possible if the file changed under us): go on with the next segment.
       const next = segs[idx + 1];
       if (!next) return undefined;

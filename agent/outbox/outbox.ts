@@ -15,7 +15,12 @@ import {
   writeSync,
 } from 'node:fs';
 import type { Logger } from '../../platform/logger.js';
-import { isCheckpointError, readCheckpoint, writeCheckpointSync } from './checkpoint.js';
+import {
+  isCheckpointError,
+  readCheckpoint,
+  writeCheckpointAsync,
+  writeCheckpointSync,
+} from './checkpoint.js';
 import { fsyncDirSync } from '../../platform/atomic-file.js';
 import { encodeRecord, HEADER_BYTES } from './record.js';
 import { listSegments, segmentPath, SegmentReader } from './segment-files.js';
@@ -36,12 +41,19 @@ export interface OutboxOptions {
 }
 
 export interface DropEvent {
-  reason: 'drop-oldest' | 'reject-new' | 'too-large' | 'corrupt';
+  /** disk-full: the file system had no room (ENOSPC/EDQUOT); write-error: any other write failure. */
+  reason: 'drop-oldest' | 'reject-new' | 'too-large' | 'corrupt' | 'disk-full' | 'write-error';
   messages: number;
   bytes: number;
-  /** For reject-new / too-large: the message's key (PLC id) and seq. */
+  /** For a rejected new message: its key (PLC id). No seq was taken for it. */
   key?: string;
-  seq?: number;
+}
+
+/** The outbox cannot write (a full file system): set while it lasts, with the error that started it. */
+export interface WriteFailure {
+  code: string;
+  message: string;
+  since: string;
 }
 
 export interface OutboxStats {
@@ -50,6 +62,7 @@ export interface OutboxStats {
   dropped: number;
   diskBytes: number;
   oldestTs?: string;
+  writeFailure?: WriteFailure;
 }
 
 interface Segment {
@@ -80,6 +93,13 @@ export class Outbox extends EventEmitter {
   private fdsToClose: number[] = [];
   private timers: NodeJS.Timeout[] = [];
   private opened = false;
+  private failure: WriteFailure | undefined;
+  /** Bumped by every synchronous checkpoint: an async one started before it must not land after it. */
+  private checkpointGen = 0;
+  private checkpointing = false;
+  private checkpointFailing = false;
+  /** A failed write could not be undone yet: the active segment must be cut back to this size first. */
+  private rollbackTo: number | undefined;
 
   constructor(private opts: OutboxOptions) {
     super();
@@ -147,6 +167,19 @@ export class Outbox extends EventEmitter {
       for (;;) {
         const step = reader.next();
         if (step.kind === 'end') break;
+        if (step.kind === 'gap') {
+          // Records after the damage are valid and were accepted: skip the damage, keep them.
+          this.opts.logger.warn(
+            {
+              segment: id,
+              offset: step.offset,
+              skippedBytes: step.end - step.offset,
+              reason: step.reason,
+            },
+            'outbox: damaged record skipped, the records after it kept',
+          );
+          continue;
+        }
         if (step.kind === 'corrupt') {
           this.opts.logger.warn(
             { segment: id, offset: step.offset, cutBytes: size - step.offset, reason: step.reason },
@@ -181,15 +214,22 @@ export class Outbox extends EventEmitter {
   }
 
   private startSegment(id: number): void {
-    if (this.fd >= 0) {
-      fdatasyncSync(this.fd);
-      if (this.syncing) this.fdsToClose.push(this.fd);
-      else closeSync(this.fd);
-    }
-    this.fd = openSync(segmentPath(this.opts.dir, id), 'a');
-    fsyncDirSync(this.opts.dir);
+    // Open the new file first: when that fails (a full disk) nothing has changed.
+    const fd = openSync(segmentPath(this.opts.dir, id), 'a');
+    const old = this.fd;
+    this.fd = fd;
     this.segments.push({ id, size: 0, count: 0 });
     this.dirtyData = false;
+    if (old >= 0) {
+      try {
+        fdatasyncSync(old);
+      } catch (e) {
+        this.opts.logger.error({ err: (e as Error).message }, 'outbox fsync failed');
+      }
+      if (this.syncing) this.fdsToClose.push(old);
+      else closeSync(old);
+    }
+    fsyncDirSync(this.opts.dir);
   }
 
   /** The last seq handed out for key (0 when none). */
@@ -198,8 +238,10 @@ export class Outbox extends EventEmitter {
   }
 
   /**
-   * Assign the next seq of key, build the payload for it and append it durably (per the fsync policy).
-   * Returns the seq, and whether the message was stored (false: rejected by the full-outbox policy).
+   * Build the payload for the next seq of key and append it durably (per the fsync policy). The seq is
+   * taken only when the record is wholly written: a rejected or failed append leaves it free for the
+   * next reading, so the seqs on the wire have no gap. Never throws for a full disk: the reading is
+   * dropped, counted (reason disk-full) and the outbox reports the failure until a write succeeds again.
    */
   append(
     key: string,
@@ -210,32 +252,84 @@ export class Outbox extends EventEmitter {
     const seq = this.lastSeq(key) + 1;
     const appendedAtMs = Date.now();
     const rec = encodeRecord({ key, seq, appendedAtMs, flags, payload: build(seq) });
-    this.seqs.set(key, seq);
     if (rec.length > this.segmentLimit) {
-      this.dirtyCheckpoint = true; // the seq was consumed: persist it with the next checkpoint
-      this.recordDrop({ reason: 'too-large', messages: 1, bytes: rec.length, key, seq });
+      this.recordDrop({ reason: 'too-large', messages: 1, bytes: rec.length, key });
       return { seq, stored: false };
     }
-    if (!this.makeRoom(rec.length)) {
-      this.dirtyCheckpoint = true;
-      this.recordDrop({ reason: 'reject-new', messages: 1, bytes: rec.length, key, seq });
+    try {
+      if (this.rollbackTo !== undefined) this.rollBack();
+      if (!this.makeRoom(rec.length)) {
+        this.recordDrop({ reason: 'reject-new', messages: 1, bytes: rec.length, key });
+        return { seq, stored: false };
+      }
+      let active = this.segments.at(-1)!;
+      if (active.size > 0 && active.size + rec.length > this.segmentLimit) {
+        this.startSegment(active.id + 1);
+        active = this.segments.at(-1)!;
+      }
+      this.rollbackTo = active.size;
+      writeFully(this.fd, rec);
+      if (this.opts.fsync === 'always') fdatasyncSync(this.fd);
+      this.rollbackTo = undefined;
+    } catch (e) {
+      this.writeFailed(e as NodeJS.ErrnoException, rec.length, key);
       return { seq, stored: false };
     }
-    let active = this.segments.at(-1)!;
-    if (active.size > 0 && active.size + rec.length > this.segmentLimit) {
-      this.startSegment(active.id + 1);
-      active = this.segments.at(-1)!;
-    }
-    writeFully(this.fd, rec);
+    const active = this.segments.at(-1)!;
+    this.seqs.set(key, seq);
     active.size += rec.length;
     active.count++;
     this.diskBytes += rec.length;
     this.unacked.messages++;
     this.unacked.bytes += rec.length;
-    if (this.opts.fsync === 'always') fdatasyncSync(this.fd);
-    else this.dirtyData = true;
+    if (this.opts.fsync !== 'always') this.dirtyData = true;
+    if (this.failure) this.writeRecovered();
     this.emit('appended');
     return { seq, stored: true };
+  }
+
+  /** Cut the active segment back to its last whole record (undo a partly written one). */
+  private rollBack(): void {
+    const to = this.rollbackTo!;
+    ftruncateSync(this.fd, to);
+    this.rollbackTo = undefined;
+  }
+
+  private writeFailed(e: NodeJS.ErrnoException, bytes: number, key: string): void {
+    // Nothing may be appended behind a partial record: undo it now, or before the next append.
+    if (this.rollbackTo !== undefined) {
+      try {
+        this.rollBack();
+      } catch (te) {
+        this.opts.logger.error(
+          { err: (te as Error).message },
+          'outbox: partial record not cut yet; retried before the next append',
+        );
+      }
+    }
+    const full = e.code === 'ENOSPC' || e.code === 'EDQUOT';
+    if (!this.failure) {
+      this.failure = {
+        code: e.code ?? 'EIO',
+        message: e.message,
+        since: new Date().toISOString(),
+      };
+      this.opts.logger.error(
+        { err: e.message, code: e.code, dir: this.opts.dir },
+        full
+          ? 'outbox: file system full; new readings are dropped until space returns'
+          : 'outbox: write failed; new readings are dropped until writes succeed',
+      );
+      this.emit('write-failure', this.failure);
+    }
+    this.recordDrop({ reason: full ? 'disk-full' : 'write-error', messages: 1, bytes, key });
+  }
+
+  private writeRecovered(): void {
+    const f = this.failure!;
+    this.failure = undefined;
+    this.opts.logger.info({ since: f.since, code: f.code }, 'outbox: writing again');
+    this.emit('write-recovered', f);
   }
 
   /** Free space for `bytes` under maxBytes: compaction first, then the policy. false = reject the new one. */
@@ -262,14 +356,18 @@ export class Outbox extends EventEmitter {
       messages = seg.count - this.ackedInAckSegment;
       bytes = seg.size - this.ackPos.offset;
     }
+    const ackPos = this.ackPos.segment <= seg.id ? { segment: next.id, offset: 0 } : this.ackPos;
+    // The checkpoint names the later position before anything changes: if it cannot be written (a full
+    // disk) this throws and the outbox is as it was.
+    this.writeCheckpoint(ackPos);
     this.window.dropThrough(seg.id, next.id);
     this.unacked.messages -= messages;
     this.unacked.bytes -= bytes;
-    if (this.ackPos.segment <= seg.id) {
-      this.ackPos = { segment: next.id, offset: 0 };
+    if (ackPos !== this.ackPos) {
+      this.ackPos = ackPos;
       this.ackedInAckSegment = 0;
     }
-    this.deleteSegmentsBefore(next.id);
+    this.deleteSegmentsBefore(next.id, true);
     if (messages > 0) this.recordDrop({ reason: 'drop-oldest', messages, bytes });
   }
 
@@ -326,10 +424,10 @@ export class Outbox extends EventEmitter {
     this.deleteSegmentsBefore(this.ackPos.segment);
   }
 
-  private deleteSegmentsBefore(id: number): void {
+  private deleteSegmentsBefore(id: number, checkpointed = false): void {
     if (!this.segments.some((s) => s.id < id)) return;
     // The checkpoint must name a later position (and hold every seq) before the files go.
-    this.writeCheckpoint();
+    if (!checkpointed) this.writeCheckpoint();
     while (this.segments.length > 1 && this.segments[0]!.id < id) {
       const seg = this.segments.shift()!;
       unlinkSync(segmentPath(this.opts.dir, seg.id));
@@ -338,13 +436,14 @@ export class Outbox extends EventEmitter {
     fsyncDirSync(this.opts.dir);
   }
 
-  private writeCheckpoint(): void {
+  private writeCheckpoint(pos = this.ackPos): void {
     // Data must be on disk before a checkpoint that may reference it.
     if (this.dirtyData) this.syncDataNow();
+    this.checkpointGen++;
     writeCheckpointSync(this.opts.dir, {
       version: 1,
-      segment: this.ackPos.segment,
-      offset: this.ackPos.offset,
+      segment: pos.segment,
+      offset: pos.offset,
       seqs: Object.fromEntries(this.seqs),
     });
     this.dirtyCheckpoint = false;
@@ -364,7 +463,10 @@ export class Outbox extends EventEmitter {
         fdatasync(this.fd, (err) => {
           this.syncing = false;
           for (const fd of this.fdsToClose.splice(0)) closeSync(fd);
-          if (err) this.opts.logger.error({ err: err.message }, 'outbox fsync failed');
+          if (err) {
+            this.dirtyData = true; // try again: the checkpoint must not get ahead of the data
+            this.opts.logger.error({ err: err.message }, 'outbox fsync failed');
+          }
         });
       }, this.opts.fsyncIntervalMs);
       t.unref();
@@ -372,13 +474,67 @@ export class Outbox extends EventEmitter {
     }
     const c = setInterval(() => {
       try {
-        this.compact();
+        this.reclaimAcked(); // deletes segments (with a synchronous checkpoint first) only when some are done
+        if (this.dirtyCheckpoint && !this.checkpointing && !this.syncing)
+          void this.checkpointAsync();
       } catch (e) {
-        this.opts.logger.error({ err: (e as Error).message }, 'outbox checkpoint failed');
+        this.checkpointFailed(e);
       }
     }, this.opts.checkpointIntervalMs);
     c.unref();
     this.timers.push(c);
+  }
+
+  /** The periodic checkpoint, with its fdatasync and fsyncs off the main loop. */
+  private async checkpointAsync(): Promise<void> {
+    this.checkpointing = true;
+    this.dirtyCheckpoint = false;
+    const gen = this.checkpointGen;
+    const cp = {
+      version: 1 as const,
+      segment: this.ackPos.segment,
+      offset: this.ackPos.offset,
+      seqs: Object.fromEntries(this.seqs),
+    };
+    try {
+      if (this.dirtyData) {
+        // Data before the checkpoint that may reference it; the fd stays open while syncing.
+        this.dirtyData = false;
+        this.syncing = true;
+        try {
+          await new Promise<void>((resolve, reject) =>
+            fdatasync(this.fd, (err) => (err ? reject(err) : resolve())),
+          );
+        } catch (e) {
+          this.dirtyData = true;
+          throw e;
+        } finally {
+          this.syncing = false;
+          for (const fd of this.fdsToClose.splice(0)) closeSync(fd);
+        }
+      }
+      await writeCheckpointAsync(
+        this.opts.dir,
+        cp,
+        () => this.opened && gen === this.checkpointGen,
+      );
+      if (this.checkpointFailing) {
+        this.checkpointFailing = false;
+        this.opts.logger.info('outbox checkpoint written again');
+      }
+    } catch (e) {
+      this.dirtyCheckpoint = true;
+      this.checkpointFailed(e);
+    } finally {
+      this.checkpointing = false;
+    }
+  }
+
+  private checkpointFailed(e: unknown): void {
+    // Once per failing streak: on a full disk this would otherwise log every interval.
+    if (this.checkpointFailing) return;
+    this.checkpointFailing = true;
+    this.opts.logger.error({ err: (e as Error).message }, 'outbox checkpoint failed');
   }
 
   /** Apply new limits live (maxBytes, policy); other settings apply at the next open. */
@@ -395,6 +551,7 @@ export class Outbox extends EventEmitter {
     };
     const oldest = this.unacked.messages > 0 ? this.window.peekOldest() : undefined;
     if (oldest) s.oldestTs = new Date(oldest.appendedAtMs).toISOString();
+    if (this.failure) s.writeFailure = { ...this.failure };
     return s;
   }
 
@@ -404,9 +561,15 @@ export class Outbox extends EventEmitter {
     this.opened = false;
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
-    this.syncDataNow();
-    this.compact();
-    this.writeCheckpoint();
+    try {
+      if (this.rollbackTo !== undefined) this.rollBack();
+      this.syncDataNow();
+      this.compact();
+      this.writeCheckpoint();
+    } catch (e) {
+      // A full disk at shutdown: what is in the segments is recovered by the scan at the next open.
+      this.opts.logger.error({ err: (e as Error).message }, 'outbox: final checkpoint failed');
+    }
     this.window.close();
     closeSync(this.fd);
     this.fd = -1;

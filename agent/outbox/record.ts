@@ -4,7 +4,7 @@
 import { crc32 } from 'node:zlib';
 
 export const HEADER_BYTES = 8;
-const FIXED_BODY_BYTES = 1 + 1 + 8 + 8;
+export const FIXED_BODY_BYTES = 1 + 1 + 8 + 8;
 /** flags bit 0: the payload is gzip-compressed (published with content type application/gzip). */
 export const FLAG_GZIP = 1;
 

@@ -49,8 +49,23 @@ export interface RemoteConfigOptions {
   now?: () => number;
 }
 
+/** Reasons that mean nobody authenticated the message: such refusals cost no disk write (floods). */
+const UNVERIFIED = new Set([
+  'malformed',
+  'too-large',
+  'unsigned',
+  'bad-signature',
+  'bad-alg',
+  'unknown-key',
+]);
+/** Audit entries waiting for the disk beyond which unverified refusals are counted, not audited. */
+export const AUDIT_BACKLOG_FOR_UNVERIFIED = 16;
+
 export class RemoteConfigService {
   private chain: Promise<unknown> = Promise.resolve();
+  private keyCache: { source: unknown; trust: Promise<TrustAuthority> } | undefined;
+  /** Unverified refusals not audited because the audit backlog was full. */
+  auditSkipped = 0;
   private current: GatewayConfig;
   private state: ConfigState;
 
@@ -129,7 +144,14 @@ export class RemoteConfigService {
       const err = isRejectedError(e)
         ? e
         : new RejectedError('malformed', undefined, (e as Error).message);
-      return this.refused('rejected', err.reason, kid, attempted);
+      return this.refused(
+        'rejected',
+        err.reason,
+        kid,
+        attempted,
+        undefined,
+        UNVERIFIED.has(err.code) && kid === null,
+      );
     }
     const change = diffConfig(this.current, next.config);
     const previous = this.current;
@@ -179,14 +201,21 @@ export class RemoteConfigService {
   }
 
   private async open(text: string): Promise<{ kid: string | null; payload: Uint8Array }> {
-    if (looksLikeCompactJws(text)) {
-      const trust =
-        this.opts.trust ??
-        (await TrustAuthority.create({
-          commandsKeys: this.current.commands.keys,
-          otaKeys: [],
-          roots: await KeyRing.load([]),
-        }));
+    const header = peekJwsHeader(text);
+    if (header && looksLikeCompactJws(text)) {
+      const trust = await this.authority();
+      // Cheap first: a kid no config key has is refused before the 1 MB shape check and any hashing
+      // (a flood of junk JWS). A revoked kid goes on, to be refused by name.
+      const kid = header.kid;
+      if (
+        typeof kid !== 'string' ||
+        (!trust.resolverFor('config').get(kid) && !trust.isRevoked(kid))
+      )
+        throw new RejectedError(
+          'unknown-key',
+          typeof kid === 'string' ? kid : undefined,
+          'no key with this kid may sign config/set',
+        );
       try {
         const v = await trust.verify(text, 'config', { nowSeconds: this.now() / 1000 });
         return { kid: v.kid, payload: v.payload };
@@ -201,6 +230,23 @@ export class RemoteConfigService {
         'config/set must be a compact JWS (commands.requireSignature is true)',
       );
     return { kid: null, payload: Buffer.from(text) };
+  }
+
+  /**
+   * The trust authority in force; without one (a service used alone), one from commands.keys,
+   * imported once per key list, not once per message (a flood of junk JWS).
+   */
+  private authority(): Promise<TrustAuthority> {
+    if (this.opts.trust) return Promise.resolve(this.opts.trust);
+    const source = this.current.commands.keys;
+    if (this.keyCache?.source !== source) {
+      const trust = KeyRing.load([]).then((roots) =>
+        TrustAuthority.create({ commandsKeys: source, otaKeys: [], roots }),
+      );
+      trust.catch(() => undefined);
+      this.keyCache = { source, trust };
+    }
+    return this.keyCache.trust;
   }
 
   private validate(payload: Uint8Array) {
@@ -259,6 +305,7 @@ export class RemoteConfigService {
     kid: string | null,
     attempted: ConfigState['attempted'],
     change?: object,
+    unverified = false,
   ): Promise<ConfigState> {
     const { version, sha256: sha, appliedAt } = this.state;
     this.state = {
@@ -269,12 +316,23 @@ export class RemoteConfigService {
       error,
       ...(attempted ? { attempted } : {}),
     };
-    await this.store
-      .saveStatus(this.state)
-      .catch((e: unknown) => this.opts.logger.error({ err: e }, 'could not save config state'));
+    // A refusal of a message nobody authenticated is published, not written to disk: junk on
+    // config/set must not cost an fsync each (the config in force did not change).
+    if (!unverified)
+      await this.store
+        .saveStatus(this.state)
+        .catch((e: unknown) => this.opts.logger.error({ err: e }, 'could not save config state'));
     this.publish();
     this.opts.logger.warn({ status, error, kid, attempted }, `remote config ${status}`);
     if (status === 'rolled_back') this.opts.link.alert?.('warning', 'config.rolled-back', error);
+    if (unverified && this.opts.audit.pending >= AUDIT_BACKLOG_FOR_UNVERIFIED) {
+      if (++this.auditSkipped % 1000 === 1)
+        this.opts.logger.warn(
+          { auditSkipped: this.auditSkipped },
+          'audit backlog full: refusals of unverified config/set counted, not audited',
+        );
+      return this.configState;
+    }
     await this.audit(kid, attempted?.version ?? null, { ...attempted, ...change }, status, error);
     return this.configState;
   }
@@ -315,4 +373,18 @@ export class RemoteConfigService {
 
 function sha256(data: Uint8Array | string): string {
   return createHash('sha256').update(data).digest('hex');
+}
+
+/** The protected header of what looks like a compact JWS (first segment only, bounded), else undefined. */
+function peekJwsHeader(text: string): Record<string, unknown> | undefined {
+  const dot = text.indexOf('.');
+  if (dot <= 0 || dot > 4096 || !/^[A-Za-z0-9_-]+$/.test(text.slice(0, dot))) return undefined;
+  try {
+    const h: unknown = JSON.parse(Buffer.from(text.slice(0, dot), 'base64url').toString('utf8'));
+    return h && typeof h === 'object' && !Array.isArray(h)
+      ? (h as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -48,6 +48,14 @@ export async function attachOta(ctx: {
         wmsConnected: gateway.link.stats().connected,
       };
     },
+    healthOf: (ids) => {
+      const states = gateway.plcStates();
+      return {
+        plcsOk: ids.filter((id) => states[id] === 'connected').length,
+        plcsTotal: ids.length,
+        wmsConnected: gateway.link.stats().connected,
+      };
+    },
     lock,
     ...(ctx.trust
       ? {
@@ -62,7 +70,8 @@ export async function attachOta(ctx: {
     currentPlcMap: () => gateway.currentConfig.plcs,
     ...(existsSync(rc.configPath) ? { configPath: rc.configPath } : {}),
   });
-  gateway.link.subscribe('ota/offer', (payload) => void agent.handleOffer(payload));
+  // The inbound queue waits for screening only (no lock, no disk); updates queue inside the agent.
+  gateway.link.subscribe('ota/offer', (payload) => agent.offer(payload).screened);
   agent.start();
   return {
     state: () => agent.state(),

@@ -29,6 +29,7 @@ export function feedCoreMetrics(gateway: Gateway, metrics: Metrics): () => void 
     metrics.outboxMessages.set(s.outbox.messages);
     metrics.outboxBytes.set(s.outbox.bytes);
     metrics.outboxMaxBytes.set(gateway.currentConfig.wms.outbox.maxBytes);
+    metrics.outboxWriteFailing.set(s.outbox.writeFailure ? 1 : 0);
     if (s.outbox.dropped > lastDropped) metrics.outboxDropped.inc(s.outbox.dropped - lastDropped);
     lastDropped = s.outbox.dropped;
     if (s.published > lastPublished)

@@ -15,7 +15,7 @@ import { createMetrics } from '../metrics/metrics.js';
 import { HealthMonitor } from '../health/monitor.js';
 import { Watchdog } from '../watchdog/watchdog.js';
 import { Maintenance } from '../maintenance/scheduler.js';
-import { JOB_NAMES, type JobName } from '../maintenance/report.js';
+import { JOB_NAMES, UnknownJobError, type JobName } from '../maintenance/report.js';
 import { startHttpServer } from '../http/server.js';
 import { UpdateLock } from '../balena/update-lock.js';
 import { DeviceTagReporter } from '../balena/device-tags.js';
@@ -76,6 +76,10 @@ export async function startServices(ctx: {
     outboxMaxBytes: cfg.wms.outbox.maxBytes,
   });
   health.start();
+  // A full disk is felt at once on /health, not at the next sampling period.
+  const recheck = () => void health.check().catch(() => undefined);
+  gateway.link.on('outbox-write-failure', recheck);
+  gateway.link.on('outbox-write-recovered', recheck);
   gateway.heartbeatExtras = () => ({ health: health.current().state, ota: ota.summary() });
 
   const watchdog = new Watchdog({
@@ -127,8 +131,7 @@ export async function startServices(ctx: {
     logger,
     actions: {
       runMaintenance: (job) => {
-        if (!JOB_NAMES.includes(job as JobName))
-          throw new RangeError(`unknown job "${job}" (one of ${JOB_NAMES.join(', ')})`);
+        if (!JOB_NAMES.includes(job as JobName)) throw new UnknownJobError(job);
         return lock.withLock(`maintenance:${job}`, () => maintenance.run(job as JobName));
       },
       backup: (kind) =>
@@ -165,6 +168,8 @@ export async function startServices(ctx: {
       watchdog.stop();
       unwatch();
       health.stop();
+      gateway.link.off('outbox-write-failure', recheck);
+      gateway.link.off('outbox-write-recovered', recheck);
       await ota.stop();
       await commands.stop();
       unfeed();

@@ -94,6 +94,10 @@ export class TrustAuthority {
     this.revoked = new Set(d?.revoked ?? []);
   }
 
+  isRevoked(kid: string): boolean {
+    return this.revoked.has(kid);
+  }
+
   get rootRing(): KeyRing {
     return this.roots;
   }

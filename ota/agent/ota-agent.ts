@@ -1,21 +1,21 @@
 // What the running agent wires: ota/offer → an update; ota/state out; health reports to the launcher.
+import { readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { OtaConfig } from '../config/schema.js';
 import type { PlcConfig } from '../../plc/config/schema.js';
-import { isOtaRefusal, isOtaStateError } from '../errors.js';
+import { OtaRefusal, isOtaRefusal, isOtaStateError } from '../errors.js';
 import { type DownloadSettings } from '../device/download.js';
 import { factoryDir as defaultFactory, imageVersion, otaPaths } from '../device/paths.js';
 import { loadState, type Health, type OtaState } from '../device/state-store.js';
-import {
-  recordRefusal,
-  runUpdate,
-  type UpdaterContext,
-  type UpdateSource,
-} from '../device/updater.js';
+import { runUpdate, type UpdaterContext, type UpdateSource } from '../device/updater.js';
 import { plcMapInstaller } from '../plc-map/plc-map-update.js';
 import { HEALTH_MESSAGE, type HealthMessage } from '../launcher/health-message.js';
 import { parseOffer } from './offer.js';
 import type { KeyResolver } from '../../platform/signature/key-ring.js';
+import { checkSource } from './source-policy.js';
+import { verifyManifest } from '../bundle/signing.js';
+import { RESTING_PHASES } from '../device/states.js';
 import { statePayload, type OtaStatePayload } from './state-payload.js';
 
 export type { OtaStatePayload };
@@ -27,6 +27,8 @@ export interface OtaAgentOptions {
   logger: Logger;
   publishState: (state: OtaStatePayload) => void;
   health: () => Health;
+  /** Health over some PLCs only (a PLC map's probation judges the PLCs it keeps). */
+  healthOf?: (plcIds: readonly string[]) => Health;
   /** balena update lock, held around the install + switch. */
   lock?: { withLock<T>(reason: string, fn: () => Promise<T>): Promise<T> };
   /** Hot-apply a PLC map (plc-map bundles); without it such bundles are refused. */
@@ -49,8 +51,26 @@ export interface OtaAgentOptions {
   onLauncherGone?: () => void;
 }
 
+/** Offers past screening waiting for or running an update; more are refused busy (in memory). */
+export const MAX_PENDING_OFFERS = 2;
+/** ota/state is re-published for refused unverified offers at most this often. */
+export const REFUSAL_PUBLISH_MS = 1000;
+
+interface Refusal {
+  reason: string;
+  message: string;
+  ts: string;
+}
+
 export class OtaAgent {
   private queue: Promise<unknown> = Promise.resolve();
+  private pending = 0;
+  /** Offers refused before any lock or disk write (unreadable, unsigned source, bad signature, busy). */
+  refusedOffers = 0;
+  private lastRefusal: Refusal | undefined;
+  private lastPayload: OtaStatePayload | undefined;
+  private lastRefusalPublish = 0;
+  private refusalTimer: NodeJS.Timeout | undefined;
   private timer: NodeJS.Timeout | undefined;
   private readonly factory: string;
   private readonly onDisconnect = () => {
@@ -75,6 +95,7 @@ export class OtaAgent {
 
   stop(): void {
     clearInterval(this.timer);
+    clearTimeout(this.refusalTimer);
     process.off('disconnect', this.onDisconnect);
   }
 
@@ -86,22 +107,91 @@ export class OtaAgent {
   }
 
   state(): OtaStatePayload {
-    return statePayload(this.readState(), imageVersion(this.factory));
+    return this.withRefusal(statePayload(this.readState(), imageVersion(this.factory)));
   }
 
-  /** An `ota/offer` payload. Never throws: refusals end up in ota/state and the history. */
+  /** An `ota/offer` payload; resolves when it was refused or its update ended. Never throws. */
   handleOffer(payload: Buffer): Promise<void> {
-    return this.serial(async () => {
-      let source: UpdateSource;
-      try {
-        source = parseOffer(payload);
-      } catch (e) {
-        await recordRefusal(this.ctx(), e).catch(() => undefined);
-        this.publish();
-        return;
-      }
-      await this.run(source);
-    });
+    return this.offer(payload).done;
+  }
+
+  /**
+   * Screen an `ota/offer` without a lock or a disk write — shape and size, the source policy for an
+   * unsigned {"url"}, the kid and signature of a manifest — then queue the update. `screened`
+   * resolves when the offer was refused or handed on (what the inbound queue waits for); `done` when
+   * the update ended. Refusals at screening are kept in memory and published on ota/state (at most
+   * once a second), never written: a flood of junk costs no fsync and never waits for the OTA lock.
+   */
+  offer(payload: Buffer): { screened: Promise<void>; done: Promise<void> } {
+    let handOn: (p: Promise<void>) => void = () => undefined;
+    const done = new Promise<void>((resolve) => (handOn = (p) => void p.then(resolve, resolve)));
+    const screened = this.screen(payload).then(
+      (source) => {
+        if (this.pending >= MAX_PENDING_OFFERS) {
+          this.refuse(new OtaRefusal('busy', 'an update is in progress and another one waits'));
+          handOn(Promise.resolve());
+          return;
+        }
+        this.pending++;
+        this.lastRefusal = undefined;
+        handOn(this.serial(() => this.run(source)).finally(() => this.pending--));
+      },
+      (e: unknown) => {
+        this.refuse(e);
+        handOn(Promise.resolve());
+      },
+    );
+    return { screened, done };
+  }
+
+  private async screen(payload: Buffer): Promise<UpdateSource> {
+    const source = parseOffer(payload);
+    const c = this.o.config;
+    const jws = 'offerJws' in source ? source.offerJws : undefined;
+    // Kid first (cheap), then the signature: before any lock, download or disk write.
+    if (jws)
+      await verifyManifest(jws, {
+        keys: this.o.signers?.keys ?? c.keys,
+        ...(this.o.signers ? { authorize: this.o.signers.authorize } : {}),
+      });
+    else if ('url' in source) checkSource(source.url, c.sources ?? []);
+    return source;
+  }
+
+  private refuse(e: unknown): void {
+    this.refusedOffers++;
+    const reason = isOtaRefusal(e) ? e.reason : 'bad-offer';
+    const message = e instanceof Error ? e.message : String(e);
+    this.lastRefusal = { reason, message, ts: new Date().toISOString() };
+    if (this.refusedOffers === 1 || this.refusedOffers % 100 === 0)
+      this.o.logger.warn(
+        { reason, refusedOffers: this.refusedOffers },
+        `ota offer refused: ${message}`,
+      );
+    if (this.refusalTimer) return;
+    const wait = Math.max(0, this.lastRefusalPublish + REFUSAL_PUBLISH_MS - Date.now());
+    const go = () => {
+      this.refusalTimer = undefined;
+      this.lastRefusalPublish = Date.now();
+      const last = this.lastPayload;
+      // The cached payload: re-reading state.json for every junk offer is what stalled polling.
+      if (last) this.emitState(this.withRefusal({ ...last, ts: new Date().toISOString() }));
+      else this.publish();
+    };
+    if (wait === 0) go();
+    else {
+      this.refusalTimer = setTimeout(go, wait);
+      this.refusalTimer.unref();
+    }
+  }
+
+  /** The last screening refusal shows as the error while no update ran after it. */
+  private withRefusal(p: OtaStatePayload): OtaStatePayload {
+    const r = this.lastRefusal;
+    if (!r || !RESTING_PHASES.includes(p.phase)) return p;
+    const lastMove = p.history.at(-1)?.ts ?? '';
+    if (lastMove > r.ts) return p;
+    return { ...p, error: { reason: r.reason, message: r.message } };
   }
 
   /** A local trigger (file or URL). Resolves with the resulting state. */
@@ -125,7 +215,29 @@ export class OtaAgent {
         );
       else this.o.logger.error({ err: (e as Error).message }, 'ota update failed');
     }
+    this.cleanDownloads();
     this.publish();
+  }
+
+  /**
+   * The update ended here (refused, failed, or installed into a slot / applied as a PLC map): its
+   * download and any partial file are of no more use. Left behind, five refused offers held 72 MB
+   * and led back to a full disk.
+   */
+  private cleanDownloads(): void {
+    const dir = otaPaths(this.o.dataDir).downloads;
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return; // no downloads dir yet
+    }
+    for (const n of names)
+      try {
+        rmSync(join(dir, n), { recursive: true, force: true });
+      } catch (e) {
+        this.o.logger.warn({ file: n, err: (e as Error).message }, 'ota: download not removed');
+      }
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -140,7 +252,17 @@ export class OtaAgent {
 
   private publish(s?: OtaState): void {
     try {
-      this.o.publishState(statePayload(s ?? this.readState(), imageVersion(this.factory)));
+      const p = statePayload(s ?? this.readState(), imageVersion(this.factory));
+      this.lastPayload = p;
+      this.emitState(this.withRefusal(p));
+    } catch (e) {
+      this.o.logger.warn({ err: (e as Error).message }, 'ota state publish failed');
+    }
+  }
+
+  private emitState(p: OtaStatePayload): void {
+    try {
+      this.o.publishState(p);
     } catch (e) {
       this.o.logger.warn({ err: (e as Error).message }, 'ota state publish failed');
     }
@@ -164,13 +286,17 @@ export class OtaAgent {
       logger: this.o.logger,
       health: this.o.health,
       onState: (s) => this.publish(s),
-      ...(this.o.download ? { download: this.o.download } : {}),
+      download: {
+        ...(c.downloadDeadlineSeconds ? { deadlineMs: c.downloadDeadlineSeconds * 1000 } : {}),
+        ...this.o.download,
+      },
     };
     if (this.o.applyPlcMap)
       ctx.installPlcMap = plcMapInstaller(() => ctx, {
         apply: this.o.applyPlcMap,
         ...(this.o.currentPlcMap ? { current: this.o.currentPlcMap } : {}),
         health: this.o.health,
+        ...(this.o.healthOf ? { healthOf: this.o.healthOf } : {}),
         minHealthySeconds: c.minHealthySeconds,
         probationGraceSeconds: c.probationGraceSeconds,
         logger: this.o.logger,

@@ -160,6 +160,9 @@ export async function readBundle(
   const head: Buffer[] = [];
   let failure: unknown;
   const payload = new Map<string, ReadPayloadEntry>();
+  // Paths seen so far, recorded as each header is read: `payload` fills only when an entry is done,
+  // so checking it let a duplicate through whenever the first copy was still being written.
+  const seen = new Set<string>();
   const pending: Promise<void>[] = [];
   let index = 0;
   let unpacked = 0;
@@ -192,10 +195,11 @@ export async function readBundle(
       );
       return;
     }
-    if (payload.has(entry.path)) {
-      fail(new OtaRefusal('unsafe-path', `tar entry ${entry.path} appears twice`));
+    if (seen.has(entry.path)) {
+      fail(new OtaRefusal('duplicate-entry', `tar entry ${entry.path} appears twice`));
       return void entry.resume();
     }
+    seen.add(entry.path);
     const h = createHash('sha256');
     let n = 0;
     const file = opts.extractDir ? join(opts.extractDir, entry.path) : '';

@@ -17,7 +17,7 @@ import { gunzipSync } from 'node:zlib';
 import { OtaRefusal } from '../errors.js';
 import { sourcesOf, type Manifest } from './manifest.js';
 import type { ReadPayloadEntry } from './bundle-file.js';
-import { sha256File } from './tree.js';
+import { scanTree, sha256File, treeSha256 } from './tree.js';
 import { xdeltaDecodeFiles } from './xdelta.js';
 
 /** Check the tar's payload entries against the manifest's list: same set, sizes and hashes. */
@@ -111,6 +111,14 @@ export async function materialize(
     if ((await sha256File(dest)) !== f.sha256)
       throw new OtaRefusal('hash-mismatch', `file ${f.path}: sha256 differs from the manifest`);
   }
+  // The whole tree, as the manifest's signed treeSha256 names it: no file missing, none extra, modes
+  // included (recorded in the slot, and what a later delta's base is checked against).
+  const tree = treeSha256(await scanTree(outDir));
+  if (tree !== m.treeSha256)
+    throw new OtaRefusal(
+      'tree-mismatch',
+      `installed tree hashes to ${tree.slice(0, 12)}, manifest says ${m.treeSha256.slice(0, 12)}`,
+    );
 }
 
 export function fsyncPath(path: string): void {

@@ -40,6 +40,27 @@ export const otaSchema = z
       .optional()
       .describe('Overrides BALENA_DEVICE_TYPE for requires.deviceTypes'),
     ring: z.string().optional().describe('Rollout ring of this gateway (e.g. canary)'),
+    sources: z
+      .array(
+        z
+          .string()
+          .regex(
+            /^(\*\.)?([A-Za-z0-9-]+\.)*[A-Za-z0-9-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/,
+            'a host, host:port or *.domain',
+          ),
+      )
+      .max(100)
+      .default([])
+      .describe(
+        'Hosts an unsigned {"url"} offer may be fetched from (host, host:port, *.domain); default none: a signed manifest is needed',
+      ),
+    downloadDeadlineSeconds: z
+      .number()
+      .int()
+      .min(10)
+      .max(7 * 86_400)
+      .default(3600)
+      .describe('A bundle download (all attempts) not done after this long is abandoned (timeout)'),
   })
   .prefault({});
 

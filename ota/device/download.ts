@@ -18,6 +18,12 @@ export interface DownloadSettings {
   minBytesPerSecond: number;
   /** ... measured over this window (s): slower for a whole window aborts the attempt. */
   lowThroughputSeconds: number;
+  /**
+   * The whole download, every attempt and pause included, is abandoned (refusal `timeout`, partial
+   * file removed) after this long: a server dripping just above the throughput floor cannot hold the
+   * updater for hours. ota.downloadDeadlineSeconds.
+   */
+  deadlineMs: number;
 }
 
 export const DEFAULT_DOWNLOAD: DownloadSettings = {
@@ -27,6 +33,7 @@ export const DEFAULT_DOWNLOAD: DownloadSettings = {
   retryDelayMs: 1000,
   minBytesPerSecond: 1024,
   lowThroughputSeconds: 60,
+  deadlineMs: 3600_000,
 };
 
 export interface DownloadRequest {
@@ -47,33 +54,53 @@ export async function download(req: DownloadRequest): Promise<void> {
   const part = `${req.file}.part`;
   mkdirSync(dirname(part), { recursive: true });
   let lastError: unknown;
-  for (let attempt = 0; attempt <= s.retries; attempt++) {
-    if (attempt > 0) await new Promise((r) => setTimeout(r, s.retryDelayMs));
-    try {
-      await attemptOnce(req, s, part);
-      renameSync(part, req.file);
-      return;
-    } catch (e) {
-      if (e instanceof OtaRefusal) {
-        rmSync(part, { force: true });
-        throw e;
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(), s.deadlineMs);
+  timer.unref();
+  const expired = () =>
+    new OtaRefusal(
+      'timeout',
+      `download of ${req.url} not done within ${Math.round(s.deadlineMs / 1000)} s (ota.downloadDeadlineSeconds)`,
+    );
+  try {
+    for (let attempt = 0; attempt <= s.retries; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, s.retryDelayMs));
+      try {
+        if (deadline.signal.aborted) throw expired();
+        await attemptOnce(req, s, part, deadline.signal, expired);
+        renameSync(part, req.file);
+        return;
+      } catch (e) {
+        if (e instanceof OtaRefusal) {
+          rmSync(part, { force: true });
+          throw e;
+        }
+        lastError = e;
+        req.log?.('ota download attempt failed', {
+          url: req.url,
+          attempt,
+          have: existsSync(part) ? statSync(part).size : 0,
+          error: (e as Error).message,
+        });
       }
-      lastError = e;
-      req.log?.('ota download attempt failed', {
-        url: req.url,
-        attempt,
-        have: existsSync(part) ? statSync(part).size : 0,
-        error: (e as Error).message,
-      });
     }
+  } finally {
+    clearTimeout(timer);
   }
+  rmSync(part, { force: true });
   throw new OtaRefusal(
     'download-failed',
     `download of ${req.url} failed after ${s.retries + 1} attempts: ${(lastError as Error)?.message ?? lastError}`,
   );
 }
 
-async function attemptOnce(req: DownloadRequest, s: DownloadSettings, part: string): Promise<void> {
+async function attemptOnce(
+  req: DownloadRequest,
+  s: DownloadSettings,
+  part: string,
+  deadline: AbortSignal,
+  expired: () => OtaRefusal,
+): Promise<void> {
   let have = existsSync(part) ? statSync(part).size : 0;
   if (have > req.maxBytes)
     throw new OtaRefusal(
@@ -147,6 +174,9 @@ async function attemptOnce(req: DownloadRequest, s: DownloadSettings, part: stri
       req.onProgress?.(have, total);
     });
     stream.on('error', fail);
+    const onDeadline = () => fail(expired());
+    deadline.addEventListener('abort', onDeadline, { once: true });
+    stream.once('close', () => deadline.removeEventListener('abort', onDeadline));
     stream.on('end', () => {
       if (done) return;
       done = true;

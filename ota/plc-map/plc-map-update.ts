@@ -19,6 +19,11 @@ export interface PlcMapHooks {
   /** The map running now (restored on rollback); default: the last one installed by OTA. */
   current?: () => PlcConfig[];
   health: () => Health;
+  /**
+   * Health over the given PLCs only. A map that removes a PLC is judged on the PLCs it keeps: counting
+   * all PLCs compares different maps (fewer PLCs after, so never "as good as before").
+   */
+  healthOf?: (plcIds: readonly string[]) => Health;
   minHealthySeconds: number;
   probationGraceSeconds: number;
   /** How often health is sampled during probation (ms). */
@@ -36,7 +41,12 @@ export function plcMapInstaller(
     const previousFile = join(paths.plcMapDir, 'previous.json');
     const previous = hooks.current?.() ?? readJson(join(paths.plcMapDir, 'current.json'));
     writeFileAtomicSync(previousFile, JSON.stringify(previous ?? null), WORLD_READABLE);
-    const baseline = hooks.health();
+    // The PLCs in both maps: added ones have no "before", removed ones no "after".
+    const before = new Set((previous ?? []).map((p) => p.id));
+    const kept = plcs.map((p) => p.id).filter((id) => before.has(id));
+    const healthNow = (): Health =>
+      hooks.healthOf && previous ? hooks.healthOf(kept) : hooks.health();
+    const baseline = healthNow();
     s.update!.baseline = baseline;
     raiseCounter(paths, 'plc-map', m.counter);
     await step(
@@ -74,7 +84,7 @@ export function plcMapInstaller(
     const sample = hooks.sampleMs ?? 500;
     for (;;) {
       const now = Date.now();
-      since = isHealthyAgainst(hooks.health(), baseline) ? (since ?? now) : undefined;
+      since = isHealthyAgainst(healthNow(), baseline) ? (since ?? now) : undefined;
       if (since !== undefined && now - since >= hooks.minHealthySeconds * 1000) break;
       if (now - start > (hooks.minHealthySeconds + hooks.probationGraceSeconds) * 1000)
         return rollBackMap(
@@ -84,7 +94,7 @@ export function plcMapInstaller(
           hooks,
           previous,
           'unhealthy',
-          `PLC links worse than before after the map ${m.version}: ${JSON.stringify(hooks.health())} < ${JSON.stringify(baseline)}`,
+          `PLC links worse than before after the map ${m.version}: ${JSON.stringify(healthNow())} < ${JSON.stringify(baseline)} (over the ${kept.length} PLCs it keeps)`,
         );
       await new Promise((r) => setTimeout(r, sample));
     }

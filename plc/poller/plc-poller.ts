@@ -99,6 +99,7 @@ export class PlcPoller extends EventEmitter {
     reconnects: 0,
     commands: 0,
     requests: 0,
+    sinkErrors: 0,
   };
 
   constructor(
@@ -272,7 +273,11 @@ export class PlcPoller extends EventEmitter {
     g.busy = true;
     this.queue
       .run(() => this.cycle(gi))
-      .catch(() => undefined) // stopped
+      .catch((e: unknown) => {
+        // Rejected because the poller stopped: expected. Anything else is a bug to see, not swallow.
+        if (this.running)
+          this.logger.error({ group: gi, err: (e as Error).message }, 'poll cycle failed');
+      })
       .finally(() => (g.busy = false));
     return true;
   }
@@ -388,7 +393,25 @@ export class PlcPoller extends EventEmitter {
       values,
       errors,
     };
-    this.emit('reading', reading);
+    this.deliver(reading);
+  }
+
+  /**
+   * Hand the reading on. A consumer that throws (its store failed) must neither stop polling nor vanish:
+   * it is counted, logged (first time and every 1000th after) and re-emitted as 'sink-error'.
+   */
+  private deliver(reading: PlcReading): void {
+    try {
+      this.emit('reading', reading);
+    } catch (e) {
+      const n = ++this.counters.sinkErrors;
+      if (n === 1 || n % 1000 === 0)
+        this.logger.error(
+          { group: reading.group, err: (e as Error).message, sinkErrors: n },
+          'reading not taken by its consumer',
+        );
+      if (this.listenerCount('sink-error') > 0) this.emit('sink-error', e, reading);
+    }
   }
 
   private async readBlock(block: ReadBlock, priority: Priority): Promise<boolean[] | number[]> {

@@ -33,6 +33,8 @@ export interface PollerStats {
   reconnects: number;
   commands: number;
   requests: number;
+  /** Readings the consumer of 'reading' failed to take (e.g. it could not store them). Never silent. */
+  sinkErrors: number;
 }
 
 export interface PollerOptions {

@@ -178,3 +178,57 @@ test(
     assert.equal(g.applied.length, 0);
   },
 );
+
+test(
+  'a map that removes a PLC is judged in probation on the PLCs it keeps',
+  { timeout: 30_000 },
+  async () => {
+    const dataDir = join(tmp.path, `dev-${++n}`);
+    mkdirSync(dataDir, { recursive: true });
+    const two = `plcs:
+  - id: conveyor-1
+    transport: { type: tcp, host: 127.0.0.1, port: 5020 }
+    groups: [{ intervalMs: 100, tags: [{ name: speed, area: holding, address: 0, type: int16 }] }]
+  - id: conveyor-2
+    transport: { type: tcp, host: 127.0.0.1, port: 5020 }
+    groups: [{ intervalMs: 100, tags: [{ name: speed, area: holding, address: 0, type: int16 }] }]
+`;
+    const { parsePlcMap } = await import('../../ota/plc-map/plc-map.js');
+    let current: PlcConfig[] = parsePlcMap(two, 'two');
+    // Every PLC of the running map is up: the gateway is as healthy after as before on what it keeps.
+    const up = (p: PlcConfig) => p.transport.type === 'tcp' && p.transport.port === 5020;
+    const agent = agentFor(
+      dataDir,
+      factory,
+      otaConfig(k, { minHealthySeconds: 1, probationGraceSeconds: 1 }),
+      {
+        health: () => ({
+          plcsOk: current.filter(up).length,
+          plcsTotal: current.length,
+          wmsConnected: true,
+        }),
+        healthOf: (ids) => ({
+          plcsOk: current.filter((p) => ids.includes(p.id) && up(p)).length,
+          plcsTotal: ids.length,
+          wmsConnected: true,
+        }),
+        applyPlcMap: async (plcs) => {
+          current = plcs;
+        },
+        currentPlcMap: () => current,
+      },
+    );
+    const file = join(tmp.path, 'map-minus-one.bundle');
+    await packFull(
+      mapDir('minus-one', mapYaml(5020)),
+      k.opts({ name: 'plant-map', version: '3.0.0', counter: 1, target: 'plc-map' }),
+      file,
+    );
+    const st = await agent.install({ file });
+    assert.equal(st.phase, 'Committed', JSON.stringify(st.error));
+    assert.deepEqual(
+      current.map((p) => p.id),
+      ['conveyor-1'],
+    );
+  },
+);
