@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { isConfigError, formatIssues } from '../config/errors.js';
 import { isUsageError } from './usage-error.js';
+import { isKeyFileError } from '../identity/key-file.js';
 import { VERSION } from '../runtime/version.js';
 import { registerRunCommand } from './run-command.js';
 import { registerConfigCommand } from './config-command.js';
@@ -11,6 +12,7 @@ import { registerBackupCommand } from './backup-command.js';
 import { registerLogsCommand } from './logs-command.js';
 import { registerOtaCommand } from './ota-command.js';
 import { registerRolloutCommand } from './rollout-command.js';
+import { registerPkiCommand } from './pki-command.js';
 
 export function buildProgram(): Command {
   const program = new Command('wms-gateway')
@@ -26,6 +28,7 @@ export function buildProgram(): Command {
   registerLogsCommand(program);
   registerOtaCommand(program);
   registerRolloutCommand(program);
+  registerPkiCommand(program);
   // Commands of other parts register here: ota, rollout, backup, diagnose, logs.
   for (const c of program.commands) c.exitOverride();
   return program;
@@ -46,6 +49,10 @@ export async function main(argv = process.argv): Promise<void> {
     }
     if (isConfigError(e)) {
       process.stderr.write(`${e.source}:\n${formatIssues(e.issues)}\n`);
+      process.exit(2);
+    }
+    if (isKeyFileError(e)) {
+      process.stderr.write(`wms-gateway: ${e.message}\n`);
       process.exit(2);
     }
     if (isUsageError(e)) {

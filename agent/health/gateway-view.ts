@@ -31,6 +31,8 @@ export interface GatewaySnapshot {
   };
   outbox: { messages: number; bytes: number; dropped: number; maxBytes?: number | undefined };
   ota: unknown;
+  /** The client certificate and its renewal (cert/state), when mutual TLS is configured. */
+  identity?: unknown;
   alerts: AlertView[];
   maintenance: unknown[];
 }

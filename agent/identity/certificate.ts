@@ -54,8 +54,7 @@ export function renewAt(
   const nb = info.notBefore.getTime();
   const na = info.notAfter.getTime();
   let at = nb + (na - nb) * opts.renewAtFraction;
-  if (opts.renewBeforeDays !== undefined)
-    at = Math.min(at, na - opts.renewBeforeDays * 86_400_000);
+  if (opts.renewBeforeDays !== undefined) at = Math.min(at, na - opts.renewBeforeDays * 86_400_000);
   return new Date(at);
 }
 
@@ -76,8 +75,7 @@ export function chainProblem(
   now: Date,
 ): string | undefined {
   let cur = leaf;
-  const valid = (c: X509Certificate) =>
-    new Date(c.validFrom) <= now && now < new Date(c.validTo);
+  const valid = (c: X509Certificate) => new Date(c.validFrom) <= now && now < new Date(c.validTo);
   const signedBy = (c: X509Certificate, by: X509Certificate) =>
     c.checkIssued(by) && by.ca && c.verify(by.publicKey);
   for (let depth = 0; depth <= intermediates.length; depth++) {

@@ -22,13 +22,17 @@ export const identitySchema = z
       .min(0)
       .max(3650)
       .optional()
-      .describe('Renew this many days before expiry (the earlier of this and renewAtFraction wins)'),
+      .describe(
+        'Renew this many days before expiry (the earlier of this and renewAtFraction wins)',
+      ),
     renewAtFraction: z
       .number()
       .min(0.05)
       .max(0.99)
       .default(2 / 3)
-      .describe('Renew when this share of the certificate lifetime has passed (default two thirds)'),
+      .describe(
+        'Renew when this share of the certificate lifetime has passed (default two thirds)',
+      ),
     retryMinSeconds: z
       .number()
       .min(0.1)

@@ -34,7 +34,11 @@ function ecParams(key: KeyObject): { name: 'ECDSA'; namedCurve: string; hash: st
 }
 
 /** Load a CA from its certificate PEM and private key PEM (encrypted when a passphrase is given). */
-export async function loadCa(certPem: string, keyPem: string, passphrase?: string): Promise<CaPair> {
+export async function loadCa(
+  certPem: string,
+  keyPem: string,
+  passphrase?: string,
+): Promise<CaPair> {
   let keyObj: KeyObject;
   try {
     keyObj = createPrivateKey(
@@ -79,7 +83,10 @@ export async function initCa(opts: {
     signingAlgorithm: alg,
     extensions: [
       new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign,
+        true,
+      ),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
@@ -152,7 +159,11 @@ export async function signCsr(
 }
 
 /** A CRL of the CA revoking the given serial numbers (hex). */
-export async function makeCrl(ca: CaPair, serials: string[], nextUpdateSeconds = 86_400): Promise<string> {
+export async function makeCrl(
+  ca: CaPair,
+  serials: string[],
+  nextUpdateSeconds = 86_400,
+): Promise<string> {
   const now = new Date();
   const crl = await x509.X509CrlGenerator.create({
     issuer: ca.cert.subject,

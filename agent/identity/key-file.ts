@@ -113,9 +113,11 @@ export async function checkAndMigrateKey(
   source: string,
 ): Promise<KeyCheck> {
   const inline = isPemText(value);
-  const text = inline ? Buffer.from(value) : await readFile(value).catch((e: unknown) => {
-    throw new KeyFileError('unreadable', source, `cannot read ${value}: ${errText(e)}`);
-  });
+  const text = inline
+    ? Buffer.from(value)
+    : await readFile(value).catch((e: unknown) => {
+        throw new KeyFileError('unreadable', source, `cannot read ${value}: ${errText(e)}`);
+      });
   const key = openPrivateKey(text, passphrase, source);
   const encrypted = isEncryptedKeyPem(text);
   if (encrypted || inline || passphrase === undefined)

@@ -11,6 +11,7 @@ export class LiveView extends EventEmitter implements GatewayView {
   private readonly alerts: AlertView[] = [];
   private readonly reports: unknown[] = [];
   ota: () => unknown = () => null;
+  identity: () => unknown = () => undefined;
 
   constructor(private readonly gateway: Gateway) {
     super();
@@ -62,6 +63,7 @@ export class LiveView extends EventEmitter implements GatewayView {
       },
       outbox: { ...link.outbox, maxBytes: g.currentConfig.wms.outbox.maxBytes },
       ota: this.ota(),
+      identity: this.identity(),
       alerts: [...this.alerts],
       maintenance: [...this.reports],
     };

@@ -21,6 +21,8 @@ import { UpdateLock } from '../balena/update-lock.js';
 import { DeviceTagReporter } from '../balena/device-tags.js';
 import { attachCommandServices } from '../commands/attach.js';
 import { attachOta } from './attach-ota.js';
+import { attachIdentity } from '../identity/attach.js';
+import { keyPassphrase } from '../identity/key-file.js';
 
 export interface Services {
   httpPort?: number;
@@ -58,6 +60,15 @@ export async function startServices(ctx: {
   });
   const ota = await attachOta({ gateway, rc, logger, lock, env, metrics });
   view.ota = () => ota.state();
+  const identity = await attachIdentity({
+    link: gateway.link,
+    config: cfg,
+    gatewayId: rc.gatewayId,
+    dataDir: rc.dataDir,
+    passphrase: keyPassphrase(env),
+    logger,
+  });
+  view.identity = () => identity.state();
 
   const health = new HealthMonitor({
     dataDir: rc.dataDir,
@@ -158,6 +169,7 @@ export async function startServices(ctx: {
       unwatch();
       health.stop();
       await ota.stop();
+      await identity.stop();
       await commands.stop();
       unfeed();
     },
