@@ -212,7 +212,7 @@ test(
     const idKey = report.checks.find((c) => c.name === 'identity.key');
     const idCert = report.checks.find((c) => c.name === 'identity.certificate');
     assert.equal(idKey?.status, 'ok', JSON.stringify(idKey));
-    assert.match(idCert?.message ?? '', new RegExp(renewed.serial));
+    assert.match(idCert?.message ?? '', new RegExp(renewed.serial!));
     const haystacks: [string, string | Buffer][] = [
       ['agent output', agentOut],
       ['signer output', signerOut],
