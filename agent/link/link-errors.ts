@@ -100,6 +100,12 @@ export function classifyConnectError(err: unknown, url: string): Error {
   const code = e?.code;
   const msg = e?.message ?? String(err);
   if (typeof code === 'string') {
+    // Our own key: encrypted and WMS_KEY_PASSPHRASE missing or wrong (never the broker's doing).
+    if (code === 'ERR_OSSL_BAD_DECRYPT' || code === 'ERR_OSSL_EVP_BAD_DECRYPT')
+      return new TlsMaterialError(
+        'key',
+        'cannot decrypt the client key: WMS_KEY_PASSPHRASE is missing or wrong',
+      );
     const kind = TLS_CODES[code];
     if (kind) return new WmsTlsError(kind, url, code, msg);
     if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))

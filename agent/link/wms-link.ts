@@ -268,7 +268,10 @@ export class WmsLink extends EventEmitter {
   setClientPair(pair: ClientPair | undefined): void {
     this.pair = pair;
     if (!this.started) return;
-    this.log.info({ cert: pair?.cert ?? 'wms.tls.cert' }, 'client certificate changed: reconnecting');
+    this.log.info(
+      { cert: pair?.cert ?? 'wms.tls.cert' },
+      'client certificate changed: reconnecting',
+    );
     this.conn.update(this.wms, true);
     this.checkCertificate();
   }
@@ -405,8 +408,7 @@ export class WmsLink extends EventEmitter {
 
   private checkCertificate(): void {
     const tls = this.pair ? { ...this.wms.tls, ...this.pair } : this.wms.tls;
-    for (const a of checkClientCertificate(tls))
-      this.alert(a.level, a.code, a.message, a.extra);
+    for (const a of checkClientCertificate(tls)) this.alert(a.level, a.code, a.message, a.extra);
   }
 
   private reportDrops(s: DropSummary): void {
