@@ -260,6 +260,8 @@ export async function brokerCheck(
             ca: material.ca,
             cert: material.cert,
             key: material.key,
+            ...(material.passphrase !== undefined && { passphrase: material.passphrase }),
+            ...(material.crl && { crl: material.crl }),
             servername: material.servername ?? host,
             minVersion: 'TLSv1.3',
             rejectUnauthorized: true,

@@ -61,6 +61,8 @@ export interface IdentityManagerOptions {
 
 /** The longest single timer: due times are re-evaluated at least this often. */
 const MAX_TIMER_MS = 3600_000;
+/** Inbound cert/issued and cert/renew waiting their turn; a flood beyond this is dropped and counted. */
+export const MAX_QUEUED_INBOUND = 16;
 
 export class IdentityManager {
   private readonly store: IdentityStore;
@@ -75,6 +77,8 @@ export class IdentityManager {
   private renewNotBefore = 0;
   private timer: NodeJS.Timeout | undefined;
   private queue: Promise<void> = Promise.resolve();
+  private queuedInbound = 0;
+  private droppedInbound = 0;
   private started = false;
   private readonly renewRequests: RenewRequests;
   private readonly onConnected = () => this.enqueue(() => this.confirmTrial());
@@ -104,8 +108,8 @@ export class IdentityManager {
     this.known.add(this.current.info.fingerprint256);
     const p = await this.store.readPending();
     if (p && !this.trial) this.pending = { ...p, nextSendAt: 0 };
-    this.opts.link.subscribe('cert/issued', (b) => this.enqueue(() => this.onIssued(b)));
-    this.opts.link.subscribe('cert/renew', (b) => this.enqueue(() => this.onRenew(b)));
+    this.opts.link.subscribe('cert/issued', (b) => this.inbound(() => this.onIssued(b)));
+    this.opts.link.subscribe('cert/renew', (b) => this.inbound(() => this.onRenew(b)));
     this.opts.link.on('connected', this.onConnected);
     this.opts.link.on('attempt-failed', this.onAttemptFailed);
     this.started = true;
@@ -156,6 +160,23 @@ export class IdentityManager {
     this.queue = this.queue
       .then(job)
       .catch((e: unknown) => this.log.error({ err: (e as Error).message }, 'identity step failed'));
+  }
+
+  /** Inbound messages are bounded: nothing a stranger publishes may pile up work without limit. */
+  private inbound(job: () => Promise<void>): void {
+    if (this.queuedInbound >= MAX_QUEUED_INBOUND) {
+      this.droppedInbound++;
+      this.log.warn(
+        { dropped: this.droppedInbound },
+        'identity inbound queue full: message dropped',
+      );
+      return;
+    }
+    this.queuedInbound++;
+    this.enqueue(async () => {
+      this.queuedInbound--;
+      await job();
+    });
   }
 
   private renewAtDate(): Date {

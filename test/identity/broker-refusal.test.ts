@@ -70,9 +70,9 @@ test(
     };
     const sub = await collect(broker.url, 'wms/t1/gw-b/#', { ...tlsOpts, clientId: 'refusal-sub' });
     const wms = await mqtt.connectAsync(broker.url, { ...tlsOpts, clientId: 'refusal-wms' });
-    let seqTimer: NodeJS.Timeout | undefined;
+    const timers: { seq?: NodeJS.Timeout } = {};
     t.after(async () => {
-      clearInterval(seqTimer);
+      clearInterval(timers.seq);
       await manager.stop();
       await link.stop();
       await sub.close();
@@ -92,7 +92,7 @@ test(
     await waitFor(() => last()?.status === 'ok', 10_000, 'cert/state ok');
     const initialSerial = last()!.serial;
     // Data all along, so a gap across the switch and back would show.
-    seqTimer = setInterval(
+    timers.seq = setInterval(
       () =>
         link.publishData('plc-a', { ts: new Date().toISOString(), values: { v: 1 }, quality: {} }),
       50,
@@ -133,7 +133,7 @@ test(
     const seqs = () => sub.seqs.get('plc-a') ?? [];
     const atBack = Math.max(...seqs());
     await waitFor(() => Math.max(...seqs()) >= atBack + 10, 15_000, 'data after going back');
-    clearInterval(seqTimer);
+    clearInterval(timers.seq);
     assert.deepEqual(gapsAndDisorder(seqs(), seqs()[0]), [], 'no gap across the refused switch');
   },
 );
