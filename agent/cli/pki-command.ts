@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { UsageError } from './usage-error.js';
+import { UsageError } from '../../platform/usage-error.js';
 import {
   initCa,
   isIssuerError,

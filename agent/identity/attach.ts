@@ -2,7 +2,7 @@
 // verified with the keys that may sign commands (commands.keys); the trust chain's `identity` role
 // replaces this verifier once it exists.
 import type { GatewayConfig } from '../config/schema.js';
-import type { Logger } from '../runtime/logger.js';
+import type { Logger } from '../../platform/logger.js';
 import { KeySet } from '../commands/key-set.js';
 import { verifyCompactJws } from '../commands/verify-jws.js';
 import { IdentityManager, type CertState, type IdentityLink } from './identity-manager.js';

@@ -1,7 +1,7 @@
 // `identity:` section of the config: when and how the client certificate renews itself over MQTT
 // (CONTRACT.md §7). The private key's passphrase is never config: it comes from WMS_KEY_PASSPHRASE.
 import { z } from 'zod';
-import { sizeSchema } from '../config/size.js';
+import { sizeSchema } from '../../platform/config-fields.js';
 
 export const identitySchema = z
   .strictObject({

@@ -5,9 +5,9 @@
 // Every step is recorded in the identity store before it has effects, so a kill -9 anywhere resumes.
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Logger } from '../runtime/logger.js';
+import type { Logger } from '../../platform/logger.js';
 import type { WmsTlsConfig, ClientPair } from '../link/tls-material.js';
-import { Backoff } from '../link/backoff.js';
+import { Backoff } from '../../platform/backoff.js';
 import { isBrokerConnectError, isTlsMaterialError, isWmsTlsError } from '../link/link-errors.js';
 import type { IdentityConfig } from './config-schema.js';
 import {
@@ -21,7 +21,7 @@ import { IdentityStore, type PendingRecord, type StoredPair } from './identity-s
 import { checkIssued, isIssuedRefusal } from './issued-check.js';
 import { openPrivateKey, isPemText, PASSPHRASE_ENV } from './key-file.js';
 import { isRenewRefusal, RenewRequests, type RenewVerifier } from './renew-request.js';
-import { writeFileAtomic } from '../storage/atomic-file.js';
+import { writeFileAtomic } from '../../platform/atomic-file.js';
 
 export interface IdentityLink {
   publishEvent(subtopic: string, payload: unknown): Promise<void>;

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
-import { writeFileAtomic, fsyncDir } from '../storage/atomic-file.js';
+import { writeFileAtomic, fsyncDir } from '../../platform/atomic-file.js';
 import type { ClientPair } from '../link/tls-material.js';
 import { writeEncryptedKey } from './key-file.js';
 

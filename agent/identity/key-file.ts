@@ -4,7 +4,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { writeFileAtomic } from '../storage/atomic-file.js';
+import { writeFileAtomic } from '../../platform/atomic-file.js';
 
 export const PASSPHRASE_ENV = 'WMS_KEY_PASSPHRASE';
 /** Cipher of the PKCS#8 envelope (PBES2 with PBKDF2, as OpenSSL 3 writes by default). */

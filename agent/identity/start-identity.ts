@@ -3,7 +3,7 @@
 // key, and nothing has been written); only then is an operator's plaintext key file rewritten encrypted.
 import { readFileSync } from 'node:fs';
 import type { GatewayConfig } from '../config/schema.js';
-import type { Logger } from '../runtime/logger.js';
+import type { Logger } from '../../platform/logger.js';
 import type { ClientPair } from '../link/tls-material.js';
 import { certInfo, parseCertificates } from './certificate.js';
 import { IdentityStore } from './identity-store.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { wmsSchema } from '../../agent/config/schema.js';
 import { identitySchema } from '../../agent/identity/config-schema.js';
-import { createLogger } from '../../agent/runtime/logger.js';
+import { createLogger } from '../../platform/logger.js';
 import { WmsLink, type Alert } from '../../agent/link/wms-link.js';
 import { IdentityManager, type CertState } from '../../agent/identity/identity-manager.js';
 import { startMosquitto } from '../helpers/mosquitto.js';

@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { wmsSchema } from '../../agent/config/schema.js';
-import { createLogger } from '../../agent/runtime/logger.js';
+import { createLogger } from '../../platform/logger.js';
 import { WmsLink, type Alert } from '../../agent/link/wms-link.js';
 import { makeCrl } from '../../agent/identity/issuer.js';
 import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
