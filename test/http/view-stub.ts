@@ -32,6 +32,16 @@ export class DrivenView extends EventEmitter implements GatewayView {
       },
       history: [{ ts: '2026-11-20T10:00:00Z', version: '0.1.0', result: 'committed' }],
     },
+    identity: {
+      serial: '5E788097FA2DC40D',
+      subject: 'CN=gw-01',
+      notBefore: '2026-11-01T00:00:00.000Z',
+      notAfter: '2027-01-30T00:00:00.000Z',
+      renewAt: '2026-12-31T00:00:00.000Z',
+      status: 'renewing',
+      phase: 'pending',
+      ts: '2026-11-30T00:00:00.000Z',
+    },
     alerts: [
       {
         ts: new Date().toISOString(),

@@ -38,7 +38,7 @@ function setup(name: string, key: string, cert: string) {
 const run = (cfg: string, data: string, env: Record<string, string | undefined>) =>
   runCli(['run', '--config', cfg, '--data-dir', data], {
     env: { HTTP_PORT: '0', WMS_KEY_PASSPHRASE: '', ...env },
-    timeoutMs: 30_000,
+    timeoutMs: 120_000, // generous: a loaded 2-core machine starts the CLI slowly
   });
 
 test('an encrypted key with no or a wrong WMS_KEY_PASSPHRASE: clear error at start, nothing rewritten', async () => {
@@ -89,17 +89,19 @@ test('diagnose flags a plaintext client key and an encrypted one it cannot open'
   const diagnose = async (env: Record<string, string>) => {
     const r = await runCli(['diagnose', '--json', '--config', cfg, '--data-dir', data], {
       env: { WMS_KEY_PASSPHRASE: '', ...env },
+      timeoutMs: 120_000,
     });
     const rep = JSON.parse(r.stdout) as {
       checks: { name: string; status: string; message: string; recommendation?: string }[];
     };
     return rep.checks;
   };
-  const plain = (await diagnose({})).find((c) => c.name === 'identity.key')!;
+  const first = await diagnose({});
+  const plain = first.find((c) => c.name === 'identity.key')!;
   assert.equal(plain.status, 'warning');
   assert.match(plain.message, /plaintext/);
   assert.match(plain.recommendation ?? '', /WMS_KEY_PASSPHRASE/);
-  const certCheck = (await diagnose({})).find((c) => c.name === 'identity.certificate')!;
+  const certCheck = first.find((c) => c.name === 'identity.certificate')!;
   assert.equal(certCheck.status, 'ok');
   assert.match(certCheck.message, /CN=gw-k/);
 

@@ -201,10 +201,11 @@ test(
     );
     agent.kill('SIGTERM');
     await new Promise((r) => agent.once('exit', r));
-    const backup = await runCli(['backup', 'create', '--data-dir', data]);
+    const backup = await runCli(['backup', 'create', '--data-dir', data], { timeoutMs: 120_000 });
     assert.equal(backup.code, 0, backup.stderr);
     const diag = await runCli(['diagnose', '--json', '--config', cfg, '--data-dir', data], {
       env: { WMS_KEY_PASSPHRASE: PASS },
+      timeoutMs: 120_000,
     });
     const report = JSON.parse(diag.stdout) as {
       checks: { name: string; status: string; message: string }[];
