@@ -11,20 +11,22 @@ import {
   type CertInfo,
 } from './certificate.js';
 
-export type IssuedRefusalReason =
-  | 'too-large'
-  | 'malformed'
-  | 'no-pending-csr'
-  | 'unknown-id'
-  | 'bad-certificate'
-  | 'replayed'
-  | 'key-mismatch'
-  | 'wrong-subject'
-  | 'expired'
-  | 'not-yet-valid'
-  | 'wrong-usage'
-  | 'untrusted'
-  | 'no-issuer-ca';
+export const ISSUED_REFUSAL_REASONS = [
+  'too-large',
+  'malformed',
+  'no-pending-csr',
+  'unknown-id',
+  'bad-certificate',
+  'replayed',
+  'key-mismatch',
+  'wrong-subject',
+  'expired',
+  'not-yet-valid',
+  'wrong-usage',
+  'untrusted',
+  'no-issuer-ca',
+] as const;
+export type IssuedRefusalReason = (typeof ISSUED_REFUSAL_REASONS)[number];
 
 export class IssuedRefusal extends Error {
   constructor(

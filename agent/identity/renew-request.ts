@@ -38,6 +38,7 @@ export class RenewRequests {
     try {
       v = await this.verify(payload.toString('utf8').trim());
     } catch (e) {
+      // The verifier's own reason words (kebab-case), as on cmd/ack.
       const code = String((e as { code?: unknown }).code ?? 'bad-signature').replace(/_/g, '-');
       throw new RenewRefusal(code, (e as Error).message);
     }

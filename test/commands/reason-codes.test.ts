@@ -34,12 +34,14 @@ import {
   UnknownTagError,
 } from '../../plc/poller/errors.js';
 import { OTA_ERROR_REASONS } from '../../ota/device/state-store.js';
+import { CERT_STATE_ERRORS } from '../../agent/identity/reasons.js';
 
 const KEBAB = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 const families = {
   'cmd/ack, config/state': REJECTION_CODES,
   'cmd/result, plc status': RESULT_ERROR_CODES,
   'ota/state': OTA_ERROR_REASONS,
+  'cert/state': CERT_STATE_ERRORS,
 };
 
 test('every code of every family is kebab-case and in docs/reason-codes.md', () => {
