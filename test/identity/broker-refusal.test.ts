@@ -25,8 +25,8 @@ test(
   async (t) => {
     const dir = tmpDir('idbroker-');
     const pki = await makeIdentityPki(dir.path);
-    // 120 s lifetime, 75 s gone: renewal (at two thirds) falls due ~5 s after start.
-    const dev = await pki.device('gw-b', { cn: 'gw-b', lifetimeS: 120, backdateS: 75 });
+    // 300 s lifetime, 195 s gone: renewal (at two thirds) falls due ~5 s after start.
+    const dev = await pki.device('gw-b', { cn: 'gw-b', lifetimeS: 300, backdateS: 195 });
     // The issuer bundle trusts both CAs; the broker only the first.
     const issuerBundle = join(dir.path, 'issuers.pem');
     writeFileSync(issuerBundle, readFileSync(pki.ca, 'utf8') + readFileSync(pki.otherCa, 'utf8'));

@@ -18,13 +18,13 @@ import { certFor, csrPublicKey, makeIdentityPki } from './identity-fixtures.js';
 
 test(
   'kill -9 with a CSR pending and again as the certificate arrives: the agent comes back and renews',
-  { timeout: 240_000 },
+  { timeout: 400_000 },
   async (t) => {
     const dir = tmpDir('idcrash-');
     const pki = await makeIdentityPki(dir.path);
     const data = join(dir.path, 'data');
-    // 150 s lifetime, 100 s gone: renewal is due at once.
-    const dev = await pki.device('gw-c', { cn: 'gw-c', lifetimeS: 150, backdateS: 100 });
+    // 600 s lifetime, 450 s gone: renewal is due at once, and the old pair still works for 150 s.
+    const dev = await pki.device('gw-c', { cn: 'gw-c', lifetimeS: 600, backdateS: 450 });
     const broker = await startMosquitto({
       tls: {
         ca: pki.ca,
