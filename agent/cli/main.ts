@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { isConfigError, formatIssues } from '../../platform/config-error.js';
 import { isUsageError } from '../../platform/usage-error.js';
 import { VERSION } from '../../platform/version.js';
+import { isKeyFileError } from '../identity/key-file.js';
 import { registerRunCommand } from './run-command.js';
 import { registerConfigCommand } from './config-command.js';
 import { registerSimulateCommand } from './simulate-command.js';
@@ -12,6 +13,7 @@ import { registerLogsCommand } from './logs-command.js';
 import { registerOtaCommand } from './ota-command.js';
 import { registerRolloutCommand } from './rollout-command.js';
 import { registerTrustCommand } from './trust-command.js';
+import { registerPkiCommand } from './pki-command.js';
 
 export function buildProgram(): Command {
   const program = new Command('wms-gateway')
@@ -28,6 +30,7 @@ export function buildProgram(): Command {
   registerOtaCommand(program);
   registerRolloutCommand(program);
   registerTrustCommand(program);
+  registerPkiCommand(program);
   // Commands of other parts register here: ota, rollout, backup, diagnose, logs.
   for (const c of program.commands) c.exitOverride();
   return program;
@@ -48,6 +51,10 @@ export async function main(argv = process.argv): Promise<void> {
     }
     if (isConfigError(e)) {
       process.stderr.write(`${e.source}:\n${formatIssues(e.issues)}\n`);
+      process.exit(2);
+    }
+    if (isKeyFileError(e)) {
+      process.stderr.write(`wms-gateway: ${e.message}\n`);
       process.exit(2);
     }
     if (isUsageError(e)) {

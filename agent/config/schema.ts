@@ -7,6 +7,7 @@ import { otaSchema } from '../../ota/config/schema.js';
 import { maintenanceSchema } from '../maintenance/config-schema.js';
 import { healthSchema } from '../health/config-schema.js';
 import { trustSchema } from '../trust/config-schema.js';
+import { identitySchema } from '../identity/config-schema.js';
 
 const brokerUrl = z.string().refine((u) => {
   try {
@@ -40,6 +41,12 @@ export const tlsSchema = z
       .describe('Client certificate for mutual TLS: PEM text or a file path'),
     key: z.string().optional().describe('Client private key: PEM text or a file path'),
     servername: z.string().optional().describe('TLS server name to verify, if not the URL host'),
+    crl: z
+      .union([z.string(), z.array(z.string()).max(32)])
+      .optional()
+      .describe(
+        "CRLs for the broker's certificate chain (PEM text or file path, or a list): a revoked broker certificate is refused",
+      ),
     expiryWarningDays: z
       .number()
       .int()
@@ -295,6 +302,7 @@ export const configSchema = z.strictObject({
   maintenance: maintenanceSchema,
   health: healthSchema,
   trust: trustSchema,
+  identity: identitySchema,
   // Sections owned by later parts (maintenance, health, balena) are added here with their own schemas.
 });
 

@@ -5,7 +5,7 @@ import { connect as tlsConnect, type PeerCertificate, type TLSSocket } from 'nod
 import { X509Certificate, randomBytes } from 'node:crypto';
 import mqtt from 'mqtt';
 import type { GatewayConfig } from '../config/schema.js';
-import { loadTlsMaterial, type TlsMaterial } from '../link/tls-material.js';
+import { loadTlsMaterial, type ClientPair, type TlsMaterial } from '../link/tls-material.js';
 import { errCode, type DiagCheck } from './check.js';
 
 export const CERT_EXPIRY_WARN_DAYS = 30;
@@ -75,6 +75,8 @@ function tlsProbe(
       ca: m.ca,
       cert: m.cert,
       key: m.key,
+      ...(m.passphrase !== undefined && { passphrase: m.passphrase }),
+      ...(m.crl && { crl: m.crl }),
       servername: m.servername ?? host,
       minVersion: 'TLSv1.3',
       rejectUnauthorized: true,
@@ -128,6 +130,7 @@ export async function brokerCheck(
   wms: GatewayConfig['wms'],
   gatewayId: string,
   timeoutMs: number,
+  identity: { passphrase?: string | undefined; pair?: ClientPair | undefined } = {},
 ): Promise<BrokerCheckResult> {
   const name = `broker.${url}`;
   let u: URL;
@@ -169,7 +172,7 @@ export async function brokerCheck(
   let peerValidity: BrokerCheckResult['peerValidity'];
   if (secure) {
     try {
-      material = loadTlsMaterial(wms.tls);
+      material = loadTlsMaterial(wms.tls, identity.passphrase, identity.pair);
     } catch (e) {
       checks.push({
         name,
@@ -257,6 +260,8 @@ export async function brokerCheck(
             ca: material.ca,
             cert: material.cert,
             key: material.key,
+            ...(material.passphrase !== undefined && { passphrase: material.passphrase }),
+            ...(material.crl && { crl: material.crl }),
             servername: material.servername ?? host,
             minVersion: 'TLSv1.3',
             rejectUnauthorized: true,

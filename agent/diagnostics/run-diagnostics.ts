@@ -10,6 +10,8 @@ import { resourceChecks } from './resource-checks.js';
 import { plcCheck } from './plc-check.js';
 import { brokerCheck, type BrokerCheckResult } from './broker-check.js';
 import { clockCheck, outboxCheck, slotsCheck, logErrorsCheck } from './local-checks.js';
+import { activePair, identityChecks } from './identity-check.js';
+import { keyPassphrase } from '../identity/key-file.js';
 
 export const BROKER_TIMEOUT_MS = 5000;
 export const TIME_URL_TIMEOUT_MS = 3000;
@@ -72,6 +74,8 @@ export async function runDiagnostics(o: DiagnoseOptions = {}): Promise<DiagnoseR
     config = validateConfig({});
   }
   const brokerTimeout = o.brokerTimeoutMs ?? BROKER_TIMEOUT_MS;
+  const passphrase = keyPassphrase(env);
+  const pair = await activePair(dataDir);
   const brokerResults: BrokerCheckResult[] = [];
   const groups = await Promise.all([
     timed(
@@ -87,7 +91,10 @@ export async function runDiagnostics(o: DiagnoseOptions = {}): Promise<DiagnoseR
           timed(
             `broker.${u}`,
             async () => {
-              const r = await brokerCheck(u, config.wms, gatewayId, brokerTimeout);
+              const r = await brokerCheck(u, config.wms, gatewayId, brokerTimeout, {
+                passphrase,
+                pair,
+              });
               brokerResults.push(r);
               return r.checks;
             },
@@ -109,6 +116,11 @@ export async function runDiagnostics(o: DiagnoseOptions = {}): Promise<DiagnoseR
       'Check $DATA_DIR/outbox is readable.',
     ),
     timed('slots', () => slotsCheck(dataDir), 'Check $DATA_DIR/ota is readable.'),
+    timed(
+      'identity',
+      () => identityChecks(config, dataDir, passphrase),
+      'Check wms.tls.cert/key and $DATA_DIR/identity.',
+    ),
     timed('logs', () => logErrorsCheck(dataDir), 'Check $DATA_DIR/logs is readable.'),
   ]);
   const refTime = o.timeUrl ? await httpDate(o.timeUrl) : undefined;
@@ -125,9 +137,17 @@ export async function runDiagnostics(o: DiagnoseOptions = {}): Promise<DiagnoseR
   );
   checks.push(...groups.flat());
   const order = (n: string) =>
-    ['config', 'resources', 'clock', 'plc', 'broker', 'outbox', 'slots', 'logs'].findIndex(
-      (p) => n === p || n.startsWith(`${p}.`),
-    );
+    [
+      'config',
+      'resources',
+      'clock',
+      'plc',
+      'broker',
+      'identity',
+      'outbox',
+      'slots',
+      'logs',
+    ].findIndex((p) => n === p || n.startsWith(`${p}.`));
   checks.sort((a, b) => order(a.name) - order(b.name));
   return {
     ...verdictOf(checks),

@@ -41,6 +41,8 @@ export interface GatewaySnapshot {
   };
   /** The retained ota/state payload; null before OTA is attached. */
   ota: OtaStatePayload | null;
+  /** The client certificate and its renewal (cert/state), when mutual TLS is configured. */
+  identity?: unknown;
   alerts: AlertView[];
   maintenance: unknown[];
 }

@@ -15,7 +15,7 @@ main{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:
 section{background:#fff;border:1px solid var(--line);border-radius:10px;padding:.8rem 1rem;min-width:0}
 section h2{font-size:1.05rem;margin:.1rem 0 .6rem;text-transform:uppercase;letter-spacing:.04em;color:var(--mute)}
 .badge{display:inline-block;padding:.15rem .6rem;border-radius:99px;font-weight:600;color:#fff;background:var(--mute)}
-.ok,.connected,.online{background:var(--ok)}.degraded,.warning,.starting{background:var(--warn)}.failing,.critical,.disconnected,.offline{background:var(--bad)}
+.ok,.connected,.online{background:var(--ok)}.degraded,.warning,.starting,.renewing,.expiring{background:var(--warn)}.failing,.critical,.disconnected,.offline,.expired{background:var(--bad)}
 table{width:100%;border-collapse:collapse}td,th{text-align:left;padding:.3rem .2rem;border-bottom:1px solid var(--line);vertical-align:top}
 td.v{font-variant-numeric:tabular-nums;font-weight:600;text-align:right}td.bad{color:var(--bad)}
 .plc{margin-bottom:1rem}.plc h3{display:flex;justify-content:space-between;align-items:center;margin:.2rem 0;font-size:1.1rem}
@@ -36,7 +36,8 @@ input{font:inherit;padding:.4rem;border:1px solid var(--line);border-radius:8px;
 <tr><th>since</th><td id="wms-since" class="small"></td></tr><tr><th>reconnects</th><td id="wms-reconnects"></td></tr></tbody></table>
 <h2 class="sp">Outbox</h2><table><tbody>
 <tr><th>messages waiting</th><td id="outbox-messages" class="v"></td></tr><tr><th>bytes</th><td id="outbox-bytes" class="v"></td></tr>
-<tr><th>dropped</th><td id="outbox-dropped" class="v"></td></tr></tbody></table></section>
+<tr><th>dropped</th><td id="outbox-dropped" class="v"></td></tr></tbody></table>
+<h2 class="sp">Client certificate</h2><table><tbody id="identity"></tbody></table></section>
 <section><h2>Health</h2><table><tbody id="checks"></tbody></table><h2 class="sp">Alerts</h2><ul id="alerts" class="small"><li class="mute">none</li></ul></section>
 <section><h2>OTA</h2><table><tbody id="ota"></tbody></table><h2 class="sp">Update history</h2><ul id="ota-history" class="small"></ul></section>
 <section><h2>Maintenance</h2><ul id="maintenance" class="small"><li class="mute">no run yet</li></ul>
@@ -102,6 +103,12 @@ function renderOta(o) {
   (o.history || []).slice(-10).reverse().forEach(function (h) { hist.appendChild(el("li", "", [new Date(h.ts).toLocaleString(), h.from + " → " + h.to, h.reason, h.message].filter(Boolean).join(" · "))); });
 }
 
+function renderIdentity(c) {
+  var tb = $("identity"); clear(tb);
+  if (!c || typeof c !== "object") { kv(tb, "certificate", "no mutual TLS"); return; }
+  var tr = el("tr"); tr.appendChild(el("th", "", "renewal")); var td = el("td", "small"); td.appendChild(badge(c.status)); td.appendChild(document.createTextNode(" " + (c.phase || ""))); tr.appendChild(td); tb.appendChild(tr);
+  ["subject", "serial", "notAfter", "renewAt", "error", "detail"].forEach(function (k) { if (c[k] !== undefined) kv(tb, k === "notAfter" ? "expires" : k, c[k]); });
+}
 function renderMaintenance(list) {
   var ul = $("maintenance"); clear(ul);
   if (!list || !list.length) { ul.appendChild(el("li", "mute", "no run yet")); return; }
@@ -120,7 +127,7 @@ function render(s) {
   var w = s.wms || {}; var ws = $("wms-state"); clear(ws); ws.appendChild(badge(w.connected ? "connected" : "disconnected"));
   $("wms-url").textContent = w.url || "–"; $("wms-since").textContent = w.since || "–"; $("wms-reconnects").textContent = fmtVal(w.reconnects);
   var ob = s.outbox || {}; $("outbox-messages").textContent = fmtVal(ob.messages); $("outbox-bytes").textContent = fmtBytes(ob.bytes); $("outbox-dropped").textContent = fmtVal(ob.dropped);
-  renderOta(s.ota); renderHealth(s.health); renderAlerts(s.alerts);
+  renderOta(s.ota); renderIdentity(s.identity); renderHealth(s.health); renderAlerts(s.alerts);
   if (s.maintenance && s.maintenance.length) renderMaintenance(s.maintenance);
 }
 function loadMaintenance() { fetch("/api/maintenance").then(function (r) { return r.json(); }).then(renderMaintenance).catch(function () {}); }

@@ -7,7 +7,7 @@ import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../../platform/logger.js';
 import { Backoff } from '../../platform/backoff.js';
 import { BrokerConnectError, classifyConnectError } from './link-errors.js';
-import { loadTlsMaterial } from './tls-material.js';
+import { loadTlsMaterial, type ClientPair } from './tls-material.js';
 
 type Wms = GatewayConfig['wms'];
 
@@ -16,6 +16,10 @@ export interface ConnectionOptions {
   clientId: string;
   will: { topic: string; payload: Buffer; properties?: { contentType?: string } };
   logger: Logger;
+  /** WMS_KEY_PASSPHRASE, for an encrypted client key. */
+  keyPassphrase?: string | undefined;
+  /** The client pair in force when it is not wms.tls.cert/key (a renewed identity), read at each attempt. */
+  pair?: () => ClientPair | undefined;
 }
 
 /** mqtt.js adds this much beyond the payload; the MQTT 5 maximumPacketSize we announce allows for it. */
@@ -124,7 +128,8 @@ export class Connection extends EventEmitter {
     if (w.password !== undefined) o.password = w.password;
     const proto = new URL(url).protocol;
     if (proto === 'mqtts:' || proto === 'wss:' || proto === 'ssl:') {
-      Object.assign(o, loadTlsMaterial(w.tls), { minVersion: 'TLSv1.3', rejectUnauthorized: true });
+      const material = loadTlsMaterial(w.tls, this.opts.keyPassphrase, this.opts.pair?.());
+      Object.assign(o, material, { minVersion: 'TLSv1.3', rejectUnauthorized: true });
     }
     return o;
   }
@@ -269,11 +274,13 @@ export class Connection extends EventEmitter {
 }
 
 /** The settings whose change needs a new connection (TLS material by content, so a rotated file counts). */
-export function connectionKey(w: Wms): string {
+export function connectionKey(w: Wms, pair?: ClientPair): string {
   let material = '';
   try {
-    const m = loadTlsMaterial(w.tls);
-    material = [m.ca, m.cert, m.key].map((b) => b?.toString('base64') ?? '').join('|');
+    const m = loadTlsMaterial(w.tls, undefined, pair);
+    material = [m.ca, m.cert, m.key, ...(m.crl ?? [])]
+      .map((b) => b?.toString('base64') ?? '')
+      .join('|');
   } catch (e) {
     material = (e as Error).message;
   }

@@ -7,6 +7,7 @@ export type TlsFailureKind =
   | 'hostname-mismatch' // the certificate is not for the host we dialled
   | 'version-refused' // no common TLS version (the broker does not speak TLS 1.3)
   | 'client-cert-rejected' // the broker refused our client certificate (unknown CA, expired, missing)
+  | 'revoked' // the broker's certificate is on a CRL of wms.tls.crl
   | 'handshake'; // any other TLS failure
 
 export class WmsTlsError extends Error {
@@ -27,7 +28,7 @@ export function isWmsTlsError(e: unknown): e is WmsTlsError {
 /** CA / certificate / key configured but unusable (missing file, not PEM). */
 export class TlsMaterialError extends Error {
   constructor(
-    readonly field: 'ca' | 'cert' | 'key',
+    readonly field: 'ca' | 'cert' | 'key' | 'crl',
     readonly reason: string,
   ) {
     super(`wms.tls.${field}: ${reason}`);
@@ -59,6 +60,8 @@ export function isBrokerConnectError(e: unknown): e is BrokerConnectError {
 const TLS_CODES: Record<string, TlsFailureKind> = {
   CERT_HAS_EXPIRED: 'expired',
   CERT_NOT_YET_VALID: 'expired',
+  CERT_REVOKED: 'revoked',
+  UNABLE_TO_GET_CRL: 'untrusted', // wms.tls.crl has no CRL for one of the broker's CAs
   UNABLE_TO_VERIFY_LEAF_SIGNATURE: 'untrusted',
   SELF_SIGNED_CERT_IN_CHAIN: 'untrusted',
   DEPTH_ZERO_SELF_SIGNED_CERT: 'untrusted',
@@ -97,6 +100,12 @@ export function classifyConnectError(err: unknown, url: string): Error {
   const code = e?.code;
   const msg = e?.message ?? String(err);
   if (typeof code === 'string') {
+    // Our own key: encrypted and WMS_KEY_PASSPHRASE missing or wrong (never the broker's doing).
+    if (code === 'ERR_OSSL_BAD_DECRYPT' || code === 'ERR_OSSL_EVP_BAD_DECRYPT')
+      return new TlsMaterialError(
+        'key',
+        'cannot decrypt the client key: WMS_KEY_PASSPHRASE is missing or wrong',
+      );
     const kind = TLS_CODES[code];
     if (kind) return new WmsTlsError(kind, url, code, msg);
     if (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))

@@ -4,6 +4,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import type { GatewayConfig } from '../config/schema.js';
 import { TlsMaterialError } from './link-errors.js';
+import { isEncryptedKeyPem } from '../identity/key-file.js';
 
 export type WmsTlsConfig = GatewayConfig['wms']['tls'];
 
@@ -11,12 +12,16 @@ export interface TlsMaterial {
   ca?: Buffer;
   cert?: Buffer;
   key?: Buffer;
+  /** Only when the key is encrypted (WMS_KEY_PASSPHRASE): node:tls decrypts it in the handshake. */
+  passphrase?: string;
+  /** CRLs for the broker's chain (wms.tls.crl): a revoked broker certificate fails the handshake. */
+  crl?: Buffer[];
   servername?: string;
 }
 
 const isPemText = (v: string) => v.includes('-----BEGIN');
 
-function load(field: 'ca' | 'cert' | 'key', v: string | undefined): Buffer | undefined {
+function load(field: 'ca' | 'cert' | 'key' | 'crl', v: string | undefined): Buffer | undefined {
   if (v === undefined || v === '') return undefined;
   let buf: Buffer;
   if (isPemText(v)) buf = Buffer.from(v);
@@ -34,14 +39,27 @@ function load(field: 'ca' | 'cert' | 'key', v: string | undefined): Buffer | und
   return buf;
 }
 
-export function loadTlsMaterial(tls: WmsTlsConfig): TlsMaterial {
+/** The client pair the link uses instead of wms.tls.cert/key (a renewed identity); paths or PEM text. */
+export interface ClientPair {
+  cert: string;
+  key: string;
+}
+
+export function loadTlsMaterial(
+  tls: WmsTlsConfig,
+  passphrase?: string,
+  pair?: ClientPair,
+): TlsMaterial {
   const m: TlsMaterial = {};
   const ca = load('ca', tls.ca);
-  const cert = load('cert', tls.cert);
-  const key = load('key', tls.key);
+  const cert = load('cert', pair?.cert ?? tls.cert);
+  const key = load('key', pair?.key ?? tls.key);
   if (ca) m.ca = ca;
   if (cert) m.cert = cert;
   if (key) m.key = key;
+  if (key && passphrase !== undefined && isEncryptedKeyPem(key)) m.passphrase = passphrase;
+  const crls = typeof tls.crl === 'string' ? [tls.crl] : (tls.crl ?? []);
+  if (crls.length) m.crl = crls.map((c) => load('crl', c)!).filter(Boolean);
   if ((cert && !key) || (key && !cert))
     throw new TlsMaterialError(cert ? 'key' : 'cert', 'mutual TLS needs both cert and key');
   if (tls.servername) m.servername = tls.servername;

@@ -22,6 +22,7 @@ import {
 } from './link-errors.js';
 import { systemMetrics } from './system-metrics.js';
 import { checkClientCertificate } from './cert-check.js';
+import type { ClientPair } from './tls-material.js';
 
 export type WmsConfig = GatewayConfig['wms'];
 export interface HeartbeatExtras {
@@ -44,6 +45,10 @@ export interface WmsLinkOptions {
   wms: WmsConfig;
   logger: Logger;
   heartbeat?: () => Promise<HeartbeatExtras> | HeartbeatExtras;
+  /** WMS_KEY_PASSPHRASE, for an encrypted client key (never logged). */
+  keyPassphrase?: string | undefined;
+  /** The client pair to start with when it is not wms.tls.cert/key (a renewed identity). */
+  clientPair?: ClientPair | undefined;
 }
 
 export interface WmsLinkStats {
@@ -105,10 +110,12 @@ export class WmsLink extends EventEmitter {
   private hbTimer: NodeJS.Timeout | undefined;
   private certTimer: NodeJS.Timeout | undefined;
   private started = false;
+  private pair: ClientPair | undefined;
 
   constructor(private readonly opts: WmsLinkOptions) {
     super();
     this.wms = opts.wms;
+    this.pair = opts.clientPair;
     this.log = opts.logger.child({ component: 'wms-link' });
     this.prefix = `wms/${opts.tenant}/${opts.gatewayId}/`;
   }
@@ -173,6 +180,8 @@ export class WmsLink extends EventEmitter {
       clientId: `wmsgw-${this.opts.tenant}-${this.opts.gatewayId}`,
       will: { topic: this.topic('status'), ...this.encode({ state: 'offline' }) },
       logger: this.log,
+      keyPassphrase: this.opts.keyPassphrase,
+      pair: () => this.pair,
     });
     this.conn.on('up', (c: MqttClient, url: string) => this.onUp(c, url));
     this.conn.on('down', (err?: Error) => this.onDown(err));
@@ -344,9 +353,29 @@ export class WmsLink extends EventEmitter {
       inflight: wms.outbox.inflight,
     });
     if (before.heartbeatSeconds !== wms.heartbeatSeconds) this.startHeartbeat();
-    const reconnect = connectionKey(before) !== connectionKey(wms);
+    const reconnect = connectionKey(before, this.pair) !== connectionKey(wms, this.pair);
     this.log.info({ urls: wms.urls, reconnect }, 'WMS link reconfigured');
     this.conn.update(wms, reconnect);
+    this.checkCertificate();
+  }
+
+  /** The client pair in use: a renewed identity, or undefined for wms.tls.cert/key. */
+  get clientPair(): ClientPair | undefined {
+    return this.pair;
+  }
+
+  /**
+   * Use another client certificate and key (identity renewal, or going back to the old pair) and reconnect
+   * with it. Data stays in the outbox meanwhile, so seq has no gap.
+   */
+  setClientPair(pair: ClientPair | undefined): void {
+    this.pair = pair;
+    if (!this.started) return;
+    this.log.info(
+      { cert: pair?.cert ?? 'wms.tls.cert' },
+      'client certificate changed: reconnecting',
+    );
+    this.conn.update(this.wms, true);
     this.checkCertificate();
   }
 
@@ -423,6 +452,7 @@ export class WmsLink extends EventEmitter {
     );
     if (!this.downSince)
       this.downSince = { at: Date.now(), buffered: this.outbox.stats().messages };
+    this.emit('attempt-failed', err, url);
     const key = `${failureKey(err)}@${url}`;
     if (this.alertedFailures.has(key)) return;
     this.alertedFailures.add(key);
@@ -500,8 +530,8 @@ export class WmsLink extends EventEmitter {
   }
 
   private checkCertificate(): void {
-    for (const a of checkClientCertificate(this.wms.tls))
-      this.alert(a.level, a.code, a.message, a.extra);
+    const tls = this.pair ? { ...this.wms.tls, ...this.pair } : this.wms.tls;
+    for (const a of checkClientCertificate(tls)) this.alert(a.level, a.code, a.message, a.extra);
   }
 
   private reportDrops(s: DropSummary): void {

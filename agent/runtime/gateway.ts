@@ -12,6 +12,7 @@ import type { PlcReading, PlcStatus } from '../../plc/poller/plc-poller.js';
 import { ChangeFilter } from '../../plc/report/change-filter.js';
 import type { TagValue } from '../../plc/codec/codec.js';
 import { WmsLink } from '../link/wms-link.js';
+import type { ClientPair } from '../link/tls-material.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -20,6 +21,10 @@ export interface GatewayOptions {
   dataDir: string;
   version: string;
   logger: Logger;
+  /** WMS_KEY_PASSPHRASE for an encrypted client key. */
+  keyPassphrase?: string | undefined;
+  /** A renewed client identity to connect with instead of wms.tls.cert/key. */
+  clientPair?: ClientPair | undefined;
 }
 
 export interface PlcView {
@@ -55,6 +60,7 @@ export type CoreLink = Pick<
   | 'alert'
   | 'stats'
   | 'compact'
+  | 'setClientPair'
   | 'on'
   | 'once'
   | 'off'
@@ -90,6 +96,8 @@ export class Gateway extends EventEmitter {
       wms: opts.config.wms,
       logger: opts.logger,
       heartbeat: () => ({ plcs: this.plcStates(), ...this.heartbeatExtras() }),
+      keyPassphrase: opts.keyPassphrase,
+      clientPair: opts.clientPair,
     });
     this.pollerSet.on('reading', (r: PlcReading) => this.onReading(r));
     this.pollerSet.on('status', (s: PlcStatus & { plc: string }) => this.onStatus(s.plc, s));

@@ -12,6 +12,7 @@ export class LiveView extends EventEmitter implements GatewayView {
   private readonly alerts: AlertView[] = [];
   private readonly reports: unknown[] = [];
   ota: () => OtaStatePayload | null = () => null;
+  identity: () => unknown = () => undefined;
 
   constructor(private readonly gateway: Gateway) {
     super();
@@ -73,6 +74,7 @@ export class LiveView extends EventEmitter implements GatewayView {
       },
       outbox: { ...link.outbox, maxBytes: g.currentConfig.wms.outbox.maxBytes },
       ota: this.ota(),
+      identity: this.identity(),
       alerts: [...this.alerts],
       maintenance: [...this.reports],
     };

@@ -9,6 +9,8 @@ import { VERSION } from '../../platform/version.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.js';
 import { startServices, type Services } from './services.js';
 import { RemoteConfigService } from '../remote-config/remote-config-service.js';
+import { prepareIdentity } from '../identity/start-identity.js';
+import { isKeyFileError, keyPassphrase } from '../identity/key-file.js';
 
 export const SHUTDOWN_GRACE_MS = 8000;
 
@@ -116,9 +118,22 @@ export async function runAgent(opts: {
     logger.error({ err: reason }, 'unhandled rejection'),
   );
 
+  // Keys first: a wrong or missing WMS_KEY_PASSPHRASE stops the start before anything runs or is written.
+  const passphrase = keyPassphrase(env);
+  const identity = await prepareIdentity({
+    config: rc.config,
+    dataDir: rc.dataDir,
+    passphrase,
+    logger,
+  }).catch((e: unknown) => {
+    if (isKeyFileError(e)) logger.error({ key: e.source, problem: e.problem }, e.message);
+    throw e;
+  });
   const embedded = (started.embedded = await startEmbeddedDefault(rc, logger, env));
   if (stopping) return;
   const gateway = (started.gateway = new Gateway({
+    keyPassphrase: passphrase,
+    clientPair: identity.pair,
     config: rc.config,
     tenant: rc.tenant,
     gatewayId: rc.gatewayId,

@@ -21,6 +21,8 @@ import { UpdateLock } from '../balena/update-lock.js';
 import { DeviceTagReporter } from '../balena/device-tags.js';
 import { attachCommandServices } from '../commands/attach.js';
 import { attachOta } from './attach-ota.js';
+import { attachIdentity } from '../identity/attach.js';
+import { keyPassphrase } from '../identity/key-file.js';
 
 export interface Services {
   httpPort?: number;
@@ -66,6 +68,16 @@ export async function startServices(ctx: {
     trust: commands.trust.authority,
   });
   view.ota = () => ota.state();
+  const identity = await attachIdentity({
+    link: gateway.link,
+    config: cfg,
+    gatewayId: rc.gatewayId,
+    dataDir: rc.dataDir,
+    passphrase: keyPassphrase(env),
+    logger,
+    trust: commands.trust.authority,
+  });
+  view.identity = () => identity.state();
 
   const health = new HealthMonitor({
     dataDir: rc.dataDir,
@@ -171,6 +183,7 @@ export async function startServices(ctx: {
       gateway.link.off('outbox-write-failure', recheck);
       gateway.link.off('outbox-write-recovered', recheck);
       await ota.stop();
+      await identity.stop();
       await commands.stop();
       unfeed();
     },

@@ -36,6 +36,7 @@ import {
 import { OTA_ERROR_REASONS } from '../../ota/device/state-store.js';
 import { TRUST_REFUSALS } from '../../agent/trust/policy.js';
 import { SIGNATURE_REASONS } from '../../platform/signature/errors.js';
+import { CERT_STATE_ERRORS } from '../../agent/identity/reasons.js';
 
 const KEBAB = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 const families = {
@@ -44,6 +45,7 @@ const families = {
   'ota/state': OTA_ERROR_REASONS,
   'trust/state': TRUST_REFUSALS,
   'signatures (every topic)': SIGNATURE_REASONS,
+  'cert/state': CERT_STATE_ERRORS,
 };
 
 test('every code of every family is kebab-case and in docs/reason-codes.md', () => {

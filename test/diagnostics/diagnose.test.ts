@@ -12,6 +12,9 @@ import { freePort } from '../helpers/ports.js';
 import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
 import { startSimulator, type Simulator } from '../../plc/simulator/simulator.js';
 import { makePki, type TestPki as Pki } from '../helpers/pki.js';
+import { createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { encryptKeyPem } from '../../agent/identity/key-file.js';
 
 interface Check {
   name: string;
@@ -29,6 +32,9 @@ let dir: { path: string; cleanup: () => void };
 let pki: Pki;
 let broker: Broker;
 let sim: Simulator;
+/** The client key encrypted at rest (a plaintext key is itself a diagnose warning). */
+let clientKeyEnc: string;
+const KEY_PASS = 'diag-key-passphrase';
 
 // Resource thresholds off (100 %): the 2-core CI machine is busy with other tests; these tests are about links.
 const quietHealth = {
@@ -49,6 +55,12 @@ const plc = (id: string, port: number) => ({
 before(async () => {
   dir = tmpDir('diag-');
   pki = makePki(dir.path);
+  clientKeyEnc = join(dir.path, 'client-enc.key');
+  writeFileSync(
+    clientKeyEnc,
+    encryptKeyPem(createPrivateKey(readFileSync(pki.clientKey)), KEY_PASS),
+    { mode: 0o600 },
+  );
   broker = await startMosquitto({
     tls: {
       ca: pki.ca,
@@ -75,7 +87,7 @@ async function diagnose(name: string, config: object, prepare?: (dataDir: string
   writeFileSync(file, stringify(config));
   const r = await runCli(['diagnose', '--json', '--config', file, '--data-dir', dataDir], {
     timeoutMs: 60_000,
-    env: { WMS_MQTT_URL: '', WMS_CA: '', WMS_CERT: '', WMS_KEY: '' },
+    env: { WMS_MQTT_URL: '', WMS_CA: '', WMS_CERT: '', WMS_KEY: '', WMS_KEY_PASSPHRASE: KEY_PASS },
   });
   let report: Report;
   try {
@@ -94,7 +106,7 @@ async function diagnose(name: string, config: object, prepare?: (dataDir: string
 const healthyConfig = () => ({
   gateway: { tenant: 'acme', id: 'gw-diag' },
   plcs: [plc('line-1', sim.port)],
-  wms: { urls: [broker.url], tls: { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey } },
+  wms: { urls: [broker.url], tls: { ca: pki.ca, cert: pki.clientCert, key: clientKeyEnc } },
   health: quietHealth,
 });
 
@@ -128,8 +140,12 @@ test('healthy setup: exit 0, every link checked', { timeout: 90_000 }, async () 
     'outbox',
     'slots',
     'logs',
+    'identity.key',
+    'identity.certificate',
   ])
     assert.equal(byName(n).status, 'ok', n);
+  assert.match(byName('identity.key').message, /encrypted/);
+  assert.match(byName('identity.certificate').message, /CN=client serial .* expires/);
   assert.ok(
     report.checks.every((c) => c.recommendation === undefined),
     'no advice when all is well',
@@ -191,7 +207,7 @@ test(
       plcs: [plc('line-1', sim.port), plc('line-2', deadPlc)],
       wms: {
         urls: [broker.url, deadUrl],
-        tls: { ca: pki.otherCa, cert: pki.clientCert, key: pki.clientKey },
+        tls: { ca: pki.otherCa, cert: pki.clientCert, key: clientKeyEnc },
       },
       health: quietHealth,
     });
@@ -230,7 +246,16 @@ test(
         '--data-dir',
         join(dir.path, 'broken'),
       ],
-      { timeoutMs: 60_000, env: { WMS_MQTT_URL: '', WMS_CA: '', WMS_CERT: '', WMS_KEY: '' } },
+      {
+        timeoutMs: 60_000,
+        env: {
+          WMS_MQTT_URL: '',
+          WMS_CA: '',
+          WMS_CERT: '',
+          WMS_KEY: '',
+          WMS_KEY_PASSPHRASE: KEY_PASS,
+        },
+      },
     );
     assert.equal(text.code, 2);
     assert.match(text.stdout, /\[FAIL\] plc\.line-2: cannot connect/);

@@ -94,6 +94,10 @@ test(
       assert.match((await page.textContent('#ota')) ?? '', /slot a0\.1\.0 active/);
       assert.match((await page.textContent('#ota-history')) ?? '', /Probation → Committed/);
       assert.match((await page.textContent('#maintenance')) ?? '', /fullBackup · 1\.2 s/);
+      assert.match(
+        (await page.textContent('#identity')) ?? '',
+        /renewing pending.*CN=gw-01.*5E788097FA2DC40D.*expires2027-01-30/,
+      );
       assert.match((await page.textContent('#alerts')) ?? '', /press-2 disconnected/);
       const countCell = '.plc[data-plc="conveyor-1"] td[data-tag="count"]';
       assert.equal(await page.textContent(countCell), '10');

@@ -51,6 +51,16 @@ export class DrivenView extends EventEmitter implements GatewayView {
       ],
       ts: '2026-11-20T10:00:00Z',
     },
+    identity: {
+      serial: '5E788097FA2DC40D',
+      subject: 'CN=gw-01',
+      notBefore: '2026-11-01T00:00:00.000Z',
+      notAfter: '2027-01-30T00:00:00.000Z',
+      renewAt: '2026-12-31T00:00:00.000Z',
+      status: 'renewing',
+      phase: 'pending',
+      ts: '2026-11-30T00:00:00.000Z',
+    },
     alerts: [
       {
         ts: new Date().toISOString(),
