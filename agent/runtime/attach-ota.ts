@@ -46,12 +46,13 @@ export async function attachOta(ctx: {
       };
     },
     lock,
+    alert: (level, code, message) => gateway.link.alert(level, code, message),
     applyPlcMap: (plcs) => gateway.applyConfig({ ...gateway.currentConfig, plcs }),
     currentPlcMap: () => gateway.currentConfig.plcs,
     ...(existsSync(rc.configPath) ? { configPath: rc.configPath } : {}),
   });
   gateway.link.subscribe('ota/offer', (payload) => void agent.handleOffer(payload));
-  agent.start();
+  void agent.start();
   return {
     state: () => agent.state(),
     summary: () => {

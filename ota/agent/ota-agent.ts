@@ -5,14 +5,15 @@ import type { PlcConfig } from '../../plc/config/schema.js';
 import { isOtaRefusal, isOtaStateError } from '../errors.js';
 import { type DownloadSettings } from '../device/download.js';
 import { factoryDir as defaultFactory, imageVersion, otaPaths } from '../device/paths.js';
-import { loadState, type Health, type OtaState } from '../device/state-store.js';
+import { loadState, saveState, type Health, type OtaState } from '../device/state-store.js';
 import {
   recordRefusal,
   runUpdate,
   type UpdaterContext,
   type UpdateSource,
 } from '../device/updater.js';
-import { plcMapInstaller } from '../plc-map/plc-map-update.js';
+import { PlcMapDeployment } from '../plc-map/plc-map-update.js';
+import { withOtaLock } from '../device/op-lock.js';
 import { HEALTH_MESSAGE, type HealthMessage } from '../launcher/health-message.js';
 import { parseOffer } from './offer.js';
 import { statePayload, type OtaStatePayload } from './state-payload.js';
@@ -41,12 +42,18 @@ export interface OtaAgentOptions {
   healthReportMs?: number;
   /** Called when the launcher went away (the agent should stop); default SIGTERM to itself. */
   onLauncherGone?: () => void;
+  /** Raise an alert (alerts topic): every rollback, of a slot or of a PLC map, raises one. */
+  alert?: (level: 'warning' | 'critical', code: string, message: string) => void;
+  /** How often the state file is checked for work started elsewhere (ms), e.g. `ota rollback`. */
+  watchMs?: number;
 }
 
 export class OtaAgent {
   private queue: Promise<unknown> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
+  private watch: NodeJS.Timeout | undefined;
   private readonly factory: string;
+  private readonly maps: PlcMapDeployment | undefined;
   private readonly onDisconnect = () => {
     this.o.logger.warn('ota: launcher gone; stopping');
     (this.o.onLauncherGone ?? (() => process.kill(process.pid, 'SIGTERM')))();
@@ -54,21 +61,55 @@ export class OtaAgent {
 
   constructor(private readonly o: OtaAgentOptions) {
     this.factory = o.factoryDir ?? defaultFactory();
+    const c = o.config;
+    if (o.applyPlcMap)
+      this.maps = new PlcMapDeployment(() => this.ctx(), {
+        apply: o.applyPlcMap,
+        ...(o.currentPlcMap ? { current: o.currentPlcMap } : {}),
+        health: o.health,
+        minHealthySeconds: c.minHealthySeconds,
+        probationGraceSeconds: c.probationGraceSeconds,
+        maxBoots: c.crashLoop.exits,
+        ...(o.lock ? { lock: o.lock } : {}),
+        logger: o.logger,
+      });
   }
 
-  /** Publish the current state and start reporting health to the launcher (when run by one). */
-  start(): void {
+  /**
+   * Publish the current state, resume a PLC-map deployment a restart interrupted, raise the alert
+   * of a rollback the launcher did while no agent ran, and start reporting health to the launcher.
+   * Resolves once the resume step (not a probation it starts) is done.
+   */
+  start(): Promise<void> {
     this.publish();
+    const resumed = this.serial(async () => {
+      this.alertRollback();
+      if (this.maps) await this.maps.resume().catch((e: Error) => this.logFailure(e));
+      this.alertRollback();
+      this.publish();
+    });
+    this.watch = setInterval(() => {
+      const s = this.safeState();
+      if (s?.update?.target === 'plc-map' && s.phase === 'RollingBack' && this.maps)
+        void this.serial(async () => {
+          await this.maps!.finishIfRollingBack().catch((e: Error) => this.logFailure(e));
+          this.alertRollback();
+          this.publish();
+        });
+    }, this.o.watchMs ?? 1000);
+    this.watch.unref();
     if (process.send) {
       this.reportHealth();
       this.timer = setInterval(() => this.reportHealth(), this.o.healthReportMs ?? 1000);
       this.timer.unref();
       process.on('disconnect', this.onDisconnect);
     }
+    return resumed;
   }
 
   stop(): void {
     clearInterval(this.timer);
+    clearInterval(this.watch);
     process.off('disconnect', this.onDisconnect);
   }
 
@@ -109,7 +150,11 @@ export class OtaAgent {
   private async run(source: UpdateSource): Promise<void> {
     const go = () => runUpdate(this.ctx(), source);
     try {
-      await (this.o.lock ? this.o.lock.withLock('ota update', go) : go());
+      const s = await (this.o.lock ? this.o.lock.withLock('ota update', go) : go());
+      // A PLC map on probation is judged here, outside the OTA lock (ota rollback may step in).
+      if (this.maps && s.update?.target === 'plc-map' && s.phase === 'Probation')
+        await this.maps.probation();
+      this.alertRollback();
     } catch (e) {
       // Never let an update problem take the agent down: it is logged and visible in ota/state.
       if (isOtaRefusal(e) || isOtaStateError(e))
@@ -130,6 +175,42 @@ export class OtaAgent {
 
   private readState(): OtaState {
     return loadState(otaPaths(this.o.dataDir));
+  }
+
+  private safeState(): OtaState | undefined {
+    try {
+      return this.readState();
+    } catch {
+      return undefined;
+    }
+  }
+
+  private logFailure(e: Error): void {
+    this.o.logger.error({ err: e.message }, 'ota: resuming the deployment failed');
+  }
+
+  /**
+   * One alert per rollback (the launcher's, done while no agent ran, or a PLC map's): the last
+   * RollingBack → Failed entry not alerted yet. Marked in the state file so a restart does not
+   * repeat it; the alert goes into the link's event queue when the broker is not reachable yet.
+   */
+  private alertRollback(): void {
+    const s = this.safeState();
+    const last = s?.history.at(-1);
+    if (!s || !this.o.alert || s.phase !== 'Failed' || last?.from !== 'RollingBack') return;
+    if (s.alertedRollback === last.ts) return;
+    this.o.alert(
+      'critical',
+      'ota-rollback',
+      `OTA ${s.update?.target ?? 'agent'} update ${s.update?.id ?? ''} rolled back (${s.error?.reason ?? last.reason ?? 'rollback'}): ${last.message}`,
+    );
+    const paths = otaPaths(this.o.dataDir);
+    void withOtaLock(paths.lock, 'agent alert', () => {
+      const x = loadState(paths);
+      if (x.history.at(-1)?.ts !== last.ts) return;
+      x.alertedRollback = last.ts;
+      saveState(paths, x); // a resting phase: not counted by the loop guard
+    }).catch((e: Error) => this.o.logger.warn({ err: e.message }, 'ota: alert mark not saved'));
   }
 
   private publish(s?: OtaState): void {
@@ -159,15 +240,7 @@ export class OtaAgent {
       onState: (s) => this.publish(s),
       ...(this.o.download ? { download: this.o.download } : {}),
     };
-    if (this.o.applyPlcMap)
-      ctx.installPlcMap = plcMapInstaller(() => ctx, {
-        apply: this.o.applyPlcMap,
-        ...(this.o.currentPlcMap ? { current: this.o.currentPlcMap } : {}),
-        health: this.o.health,
-        minHealthySeconds: c.minHealthySeconds,
-        probationGraceSeconds: c.probationGraceSeconds,
-        logger: this.o.logger,
-      });
+    if (this.maps) ctx.installPlcMap = this.maps.install;
     return ctx;
   }
 }

@@ -17,13 +17,7 @@ import { withOtaLock } from './op-lock.js';
 import { otaPaths, slotDir, type OtaPaths, type SlotName } from './paths.js';
 import { checkPolicy, raiseCounter, readCounter, type DeviceFacts } from './policy.js';
 import { backupConfig } from './slot-switch.js';
-import {
-  isLoopGuardError,
-  loadState,
-  move,
-  type Health,
-  type OtaState,
-} from './state-store.js';
+import { isLoopGuardError, loadState, move, type Health, type OtaState } from './state-store.js';
 import { RESTING_PHASES } from './states.js';
 
 export interface UpdaterContext {
@@ -114,11 +108,7 @@ export async function step(
 }
 
 function fail(ctx: UpdaterContext, paths: OtaPaths, s: OtaState, e: unknown): void {
-  const reason = isOtaRefusal(e)
-    ? e.reason
-    : isLoopGuardError(e)
-      ? 'loop-guard'
-      : 'install-failed';
+  const reason = isOtaRefusal(e) ? e.reason : isLoopGuardError(e) ? 'loop-guard' : 'install-failed';
   const message = e instanceof Error ? e.message : String(e);
   s.error = { reason, message };
   move(paths, s, 'Failed', { message: `refused: ${message}`, reason, force: true });
@@ -156,9 +146,7 @@ async function deploy(
     if (!url)
       throw new OtaRefusal('bad-offer', 'the offered manifest has no url and the offer gave none');
   }
-  let file = url
-    ? await fetchBundle(ctx, paths, s, url, cap)
-    : (source as { file: string }).file;
+  let file = url ? await fetchBundle(ctx, paths, s, url, cap) : (source as { file: string }).file;
   await step(ctx, paths, s, 'Verifying', `verifying ${file}`);
   let opened: Awaited<ReturnType<typeof openAndCheck>>;
   try {
