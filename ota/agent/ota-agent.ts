@@ -54,6 +54,8 @@ export class OtaAgent {
   private watch: NodeJS.Timeout | undefined;
   private readonly factory: string;
   private readonly maps: PlcMapDeployment | undefined;
+  /** Phase/history signature of the last published state. */
+  private published = '';
   private readonly onDisconnect = () => {
     this.o.logger.warn('ota: launcher gone; stopping');
     (this.o.onLauncherGone ?? (() => process.kill(process.pid, 'SIGTERM')))();
@@ -90,6 +92,8 @@ export class OtaAgent {
     });
     this.watch = setInterval(() => {
       const s = this.safeState();
+      // The launcher changes the state too (commit after probation) and has no link: publish it.
+      if (s && this.signature(s) !== this.published) this.publish(s);
       if (s?.update?.target === 'plc-map' && s.phase === 'RollingBack' && this.maps)
         void this.serial(async () => {
           await this.maps!.finishIfRollingBack().catch((e: Error) => this.logFailure(e));
@@ -213,9 +217,15 @@ export class OtaAgent {
     }).catch((e: Error) => this.o.logger.warn({ err: e.message }, 'ota: alert mark not saved'));
   }
 
+  private signature(s: OtaState): string {
+    return `${s.phase} ${s.history.at(-1)?.ts ?? ''} ${s.active}`;
+  }
+
   private publish(s?: OtaState): void {
     try {
-      this.o.publishState(statePayload(s ?? this.readState(), imageVersion(this.factory)));
+      const st = s ?? this.readState();
+      this.published = this.signature(st);
+      this.o.publishState(statePayload(st, imageVersion(this.factory)));
     } catch (e) {
       this.o.logger.warn({ err: (e as Error).message }, 'ota state publish failed');
     }

@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { PlcConfig } from '../../plc/config/schema.js';
 import type { Manifest } from '../bundle/manifest.js';
 import { writeFileAtomic } from '../device/atomic-file.js';
+import { holdIfAsked } from '../device/hold.js';
 import { withOtaLock } from '../device/op-lock.js';
 import { otaPaths, type OtaPaths } from '../device/paths.js';
 import { raiseCounter } from '../device/policy.js';
@@ -234,6 +235,7 @@ export class PlcMapDeployment {
       move(paths, s, 'RollingBack', { message, reason, force: true });
       publish(this.ctx(), s);
     }
+    await holdIfAsked('RollingBack');
     const prev = readPrevious(paths);
     if (prev)
       await this.ensureApplied(prev.plcs).catch((e: Error) =>
