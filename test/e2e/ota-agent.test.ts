@@ -60,19 +60,22 @@ const onlineSince = (t: number, version: string) =>
     .all('status')
     .some((m) => m.at >= t && m.msg.state === 'online' && m.msg.version === version);
 
-before(async () => {
-  mkdirSync(bundles, { recursive: true });
-  [image, keys, broker, sim, http] = await Promise.all([
-    buildImage(join(tmp.path, 'image')),
-    generateSigningKey('EdDSA', 'release-1'),
-    startMosquitto(),
-    startSimulator({ port: 0 }),
-    serveDir(bundles),
-  ]);
-  watch = await watchGateway(broker.url);
-  writeGatewayConfig(config, { broker: broker.url, plcPort: sim.port, otaKey: keys.publicJwk });
-  gw = startGateway(image, config, dataDir);
-});
+before(
+  async () => {
+    mkdirSync(bundles, { recursive: true });
+    [image, keys, broker, sim, http] = await Promise.all([
+      buildImage(),
+      generateSigningKey('EdDSA', 'release-1'),
+      startMosquitto(),
+      startSimulator({ port: 0 }),
+      serveDir(bundles),
+    ]);
+    watch = await watchGateway(broker.url);
+    writeGatewayConfig(config, { broker: broker.url, plcPort: sim.port, otaKey: keys.publicJwk });
+    gw = startGateway(image, config, dataDir);
+  },
+  { timeout: 360_000 },
+);
 
 after(async () => {
   await gw?.stop();

@@ -3,7 +3,20 @@
 // started through its entry point `node dist/ota/launcher/main.js run`, with a real mosquitto, the
 // simulator as the PLC, and bundles served over a loopback HTTP server.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,9 +27,34 @@ import { waitFor } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 
-/** Compile the sources into `dir` laid out like the image (the factory slot). */
-export async function buildImage(dir: string): Promise<string> {
-  mkdirSync(dir, { recursive: true });
+/** Every input of the build, hashed: the compiled image is shared by the test files of one source state. */
+function sourceHash(): string {
+  const h = createHash('sha256');
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true }).sort((x, y) =>
+      x.name < y.name ? -1 : 1,
+    )) {
+      const f = join(d, e.name);
+      if (e.isDirectory()) walk(f);
+      else if (e.name.endsWith('.ts') || e.name.endsWith('.js'))
+        h.update(f).update(readFileSync(f));
+    }
+  };
+  for (const d of ['agent', 'plc', 'ota', 'bin']) walk(join(ROOT, d));
+  for (const f of ['package.json', 'tsconfig.json', 'tsconfig.build.json'])
+    h.update(readFileSync(join(ROOT, f)));
+  return h.digest('hex').slice(0, 16);
+}
+
+/**
+ * The sources compiled and laid out like the image (the factory slot), in a directory shared by the
+ * OTA end-to-end files (built once per source state: tsc takes a while on a 2-core machine).
+ * Built aside and renamed into place, so concurrent test files never see half an image.
+ */
+export async function buildImage(): Promise<string> {
+  const dir = join(tmpdir(), `wms-gateway-e2e-image-${sourceHash()}`);
+  if (existsSync(join(dir, 'package.json'))) return dir;
+  const work = mkdtempSync(join(tmpdir(), 'wms-gateway-e2e-build-'));
   await run(
     process.execPath,
     [
@@ -24,15 +62,20 @@ export async function buildImage(dir: string): Promise<string> {
       '-p',
       join(ROOT, 'tsconfig.build.json'),
       '--outDir',
-      join(dir, 'dist'),
+      join(work, 'dist'),
       '--sourceMap',
       'false',
     ],
-    { cwd: ROOT, timeout: 240_000 },
+    { cwd: ROOT, timeout: 300_000 },
   );
-  cpSync(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
-  cpSync(join(ROOT, 'package.json'), join(dir, 'package.json'));
-  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  cpSync(join(ROOT, 'bin'), join(work, 'bin'), { recursive: true });
+  symlinkSync(join(ROOT, 'node_modules'), join(work, 'node_modules'), 'dir');
+  cpSync(join(ROOT, 'package.json'), join(work, 'package.json')); // last: marks a complete image
+  try {
+    renameSync(work, dir);
+  } catch {
+    rmSync(work, { recursive: true, force: true }); // another test file finished first
+  }
   return dir;
 }
 
@@ -170,7 +213,10 @@ export function startGateway(
   };
   process.once('exit', () => group('SIGKILL'));
   const agentPids = () =>
-    [...out.matchAll(/"pid":(\d+)[^\n]*launcher started the agent/g)].map((m) => Number(m[1]));
+    // pino's own "pid" (the launcher's) comes first on the line; the child's is the last one.
+    [...out.matchAll(/"pid":(\d+)(?:(?!"pid")[^\n])*launcher started the agent/g)].map((m) =>
+      Number(m[1]),
+    );
   const alive = (pid: number) => {
     try {
       process.kill(pid, 0);

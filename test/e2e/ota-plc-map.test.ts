@@ -81,22 +81,25 @@ async function restart(env: NodeJS.ProcessEnv = {}): Promise<Gateway> {
   return gw;
 }
 
-before(async () => {
-  mkdirSync(bundles, { recursive: true });
-  [image, keys, broker, sims, http] = await Promise.all([
-    buildImage(join(tmp.path, 'image')),
-    generateSigningKey('EdDSA', 'maps-1'),
-    startMosquitto(),
-    Promise.all([startSimulator({ port: 0 }), startSimulator({ port: 0 })]),
-    serveDir(bundles),
-  ]);
-  watch = await watchGateway(broker.url);
-  writeGatewayConfig(config, {
-    broker: broker.url,
-    plcPort: sims[0]!.port,
-    otaKey: keys.publicJwk,
-  });
-});
+before(
+  async () => {
+    mkdirSync(bundles, { recursive: true });
+    [image, keys, broker, sims, http] = await Promise.all([
+      buildImage(),
+      generateSigningKey('EdDSA', 'maps-1'),
+      startMosquitto(),
+      Promise.all([startSimulator({ port: 0 }), startSimulator({ port: 0 })]),
+      serveDir(bundles),
+    ]);
+    watch = await watchGateway(broker.url);
+    writeGatewayConfig(config, {
+      broker: broker.url,
+      plcPort: sims[0]!.port,
+      otaKey: keys.publicJwk,
+    });
+  },
+  { timeout: 360_000 },
+);
 
 after(async () => {
   await gw?.stop();
