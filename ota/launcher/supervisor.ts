@@ -26,6 +26,7 @@ import {
 } from '../device/state-store.js';
 import { resumeRule } from '../device/states.js';
 import { parseHealthMessage } from './health-message.js';
+import { LauncherUpdateLock } from './balena-lock.js';
 
 export interface LauncherSettings {
   crashLoopExits: number;
@@ -78,14 +79,24 @@ export class Launcher {
   private done!: (code: number) => void;
   private lastCode = 0;
 
+  /** balena's update lock, held from an agent switch through the end of its probation. */
+  private readonly updateLock: LauncherUpdateLock;
+
   constructor(private readonly o: LauncherOptions) {
     this.paths = otaPaths(o.dataDir);
+    const e = o.env;
+    this.updateLock = new LauncherUpdateLock(
+      e.BALENA_APP_LOCK_PATH ??
+        (e.BALENA_SUPERVISOR_ADDRESS ? '/tmp/balena/updates.lock' : undefined),
+    );
   }
 
   /** Resolves with the exit code once shutdown() finished. */
   async run(): Promise<number> {
     const finished = new Promise<number>((r) => (this.done = r));
     await this.recoverAtStart();
+    if (this.switchInFlight(this.state())) this.updateLock.take();
+    else this.updateLock.clearStale();
     await this.startChild();
     this.timer = setInterval(() => void this.tick(), this.o.settings.pollMs);
     return finished;
@@ -327,8 +338,13 @@ export class Launcher {
       return;
     }
     const agentUpdate = s.update?.target !== 'plc-map';
+    if (this.updateLock.held && !this.switchInFlight(s)) this.updateLock.release();
     if (s.phase === 'Switching' && agentUpdate) {
       const baseline = this.lastHealth ?? s.update?.baseline ?? ZERO;
+      if (!this.updateLock.take()) {
+        this.o.logger.info('launcher: balena update lock held by someone else; switch waits');
+        return;
+      }
       await this.withBusy(async () => {
         await holdIfAsked('Switching');
         await this.stopChild();
@@ -361,6 +377,13 @@ export class Launcher {
       return;
     }
     if (s.phase === 'Probation' && agentUpdate && this.child) await this.judgeProbation(s);
+  }
+
+  /** An agent switch between its start and its commit or rollback: balena's lock is held. */
+  private switchInFlight(s: OtaState): boolean {
+    return (
+      s.update?.target !== 'plc-map' && ['Switching', 'Probation', 'RollingBack'].includes(s.phase)
+    );
   }
 
   private async judgeProbation(s: OtaState): Promise<void> {
