@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { REFUSAL_REASONS, OtaStateError } from '../errors.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomicSync, WORLD_READABLE } from '../../platform/atomic-file.js';
 import type { OtaPaths } from './paths.js';
 import {
   PHASES,
@@ -120,7 +120,7 @@ export function loadState(paths: OtaPaths): OtaState {
 }
 
 function writeState(paths: OtaPaths, s: OtaState): void {
-  writeFileAtomic(paths.state, JSON.stringify(s, null, 1) + '\n');
+  writeFileAtomicSync(paths.state, JSON.stringify(s, null, 1) + '\n', WORLD_READABLE);
 }
 
 /** Thrown when a deployment made more persisted saves than MAX_TRANSITIONS: it is looping. */

@@ -5,7 +5,12 @@
 import { cpSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { PlcConfig } from '../../plc/config/schema.js';
-import { fsyncDir, replaceDir, writeFileAtomic } from '../device/atomic-file.js';
+import {
+  fsyncDirSync,
+  replaceDirSync,
+  writeFileAtomicSync,
+  WORLD_READABLE,
+} from '../../platform/atomic-file.js';
 import type { OtaPaths } from '../device/paths.js';
 import { loadState, type OtaState } from '../device/state-store.js';
 
@@ -53,29 +58,29 @@ export function stageCandidate(
   tree: string,
 ): void {
   const f = mapFiles(paths);
-  writeFileAtomic(f.previous, JSON.stringify(previous));
+  writeFileAtomicSync(f.previous, JSON.stringify(previous), WORLD_READABLE);
   rmSync(f.candidateTree, { recursive: true, force: true });
   cpSync(tree, f.candidateTree, { recursive: true });
-  writeFileAtomic(f.candidate, JSON.stringify(plcs));
+  writeFileAtomicSync(f.candidate, JSON.stringify(plcs), WORLD_READABLE);
 }
 
 /** Commit: the candidate becomes the current map (and the base of the next delta). */
 export function promoteCandidate(paths: OtaPaths, plcs: PlcConfig[]): void {
   const f = mapFiles(paths);
-  writeFileAtomic(f.current, JSON.stringify(plcs));
-  if (existsSync(f.candidateTree)) replaceDir(f.candidateTree, f.tree);
+  writeFileAtomicSync(f.current, JSON.stringify(plcs), WORLD_READABLE);
+  if (existsSync(f.candidateTree)) replaceDirSync(f.candidateTree, f.tree);
   rmSync(f.candidate, { force: true });
-  fsyncDir(paths.plcMapDir);
+  fsyncDirSync(paths.plcMapDir);
 }
 
 /** Rollback of a committed map: the previous one becomes current again (or the config's own). */
 export function restorePrevious(paths: OtaPaths, prev: PreviousMap): void {
   const f = mapFiles(paths);
-  if (prev.plcMap) writeFileAtomic(f.current, JSON.stringify(prev.plcs));
+  if (prev.plcMap) writeFileAtomicSync(f.current, JSON.stringify(prev.plcs), WORLD_READABLE);
   else rmSync(f.current, { force: true });
   // The tree of the previous map is not kept: the next map must then come as a full bundle.
   rmSync(f.tree, { recursive: true, force: true });
-  fsyncDir(paths.plcMapDir);
+  fsyncDirSync(paths.plcMapDir);
 }
 
 export function dropCandidate(paths: OtaPaths): void {

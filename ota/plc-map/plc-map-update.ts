@@ -7,7 +7,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import type { Logger } from 'pino';
 import type { PlcConfig } from '../../plc/config/schema.js';
 import type { Manifest } from '../bundle/manifest.js';
-import { writeFileAtomic } from '../device/atomic-file.js';
+import { writeFileAtomicSync, WORLD_READABLE } from '../../platform/atomic-file.js';
 import { holdIfAsked } from '../device/hold.js';
 import { withOtaLock } from '../device/op-lock.js';
 import { otaPaths, type OtaPaths } from '../device/paths.js';
@@ -250,7 +250,8 @@ export class PlcMapDeployment {
     }
     dropCandidate(paths);
     const b = s.update?.configBackup;
-    if (b && existsSync(b.backup)) writeFileAtomic(b.path, readFileSync(b.backup));
+    if (b && existsSync(b.backup))
+      writeFileAtomicSync(b.path, readFileSync(b.backup), WORLD_READABLE);
     move(paths, s, 'Failed', {
       message: `PLC map rolled back: ${s.error?.message ?? message}`,
       reason: s.error?.reason ?? reason,
