@@ -17,6 +17,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { pathToFileURL } from 'node:url';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -46,6 +47,8 @@ function sourceHash(): string {
   return h.digest('hex').slice(0, 16);
 }
 
+const HOLD_PRELOAD = 'test-hold-phase.mjs';
+
 /**
  * The sources compiled and laid out like the image (the factory slot), in a directory shared by the
  * OTA end-to-end files (built once per source state: tsc takes a while on a 2-core machine).
@@ -70,6 +73,20 @@ export async function buildImage(): Promise<string> {
   );
   cpSync(join(ROOT, 'bin'), join(work, 'bin'), { recursive: true });
   symlinkSync(join(ROOT, 'node_modules'), join(work, 'node_modules'), 'dir');
+  // Test only, never in a real image: the power-cut seam (ota/device/hold.ts) of this image's code,
+  // preloaded with --import when a test sets WMS_GATEWAY_OTA_HOLD (as test/ota/fixtures/hold-phase.ts).
+  writeFileSync(
+    join(work, HOLD_PRELOAD),
+    `import { setPhaseHook } from './dist/ota/device/hold.js';
+const wanted = (process.env.WMS_GATEWAY_OTA_HOLD ?? '').split(',').filter(Boolean);
+if (wanted.length)
+  setPhaseHook(async (phase) => {
+    if (!wanted.includes(phase)) return;
+    process.stderr.write('ota: holding in ' + phase + ' (WMS_GATEWAY_OTA_HOLD)\\n');
+    await new Promise(() => setInterval(() => {}, 60000));
+  });
+`,
+  );
   cpSync(join(ROOT, 'package.json'), join(work, 'package.json')); // last: marks a complete image
   try {
     renameSync(work, dir);
@@ -181,6 +198,10 @@ export function startGateway(
   const proc = spawn(
     process.execPath,
     [
+      // Power-cut tests only: the launcher passes its execArgv on to the agents it starts.
+      ...(env.WMS_GATEWAY_OTA_HOLD
+        ? ['--import', pathToFileURL(join(image, HOLD_PRELOAD)).href]
+        : []),
       join(image, 'dist', 'ota', 'launcher', 'main.js'),
       'run',
       '--config',
