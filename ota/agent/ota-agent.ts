@@ -205,7 +205,7 @@ export class OtaAgent {
     if (s.alertedRollback === last.ts) return;
     this.o.alert(
       'critical',
-      'ota-rollback',
+      'ota.rolled-back',
       `OTA ${s.update?.target ?? 'agent'} update ${s.update?.id ?? ''} rolled back (${s.error?.reason ?? last.reason ?? 'rollback'}): ${last.message}`,
     );
     const paths = otaPaths(this.o.dataDir);

@@ -149,8 +149,8 @@ test(
     assert.equal(s.error?.reason, 'crash-loop');
     assert.equal(s.active, 'a');
     await watch.until('0.2.0 online again', () => onlineSince(g.startedAt, '0.2.0'));
-    await watch.until('an ota-rollback alert', () =>
-      watch.all('alerts').some((a) => a.at >= g.startedAt && a.msg.code === 'ota-rollback'),
+    await watch.until('an ota.rolled-back alert', () =>
+      watch.all('alerts').some((a) => a.at >= g.startedAt && a.msg.code === 'ota.rolled-back'),
     );
     // The next offer is taken.
     const offeredAt = Date.now();

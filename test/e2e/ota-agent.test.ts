@@ -134,8 +134,8 @@ test(
       s.history.slice(-2).map((h) => h.to),
       ['RollingBack', 'Failed'],
     );
-    const alert = await watch.until('an ota-rollback alert', () =>
-      watch.all('alerts').find((a) => a.at >= offeredAt && a.msg.code === 'ota-rollback'),
+    const alert = await watch.until('an ota.rolled-back alert', () =>
+      watch.all('alerts').find((a) => a.at >= offeredAt && a.msg.code === 'ota.rolled-back'),
     );
     assert.equal(alert.msg.level, 'critical');
     assert.match(String(alert.msg.message), /0\.3\.0.*crash-loop/);

@@ -191,8 +191,8 @@ test(
       'the map before the rolled-back one is committed again',
     );
     await watch.until('map 1.1.0 polled again', () => dataSince(g.startedAt, 'line-2'));
-    await watch.until('an ota-rollback alert', () =>
-      watch.all('alerts').some((a) => a.at >= g.startedAt && a.msg.code === 'ota-rollback'),
+    await watch.until('an ota.rolled-back alert', () =>
+      watch.all('alerts').some((a) => a.at >= g.startedAt && a.msg.code === 'ota.rolled-back'),
     );
     // And the next offer is taken.
     const offeredAt = Date.now();
