@@ -146,18 +146,24 @@ export class OtaAgent {
   /** A local trigger (file or URL). Resolves with the resulting state. */
   install(source: UpdateSource): Promise<OtaStatePayload> {
     return this.serial(async () => {
-      await this.run(source);
-      return this.state();
+      // The state this deployment ended in (Switching for an agent bundle), not a later re-read:
+      // the launcher may already have moved on to Probation.
+      const end = await this.run(source);
+      return end ? statePayload(end, imageVersion(this.factory)) : this.state();
     });
   }
 
-  private async run(source: UpdateSource): Promise<void> {
+  private async run(source: UpdateSource): Promise<OtaState | undefined> {
     const go = () => runUpdate(this.ctx(), source);
+    let end: OtaState | undefined;
     try {
       const s = await (this.o.lock ? this.o.lock.withLock('ota update', go) : go());
+      end = { ...s };
       // A PLC map on probation is judged here, outside the OTA lock (ota rollback may step in).
-      if (this.maps && s.update?.target === 'plc-map' && s.phase === 'Probation')
+      if (this.maps && s.update?.target === 'plc-map' && s.phase === 'Probation') {
         await this.maps.probation();
+        end = this.safeState() ?? end; // a map's deployment ends with its probation
+      }
       this.alertRollback();
     } catch (e) {
       // Never let an update problem take the agent down: it is logged and visible in ota/state.
@@ -169,6 +175,7 @@ export class OtaAgent {
       else this.o.logger.error({ err: (e as Error).message }, 'ota update failed');
     }
     this.publish();
+    return end;
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
