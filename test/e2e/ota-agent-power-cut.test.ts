@@ -89,7 +89,7 @@ before(
     watch = await watchGateway(broker.url);
     writeGatewayConfig(config, { broker: broker.url, plcPort: sim.port, otaKey: keys.publicJwk });
   },
-  { timeout: 360_000 },
+  { timeout: 900_000 },
 );
 
 after(async () => {

@@ -74,7 +74,7 @@ before(
     writeGatewayConfig(config, { broker: broker.url, plcPort: sim.port, otaKey: keys.publicJwk });
     gw = startGateway(image, config, dataDir);
   },
-  { timeout: 360_000 },
+  { timeout: 900_000 },
 );
 
 after(async () => {

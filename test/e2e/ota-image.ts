@@ -57,6 +57,29 @@ const HOLD_PRELOAD = 'test-hold-phase.mjs';
 export async function buildImage(): Promise<string> {
   const dir = join(tmpdir(), `wms-gateway-e2e-image-${sourceHash()}`);
   if (existsSync(join(dir, 'package.json'))) return dir;
+  // One build at a time: a test file starting while another builds waits for that image (two tsc
+  // runs at once on a loaded 2-core machine can each take minutes).
+  const building = `${dir}.building`;
+  try {
+    mkdirSync(building);
+  } catch {
+    await waitFor(
+      () => existsSync(join(dir, 'package.json')) || !existsSync(building),
+      600_000,
+      'the image another test file is building',
+      500,
+    );
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    mkdirSync(building, { recursive: true });
+  }
+  try {
+    return await compileImage(dir);
+  } finally {
+    rmSync(building, { recursive: true, force: true });
+  }
+}
+
+async function compileImage(dir: string): Promise<string> {
   const work = mkdtempSync(join(tmpdir(), 'wms-gateway-e2e-build-'));
   await run(
     process.execPath,
@@ -69,7 +92,7 @@ export async function buildImage(): Promise<string> {
       '--sourceMap',
       'false',
     ],
-    { cwd: ROOT, timeout: 300_000 },
+    { cwd: ROOT, timeout: 600_000 },
   );
   cpSync(join(ROOT, 'bin'), join(work, 'bin'), { recursive: true });
   symlinkSync(join(ROOT, 'node_modules'), join(work, 'node_modules'), 'dir');

@@ -98,7 +98,7 @@ before(
       otaKey: keys.publicJwk,
     });
   },
-  { timeout: 360_000 },
+  { timeout: 900_000 },
 );
 
 after(async () => {
