@@ -68,7 +68,15 @@ export async function startServices(ctx: {
     lock,
     env,
   });
-  const ota = await attachOta({ gateway, rc, logger, lock, env, metrics });
+  const ota = await attachOta({
+    gateway,
+    rc,
+    logger,
+    lock,
+    env,
+    metrics,
+    trust: commands.trust.authority,
+  });
   view.ota = () => ota.state();
 
   const health = new HealthMonitor({
