@@ -53,6 +53,8 @@ export const isUpdateLockError = (e: unknown): e is UpdateLockError => e instanc
 
 interface LockStamp {
   owner: string;
+  /** "launcher": held by the OTA launcher (our parent) from a switch through probation. */
+  holder?: string;
   pid: number;
   instance: string;
   since: string;
@@ -164,6 +166,13 @@ export class UpdateLock {
         const code = (e as NodeJS.ErrnoException).code;
         if (code !== 'EEXIST') throw new UpdateLockError(this.path, code ?? String(e));
       }
+      // Our own launcher holds it through an OTA switch and probation: we are under it already.
+      // Never removed by us (release() only removes a stamp with our instance id).
+      const stamp = this.readStamp();
+      if (stamp?.holder === 'launcher' && stamp.pid === process.ppid) {
+        this.fileHeld = true;
+        return;
+      }
       const waited = Date.now() - started;
       if (waited >= this.waitTimeoutMs) throw new LockBusyError(this.path, reason, waited);
       if (!logged) {
@@ -201,7 +210,13 @@ export class UpdateLock {
         typeof v.pid === 'number' &&
         typeof v.instance === 'string'
       )
-        return { owner: v.owner, pid: v.pid, instance: v.instance, since: String(v.since ?? '') };
+        return {
+          owner: v.owner,
+          pid: v.pid,
+          instance: v.instance,
+          since: String(v.since ?? ''),
+          ...(typeof v.holder === 'string' ? { holder: v.holder } : {}),
+        };
     } catch {
       // Not ours: balena's lockfile and other tools write nothing or plain text.
     }

@@ -29,6 +29,7 @@ type PackOpts = {
   ring?: string[];
   percentage?: string;
   url?: string;
+  fullUrl?: string;
   iat?: string;
   expiresInDays: string;
   out: string;
@@ -96,6 +97,7 @@ async function packOptions(o: PackOpts) {
     },
     ...(rollout ? { rollout } : {}),
     ...(o.url ? { url: o.url } : {}),
+    ...(o.fullUrl ? { fullUrl: o.fullUrl } : {}),
   };
 }
 
@@ -133,6 +135,10 @@ function addPackOptions(c: Command): Command {
     .option(
       '--url <url>',
       'where the bundle will be served (offers may then carry the manifest alone)',
+    )
+    .option(
+      '--full-url <url>',
+      "a delta's full bundle: devices whose base differs fetch it instead of refusing",
     )
     .option(
       '--iat <seconds>',

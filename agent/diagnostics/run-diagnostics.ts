@@ -2,6 +2,7 @@
 // a failing one never stops the others, and each non-ok result carries a recommendation.
 import { validateConfig } from '../config/validate.js';
 import { loadConfig, resolveDataDir, type Env } from '../config/load.js';
+import { appliedConfigText } from '../../ota/config/schema.js';
 import { isConfigError, formatIssues } from '../../platform/config-error.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { hostname } from 'node:os';
@@ -55,7 +56,22 @@ export async function runDiagnostics(o: DiagnoseOptions = {}): Promise<DiagnoseR
   let dataDir = resolveDataDir({ dataDir: o.dataDir, env });
   let source = 'defaults';
   try {
-    const r = loadConfig({ configPath: o.configPath, dataDir: o.dataDir, env });
+    let r = loadConfig({ configPath: o.configPath, dataDir: o.dataDir, env });
+    // The config in force: a remotely applied one (config/set) replaces the file, as at the agent's start.
+    const applied = appliedConfigText(r.dataDir);
+    if (applied !== undefined)
+      try {
+        r = {
+          ...loadConfig({
+            configPath: o.configPath,
+            dataDir: r.dataDir,
+            env: { ...env, GATEWAY_CONFIG_YAML: applied },
+          }),
+          source: 'config/applied.yaml (remote)',
+        };
+      } catch {
+        /* invalid: the agent falls back to the local file too */
+      }
     ({ config, tenant, gatewayId, dataDir, source } = r);
     checks.push({
       name: 'config',

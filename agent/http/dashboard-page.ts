@@ -93,14 +93,23 @@ function renderAlerts(list) {
   list.slice(-20).reverse().forEach(function (a) { var li = el("li"); li.appendChild(badge(a.level)); li.appendChild(document.createTextNode(" " + new Date(a.ts).toLocaleString() + " " + a.code + ": " + a.message)); ul.appendChild(li); });
 }
 function renderOta(o) {
+  // The retained ota/state payload (ota/agent/state-payload.ts): slots factory/a/b, phase, history of moves.
   var tb = $("ota"); clear(tb); var hist = $("ota-history"); clear(hist);
   if (!o || typeof o !== "object") { kv(tb, "state", "not available"); return; }
-  kv(tb, "active", o.active); kv(tb, "phase", o.phase + (o.phase === "Downloading" && o.progress ? " " + Math.round(o.progress * 100) + "%" : ""));
-  if (o.error) kv(tb, "error", o.error.reason + ": " + o.error.message);
-  if (o.update) kv(tb, "update", o.update.id);
   var slots = o.slots || {};
-  ["factory", "a", "b"].forEach(function (s) { var v = slots[s]; kv(tb, "slot " + s, v ? v.version + (s === o.active ? " active" : "") : "empty"); });
-  (o.history || []).slice(-10).reverse().forEach(function (h) { hist.appendChild(el("li", "", [new Date(h.ts).toLocaleString(), h.from + " → " + h.to, h.reason, h.message].filter(Boolean).join(" · "))); });
+  var act = slots[o.active];
+  kv(tb, "active", o.active + (act && act.version ? " (" + act.version + ")" : ""));
+  kv(tb, "phase", o.phase + (o.phase === "Downloading" && o.progress ? " " + Math.round(o.progress * 100) + " %" : ""));
+  if (o.update && o.phase !== "Idle") kv(tb, "update", o.update.id + (o.update.target === "plc-map" ? " (PLC map)" : ""));
+  if (o.error) kv(tb, "error", o.error.reason + ": " + o.error.message);
+  if (o.plcMap) kv(tb, "PLC map", o.plcMap.name + " " + o.plcMap.version);
+  ["factory", "a", "b"].forEach(function (s) {
+    var v = slots[s];
+    kv(tb, "slot " + s, v ? (v.name ? v.name + " " : "") + v.version + (s === o.active ? " · active" : "") : "empty");
+  });
+  (o.history || []).slice(-10).reverse().forEach(function (h) {
+    hist.appendChild(el("li", "", [new Date(h.ts).toLocaleString(), h.from + " → " + h.to, h.update, h.reason ? "(" + h.reason + ")" : "", h.message].filter(Boolean).join(" · ")));
+  });
 }
 
 function renderIdentity(c) {

@@ -277,11 +277,17 @@ export class WmsLink extends EventEmitter {
     });
   }
 
-  alert(level: 'warning' | 'critical', code: string, message: string, extra: object = {}): void {
+  /** Raise an alert; resolves when the broker acknowledged it (at once when it was only queued). */
+  alert(
+    level: 'warning' | 'critical',
+    code: string,
+    message: string,
+    extra: object = {},
+  ): Promise<void> {
     const a: Alert = { ts: new Date().toISOString(), level, code, message, ...extra };
     this.log[level === 'critical' ? 'error' : 'warn']({ alert: code, ...extra }, message);
     this.emit('alert', a);
-    void this.publishEvent('alerts', a);
+    return this.publishEvent('alerts', a);
   }
 
   /**

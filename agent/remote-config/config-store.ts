@@ -4,7 +4,8 @@ import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../../platform/atomic-file.js';
 
-export type ConfigStatus = 'local' | 'applied' | 'rejected' | 'rolled_back';
+/** `pending-restart`: stored and in force for what applies hot; the sections in `pendingRestart` take effect at the next start. */
+export type ConfigStatus = 'local' | 'applied' | 'pending-restart' | 'rejected' | 'rolled_back';
 
 /** The retained `config/state` payload. version/sha256/appliedAt describe the config in force. */
 export interface ConfigState {
@@ -16,6 +17,8 @@ export interface ConfigState {
   error?: string;
   /** The refused config/set, when status is rejected or rolled_back. */
   attempted?: { version?: number; sha256: string };
+  /** Sections changed by the last config/set that apply only at the next start. */
+  pendingRestart?: string[];
 }
 
 export interface HistoryEntry {

@@ -23,6 +23,13 @@ import { diffConfig } from './config-diff.js';
 
 /** A config is ≤ 1 MiB of text; its JWS is base64url (4/3) plus header and signature. */
 export const MAX_CONFIG_SET_BYTES = Math.ceil((MAX_CONFIG_BYTES * 4) / 3) + 8 * 1024;
+/**
+ * Sections the running agent applies hot (the core's applyConfig and the command service); a change
+ * to any other section (ota, health, maintenance, http, ...) is stored and reported
+ * `pending-restart` until the next start reads it (the launcher and diagnose read it too).
+ */
+export const HOT_SECTIONS: readonly string[] = ['plcs', 'wms', 'commands'];
+
 /** Claims beside the config sections in the payload; removed before validation. */
 const CLAIMS = ['version', 'iat', 'exp', 'nbf'] as const;
 
@@ -81,6 +88,11 @@ export class RemoteConfigService {
       status: 'local',
     };
     this.state = store.state ?? local;
+    // This start read the stored config: what waited for a restart is in force now.
+    if (this.state.status === 'pending-restart') {
+      this.state = { ...this.state, status: 'applied' };
+      delete this.state.pendingRestart;
+    }
   }
 
   /** Opens $DATA_DIR/config and publishes the retained config/state. */
@@ -175,11 +187,13 @@ export class RemoteConfigService {
       return this.refused('rolled_back', error, kid, attempted, change);
     }
     this.current = next.config;
+    const restart = change.sectionsChanged.filter((k) => !HOT_SECTIONS.includes(k));
     this.state = {
       version: next.version,
       sha256: next.sha256,
       appliedAt: new Date(this.now()).toISOString(),
-      status: 'applied',
+      status: restart.length ? 'pending-restart' : 'applied',
+      ...(restart.length ? { pendingRestart: restart } : {}),
     };
     try {
       await this.store.saveApplied(next.text, this.state);

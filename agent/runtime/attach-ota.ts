@@ -57,6 +57,7 @@ export async function attachOta(ctx: {
       };
     },
     lock,
+    alert: (level, code, message) => gateway.link.alert(level, code, message),
     ...(ctx.trust
       ? {
           signers: {
@@ -72,7 +73,7 @@ export async function attachOta(ctx: {
   });
   // The inbound queue waits for screening only (no lock, no disk); updates queue inside the agent.
   gateway.link.subscribe('ota/offer', (payload) => agent.offer(payload).screened);
-  agent.start();
+  void agent.start();
   return {
     state: () => agent.state(),
     summary: () => {

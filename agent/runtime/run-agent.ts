@@ -11,6 +11,8 @@ import { startServices, type Services } from './services.js';
 import { RemoteConfigService } from '../remote-config/remote-config-service.js';
 import { prepareIdentity } from '../identity/start-identity.js';
 import { isKeyFileError, keyPassphrase } from '../identity/key-file.js';
+import { plcMapInForce } from '../../ota/plc-map/map-store.js';
+import { otaPaths } from '../../ota/device/paths.js';
 
 export const SHUTDOWN_GRACE_MS = 8000;
 
@@ -77,6 +79,16 @@ export async function runAgent(opts: {
         'remotely applied config is invalid; using the local config',
       );
     }
+  }
+  // A PLC map delivered by OTA (committed, or on probation) is in force over the config's `plcs`:
+  // without this a restart would poll the old map while ota/state names the new one.
+  const map = plcMapInForce(otaPaths(rc.dataDir));
+  if (map) {
+    rc.config.plcs = map.plcs;
+    logger.info(
+      { plcs: map.plcs.map((p) => p.id), source: map.source },
+      'PLC map from OTA in force',
+    );
   }
   logger.info(
     {

@@ -23,6 +23,12 @@ import { attachCommandServices } from '../commands/attach.js';
 import { attachOta } from './attach-ota.js';
 import { attachIdentity } from '../identity/attach.js';
 import { keyPassphrase } from '../identity/key-file.js';
+import {
+  flushed,
+  savePendingAlert,
+  takePendingAlerts,
+  type PendingAlert,
+} from './pending-alerts.js';
 
 export interface Services {
   httpPort?: number;
@@ -40,7 +46,13 @@ export async function startServices(ctx: {
   const { gateway, rc, logger, env } = ctx;
   const cfg = rc.config;
   const alert = (level: 'warning' | 'critical', code: string, message: string) =>
-    gateway.link.alert(level, code, message);
+    void gateway.link.alert(level, code, message);
+  // Alerts a previous run could not get acknowledged before it exited (a watchdog escalation).
+  for (const a of takePendingAlerts(rc.dataDir))
+    void gateway.link.publishEvent('alerts', {
+      ...a,
+      message: `${a.message} (raised before a restart)`,
+    });
   const view = new LiveView(gateway);
 
   // balena: our stale update lock from a crashed instance is cleared before anything may take it.
@@ -94,11 +106,34 @@ export async function startServices(ctx: {
   gateway.link.on('outbox-write-recovered', recheck);
   gateway.heartbeatExtras = () => ({ health: health.current().state, ota: ota.summary() });
 
+  // The escalation alert is followed by exit(1): the exit waits for the broker's acknowledgement
+  // (ALERT_FLUSH_MS) and otherwise keeps the alert on disk for the next start.
+  let lastAlert: { a: PendingAlert; sent: Promise<void> | undefined } | undefined;
   const watchdog = new Watchdog({
     config: cfg.health.watchdog,
     incidentsPath: join(rc.dataDir, 'incidents.jsonl'),
     logger,
-    alert,
+    alert: (level, code, message) => {
+      const connected = gateway.link.stats().connected;
+      const sent = gateway.link.alert(level, code, message);
+      lastAlert = {
+        a: { ts: new Date().toISOString(), level, code, message },
+        sent: connected ? sent : undefined,
+      };
+    },
+    exit: (code) =>
+      void (async () => {
+        const last = lastAlert;
+        if (last && !(await flushed(last.sent))) {
+          try {
+            savePendingAlert(rc.dataDir, last.a);
+          } catch (e) {
+            logger.error({ err: (e as Error).message }, 'escalation alert could not be kept');
+          }
+        }
+        logger.flush?.();
+        process.exit(code);
+      })(),
     metrics,
   });
   const unwatch = watchCore(gateway, watchdog);

@@ -1,5 +1,6 @@
 // Parse an `ota/offer` MQTT payload (CONTRACT.md §3): a compact JWS manifest, or JSON {"url"} of a
-// bundle, or {"manifest": JWS, "url"}. Hostile input: bounded, every field checked.
+// bundle, or {"manifest": JWS, "url"}; JSON offers may add "fullUrl" (the full bundle, fetched when
+// a delta does not fit this device). Hostile input: bounded, every field checked.
 import { OtaRefusal } from '../errors.js';
 import type { UpdateSource } from '../device/updater.js';
 
@@ -37,15 +38,19 @@ export function parseOffer(payload: Buffer): UpdateSource {
   if (!doc || typeof doc !== 'object' || Array.isArray(doc))
     throw new OtaRefusal('bad-offer', 'offer: must be an object');
   const o = doc as Record<string, unknown>;
-  const unknown = Object.keys(o).filter((k) => k !== 'url' && k !== 'manifest');
+  const unknown = Object.keys(o).filter((k) => !['url', 'manifest', 'fullUrl'].includes(k));
   if (unknown.length) throw new OtaRefusal('bad-offer', `offer.${unknown[0]}: unknown field`);
   if (o.manifest !== undefined) {
     if (typeof o.manifest !== 'string' || !JWS.test(o.manifest.trim()))
       throw new OtaRefusal('bad-offer', 'offer.manifest: must be a compact JWS');
+    const fullUrl = o.fullUrl === undefined ? {} : { fullUrl: checkUrl(o.fullUrl, 'fullUrl') };
     return o.url === undefined
-      ? { offerJws: o.manifest.trim() }
-      : { url: checkUrl(o.url, 'url'), offerJws: o.manifest.trim() };
+      ? { offerJws: o.manifest.trim(), ...fullUrl }
+      : { url: checkUrl(o.url, 'url'), offerJws: o.manifest.trim(), ...fullUrl };
   }
   if (o.url === undefined) throw new OtaRefusal('bad-offer', 'offer.url: is required');
-  return { url: checkUrl(o.url, 'url') };
+  return {
+    url: checkUrl(o.url, 'url'),
+    ...(o.fullUrl === undefined ? {} : { fullUrl: checkUrl(o.fullUrl, 'fullUrl') }),
+  };
 }

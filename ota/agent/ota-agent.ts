@@ -7,9 +7,10 @@ import type { PlcConfig } from '../../plc/config/schema.js';
 import { OtaRefusal, isOtaRefusal, isOtaStateError } from '../errors.js';
 import { type DownloadSettings } from '../device/download.js';
 import { factoryDir as defaultFactory, imageVersion, otaPaths } from '../device/paths.js';
-import { loadState, type Health, type OtaState } from '../device/state-store.js';
+import { loadState, saveState, type Health, type OtaState } from '../device/state-store.js';
 import { runUpdate, type UpdaterContext, type UpdateSource } from '../device/updater.js';
-import { plcMapInstaller } from '../plc-map/plc-map-update.js';
+import { PlcMapDeployment } from '../plc-map/plc-map-update.js';
+import { withOtaLock } from '../device/op-lock.js';
 import { HEALTH_MESSAGE, type HealthMessage } from '../launcher/health-message.js';
 import { parseOffer } from './offer.js';
 import type { KeyResolver } from '../../platform/signature/key-ring.js';
@@ -49,6 +50,10 @@ export interface OtaAgentOptions {
   healthReportMs?: number;
   /** Called when the launcher went away (the agent should stop); default SIGTERM to itself. */
   onLauncherGone?: () => void;
+  /** Raise an alert (alerts topic): every rollback, of a slot or of a PLC map, raises one. */
+  alert?: (level: 'warning' | 'critical', code: string, message: string) => void;
+  /** How often the state file is checked for work started elsewhere (ms), e.g. `ota rollback`. */
+  watchMs?: number;
 }
 
 /** Offers past screening waiting for or running an update; more are refused busy (in memory). */
@@ -72,7 +77,11 @@ export class OtaAgent {
   private lastRefusalPublish = 0;
   private refusalTimer: NodeJS.Timeout | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private watch: NodeJS.Timeout | undefined;
   private readonly factory: string;
+  private readonly maps: PlcMapDeployment | undefined;
+  /** Phase/history signature of the last published state. */
+  private published = '';
   private readonly onDisconnect = () => {
     this.o.logger.warn('ota: launcher gone; stopping');
     (this.o.onLauncherGone ?? (() => process.kill(process.pid, 'SIGTERM')))();
@@ -80,22 +89,59 @@ export class OtaAgent {
 
   constructor(private readonly o: OtaAgentOptions) {
     this.factory = o.factoryDir ?? defaultFactory();
+    const c = o.config;
+    if (o.applyPlcMap)
+      this.maps = new PlcMapDeployment(() => this.ctx(), {
+        apply: o.applyPlcMap,
+        ...(o.currentPlcMap ? { current: o.currentPlcMap } : {}),
+        health: o.health,
+        ...(o.healthOf ? { healthOf: o.healthOf } : {}),
+        minHealthySeconds: c.minHealthySeconds,
+        probationGraceSeconds: c.probationGraceSeconds,
+        maxBoots: c.crashLoop.exits,
+        ...(o.lock ? { lock: o.lock } : {}),
+        logger: o.logger,
+      });
   }
 
-  /** Publish the current state and start reporting health to the launcher (when run by one). */
-  start(): void {
+  /**
+   * Publish the current state, resume a PLC-map deployment a restart interrupted, raise the alert
+   * of a rollback the launcher did while no agent ran, and start reporting health to the launcher.
+   * Resolves once the resume step (not a probation it starts) is done.
+   */
+  start(): Promise<void> {
     this.publish();
+    const resumed = this.serial(async () => {
+      this.alertRollback();
+      if (this.maps) await this.maps.resume().catch((e: Error) => this.logFailure(e));
+      this.alertRollback();
+      this.publish();
+    });
+    this.watch = setInterval(() => {
+      const s = this.safeState();
+      // The launcher changes the state too (commit after probation) and has no link: publish it.
+      if (s && this.signature(s) !== this.published) this.publish(s);
+      if (s?.update?.target === 'plc-map' && s.phase === 'RollingBack' && this.maps)
+        void this.serial(async () => {
+          await this.maps!.finishIfRollingBack().catch((e: Error) => this.logFailure(e));
+          this.alertRollback();
+          this.publish();
+        });
+    }, this.o.watchMs ?? 1000);
+    this.watch.unref();
     if (process.send) {
       this.reportHealth();
       this.timer = setInterval(() => this.reportHealth(), this.o.healthReportMs ?? 1000);
       this.timer.unref();
       process.on('disconnect', this.onDisconnect);
     }
+    return resumed;
   }
 
   stop(): void {
     clearInterval(this.timer);
     clearTimeout(this.refusalTimer);
+    clearInterval(this.watch);
     process.off('disconnect', this.onDisconnect);
   }
 
@@ -134,7 +180,11 @@ export class OtaAgent {
         }
         this.pending++;
         this.lastRefusal = undefined;
-        handOn(this.serial(() => this.run(source)).finally(() => this.pending--));
+        handOn(
+          this.serial(() => this.run(source))
+            .then(() => undefined)
+            .finally(() => this.pending--),
+        );
       },
       (e: unknown) => {
         this.refuse(e);
@@ -197,15 +247,25 @@ export class OtaAgent {
   /** A local trigger (file or URL). Resolves with the resulting state. */
   install(source: UpdateSource): Promise<OtaStatePayload> {
     return this.serial(async () => {
-      await this.run(source);
-      return this.state();
+      // The state this deployment ended in (Switching for an agent bundle), not a later re-read:
+      // the launcher may already have moved on to Probation.
+      const end = await this.run(source);
+      return end ? statePayload(end, imageVersion(this.factory)) : this.state();
     });
   }
 
-  private async run(source: UpdateSource): Promise<void> {
+  private async run(source: UpdateSource): Promise<OtaState | undefined> {
     const go = () => runUpdate(this.ctx(), source);
+    let end: OtaState | undefined;
     try {
-      await (this.o.lock ? this.o.lock.withLock('ota update', go) : go());
+      const s = await (this.o.lock ? this.o.lock.withLock('ota update', go) : go());
+      end = { ...s };
+      // A PLC map on probation is judged here, outside the OTA lock (ota rollback may step in).
+      if (this.maps && s.update?.target === 'plc-map' && s.phase === 'Probation') {
+        await this.maps.probation();
+        end = this.safeState() ?? end; // a map's deployment ends with its probation
+      }
+      this.alertRollback();
     } catch (e) {
       // Never let an update problem take the agent down: it is logged and visible in ota/state.
       if (isOtaRefusal(e) || isOtaStateError(e))
@@ -217,6 +277,7 @@ export class OtaAgent {
     }
     this.cleanDownloads();
     this.publish();
+    return end;
   }
 
   /**
@@ -250,9 +311,51 @@ export class OtaAgent {
     return loadState(otaPaths(this.o.dataDir));
   }
 
+  private safeState(): OtaState | undefined {
+    try {
+      return this.readState();
+    } catch {
+      return undefined;
+    }
+  }
+
+  private logFailure(e: Error): void {
+    this.o.logger.error({ err: e.message }, 'ota: resuming the deployment failed');
+  }
+
+  /**
+   * One alert per rollback (the launcher's, done while no agent ran, or a PLC map's): the last
+   * RollingBack → Failed entry not alerted yet. Marked in the state file so a restart does not
+   * repeat it; the alert goes into the link's event queue when the broker is not reachable yet.
+   */
+  private alertRollback(): void {
+    const s = this.safeState();
+    const last = s?.history.at(-1);
+    if (!s || !this.o.alert || s.phase !== 'Failed' || last?.from !== 'RollingBack') return;
+    if (s.alertedRollback === last.ts) return;
+    this.o.alert(
+      'critical',
+      'ota.rolled-back',
+      `OTA ${s.update?.target ?? 'agent'} update ${s.update?.id ?? ''} rolled back (${s.error?.reason ?? last.reason ?? 'rollback'}): ${last.message}`,
+    );
+    const paths = otaPaths(this.o.dataDir);
+    void withOtaLock(paths.lock, 'agent alert', () => {
+      const x = loadState(paths);
+      if (x.history.at(-1)?.ts !== last.ts) return;
+      x.alertedRollback = last.ts;
+      saveState(paths, x); // a resting phase: not counted by the loop guard
+    }).catch((e: Error) => this.o.logger.warn({ err: e.message }, 'ota: alert mark not saved'));
+  }
+
+  private signature(s: OtaState): string {
+    return `${s.phase} ${s.history.at(-1)?.ts ?? ''} ${s.active}`;
+  }
+
   private publish(s?: OtaState): void {
     try {
-      const p = statePayload(s ?? this.readState(), imageVersion(this.factory));
+      const st = s ?? this.readState();
+      this.published = this.signature(st);
+      const p = statePayload(st, imageVersion(this.factory));
       this.lastPayload = p;
       this.emitState(this.withRefusal(p));
     } catch (e) {
@@ -291,16 +394,7 @@ export class OtaAgent {
         ...this.o.download,
       },
     };
-    if (this.o.applyPlcMap)
-      ctx.installPlcMap = plcMapInstaller(() => ctx, {
-        apply: this.o.applyPlcMap,
-        ...(this.o.currentPlcMap ? { current: this.o.currentPlcMap } : {}),
-        health: this.o.health,
-        ...(this.o.healthOf ? { healthOf: this.o.healthOf } : {}),
-        minHealthySeconds: c.minHealthySeconds,
-        probationGraceSeconds: c.probationGraceSeconds,
-        logger: this.o.logger,
-      });
+    if (this.maps) ctx.installPlcMap = this.maps.install;
     return ctx;
   }
 }

@@ -67,6 +67,8 @@ export const manifestSchema = z
       })
       .optional(),
     url: z.url().optional(),
+    /** A delta's full bundle: what a device whose base differs fetches instead. */
+    fullUrl: z.url().optional(),
     iat: z.number().int().min(0),
     exp: z.number().int().min(0),
   })

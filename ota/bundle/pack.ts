@@ -34,6 +34,8 @@ export interface PackOptions {
   requires?: { image?: string; deviceTypes?: string[] };
   rollout?: { ring?: string[]; percentage?: number };
   url?: string;
+  /** Where the full bundle of this release is served (a delta's fallback). */
+  fullUrl?: string;
 }
 
 export interface PackResult {
@@ -83,6 +85,7 @@ async function finish(
     requires: opts.requires ?? {},
     ...(opts.rollout ? { rollout: opts.rollout } : {}),
     ...(opts.url ? { url: opts.url } : {}),
+    ...(opts.fullUrl ? { fullUrl: opts.fullUrl } : {}),
     iat: opts.iat,
     exp: opts.exp,
   });

@@ -4,7 +4,13 @@ import { z } from 'zod';
 import { ConfigError } from '../../platform/config-error.js';
 import { issuesFromZod } from '../../platform/zod-issues.js';
 import { jwkSchema, sizeSchema } from '../../platform/config-fields.js';
-import { readConfigDocument, type SourceOptions } from '../../platform/config-source.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  readConfigDocument,
+  resolveDataDir,
+  type SourceOptions,
+} from '../../platform/config-source.js';
 
 export const otaSchema = z
   .strictObject({
@@ -71,7 +77,35 @@ export type OtaConfig = z.output<typeof otaSchema>;
  * problems reported with their `ota.` paths. Throws ConfigError.
  */
 export function readOtaConfig(opts: SourceOptions = {}): OtaConfig {
-  const { doc, source } = readConfigDocument(opts);
+  const applied = appliedConfigText(resolveDataDir(opts));
+  if (applied !== undefined) {
+    // The remotely applied config (config/set) is the one in force, as for the agent at start; an
+    // unusable one falls back to the local file, as the agent does.
+    try {
+      return otaSection(
+        readConfigDocument({
+          ...opts,
+          env: { ...(opts.env ?? process.env), GATEWAY_CONFIG_YAML: applied },
+        }),
+      );
+    } catch {
+      /* the local file below */
+    }
+  }
+  return otaSection(readConfigDocument(opts));
+}
+
+/** `$DATA_DIR/config/applied.yaml`: the last config applied by config/set, if any. */
+export function appliedConfigText(dataDir: string): string | undefined {
+  try {
+    const t = readFileSync(join(dataDir, 'config', 'applied.yaml'), 'utf8');
+    return t.trim() ? t : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function otaSection({ doc, source }: { doc: Record<string, unknown>; source: string }): OtaConfig {
   const res = otaSchema.safeParse(doc.ota ?? {});
   if (!res.success)
     throw new ConfigError(

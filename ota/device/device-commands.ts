@@ -7,7 +7,7 @@ import { statePayload } from '../agent/state-payload.js';
 import { withOtaLock } from './op-lock.js';
 import { factoryDir, imageVersion, otaPaths, slotEntry } from './paths.js';
 import { rollBack } from './slot-switch.js';
-import { loadState } from './state-store.js';
+import { loadState, move } from './state-store.js';
 import { runUpdate } from './updater.js';
 
 export async function deviceStatus(dir: string, json: boolean): Promise<string> {
@@ -55,6 +55,16 @@ export async function deviceRollback(dataDir: string): Promise<string> {
   const factory = factoryDir();
   return withOtaLock(paths.lock, 'cli rollback', () => {
     const s = loadState(paths);
+    // In a PLC-map deployment (switching, on probation or just committed) the map is what goes
+    // back: the running agent re-applies the previous map and records RollingBack → Failed.
+    if (
+      s.update?.target === 'plc-map' &&
+      ['Switching', 'Probation', 'Committed'].includes(s.phase)
+    ) {
+      s.error = { reason: 'manual', message: 'rollback requested with wms-gateway ota rollback' };
+      move(paths, s, 'RollingBack', { message: s.error.message, reason: 'manual' });
+      return `rolling back PLC map ${s.update.version ?? ''}; the running agent re-applies the previous map\n`;
+    }
     const from = s.active;
     rollBack(
       paths,

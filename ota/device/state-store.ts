@@ -5,7 +5,14 @@ import { z } from 'zod';
 import { REFUSAL_REASONS, OtaStateError } from '../errors.js';
 import { writeFileAtomicSync, WORLD_READABLE } from '../../platform/atomic-file.js';
 import type { OtaPaths } from './paths.js';
-import { PHASES, MAX_TRANSITIONS, TransitionError, canTransition, type Phase } from './states.js';
+import {
+  PHASES,
+  MAX_TRANSITIONS,
+  RESTING_PHASES,
+  TransitionError,
+  canTransition,
+  type Phase,
+} from './states.js';
 
 /** History entries kept in state.json (older ones are dropped). */
 export const HISTORY_LIMIT = 200;
@@ -81,6 +88,8 @@ export const stateSchema = z.object({
   transitions: z.number(),
   history: z.array(historyEntry),
   plcMap: z.object({ name: z.string(), version: z.string(), counter: z.number() }).optional(),
+  /** ts of the last rollback already raised as an alert (so each rollback alerts once). */
+  alertedRollback: z.string().optional(),
 });
 export type OtaState = z.infer<typeof stateSchema>;
 
@@ -113,8 +122,34 @@ export function loadState(paths: OtaPaths): OtaState {
   return res.data;
 }
 
-export function saveState(paths: OtaPaths, s: OtaState): void {
+function writeState(paths: OtaPaths, s: OtaState): void {
   writeFileAtomicSync(paths.state, JSON.stringify(s, null, 1) + '\n', WORLD_READABLE);
+}
+
+/** Thrown when a deployment made more persisted saves than MAX_TRANSITIONS: it is looping. */
+export class LoopGuardError extends Error {
+  constructor(readonly saves: number) {
+    super(`loop guard: ${saves} saves in one deployment (limit ${MAX_TRANSITIONS})`);
+    this.name = 'LoopGuardError';
+  }
+}
+
+export function isLoopGuardError(e: unknown): e is LoopGuardError {
+  return e instanceof LoopGuardError;
+}
+
+/**
+ * Persist a change that is not a phase move (a restart counted in probation, a resumed phase). Like
+ * Mender's state-data store count, every save of a deployment in flight counts towards the loop
+ * guard, restarts included, so a restart loop cannot escape it. Throws LoopGuardError past the
+ * limit (after saving, so the count itself survives).
+ */
+export function saveState(paths: OtaPaths, s: OtaState): void {
+  const inFlight = !RESTING_PHASES.includes(s.phase);
+  if (inFlight) s.transitions += 1;
+  writeState(paths, s);
+  if (inFlight && s.transitions > MAX_TRANSITIONS && s.phase !== 'RollingBack')
+    throw new LoopGuardError(s.transitions);
 }
 
 export interface MoveOptions {
@@ -133,9 +168,11 @@ export function move(paths: OtaPaths, s: OtaState, to: Phase, opts: MoveOptions)
   const startsDeployment =
     (to === 'Downloading' || to === 'Verifying') &&
     ['Idle', 'Committed', 'Failed'].includes(s.phase);
+  // The count starts again only when a new deployment starts from a resting phase; every other move
+  // and every restart (saveState) adds to it.
   s.transitions = startsDeployment ? 1 : s.transitions + 1;
   if (s.transitions > MAX_TRANSITIONS && to !== 'Failed' && to !== 'RollingBack')
-    throw new TransitionError(s.phase, to);
+    throw new LoopGuardError(s.transitions);
   const entry: HistoryEntry = {
     ts: new Date().toISOString(),
     from: s.phase,
@@ -147,6 +184,6 @@ export function move(paths: OtaPaths, s: OtaState, to: Phase, opts: MoveOptions)
   };
   s.phase = to;
   s.history = [...s.history, entry].slice(-HISTORY_LIMIT);
-  saveState(paths, s);
+  writeState(paths, s);
   return s;
 }

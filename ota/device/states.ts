@@ -18,7 +18,8 @@ export type Phase = (typeof PHASES)[number];
 export const TRANSITIONS: Record<Phase, readonly Phase[]> = {
   Idle: ['Downloading', 'Verifying', 'Failed'],
   Downloading: ['Verifying', 'Failed', 'Idle'],
-  Verifying: ['Installing', 'Failed', 'Idle'],
+  // Verifying → Downloading: a delta for another base falls back to the full bundle (fullUrl).
+  Verifying: ['Installing', 'Downloading', 'Failed', 'Idle'],
   Installing: ['Switching', 'Failed', 'Idle'],
   Switching: ['Probation', 'RollingBack'],
   Probation: ['Committed', 'RollingBack'],
@@ -33,7 +34,58 @@ export const LAUNCHER_PHASES: readonly Phase[] = ['Switching', 'Probation', 'Rol
 export const WORKING_PHASES: readonly Phase[] = ['Downloading', 'Verifying', 'Installing'];
 export const RESTING_PHASES: readonly Phase[] = ['Idle', 'Committed', 'Failed'];
 
-/** Loop guard: a deployment making more transitions than this is aborted (Mender uses 28). */
+export type Target = 'agent' | 'plc-map';
+
+/**
+ * What happens to each phase after a restart (launcher killed, power cut, agent crash), for both
+ * targets: who resumes it and how. The launcher runs first at every start; the agent, once the
+ * launcher started it. `ota/device/recovery.ts` carries these out; docs/ota.md §States lists them.
+ */
+export type ResumeAction =
+  | 'none' // a resting phase
+  | 'interrupt' // → Failed (interrupted): nothing was switched, the offer can be sent again
+  | 'complete-switch' // → Probation: the switch is finished (agent: slot made active; map: candidate in force)
+  | 'restart-probation' // probation starts again; one more boot counted; too many boots → RollingBack (crash-loop)
+  | 'finish-rollback'; // the previous slot or map is put back → Failed
+
+export interface ResumeRule {
+  by: 'launcher' | 'agent';
+  action: ResumeAction;
+}
+
+const rest: ResumeRule = { by: 'launcher', action: 'none' };
+const interrupt: ResumeRule = { by: 'launcher', action: 'interrupt' };
+export const RESUME: Record<Phase, Record<Target, ResumeRule>> = {
+  Idle: { agent: rest, 'plc-map': rest },
+  Committed: { agent: rest, 'plc-map': rest },
+  Failed: { agent: rest, 'plc-map': rest },
+  Downloading: { agent: interrupt, 'plc-map': interrupt },
+  Verifying: { agent: interrupt, 'plc-map': interrupt },
+  Installing: { agent: interrupt, 'plc-map': interrupt },
+  // The agent slot is switched by the launcher, before any agent runs; a PLC map is switched by the
+  // agent, which loads the candidate map at start (ota/plc-map/map-in-force.ts).
+  Switching: {
+    agent: { by: 'launcher', action: 'complete-switch' },
+    'plc-map': { by: 'agent', action: 'complete-switch' },
+  },
+  Probation: {
+    agent: { by: 'launcher', action: 'restart-probation' },
+    'plc-map': { by: 'agent', action: 'restart-probation' },
+  },
+  RollingBack: {
+    agent: { by: 'launcher', action: 'finish-rollback' },
+    'plc-map': { by: 'agent', action: 'finish-rollback' },
+  },
+};
+
+export function resumeRule(phase: Phase, target: Target | undefined): ResumeRule {
+  return RESUME[phase][target ?? 'agent'];
+}
+
+/**
+ * Loop guard: a deployment making more persisted saves than this (moves and restarts alike) is
+ * aborted (Mender uses 28).
+ */
 export const MAX_TRANSITIONS = 28;
 
 export class TransitionError extends Error {

@@ -18,8 +18,8 @@ import { withOtaLock } from './op-lock.js';
 import { otaPaths, slotDir, type OtaPaths, type SlotName } from './paths.js';
 import { checkPolicy, raiseCounter, readCounter, type DeviceFacts } from './policy.js';
 import { backupConfig } from './slot-switch.js';
-import { loadState, move, type Health, type OtaState } from './state-store.js';
-import { RESTING_PHASES, isTransitionError } from './states.js';
+import { isLoopGuardError, loadState, move, type Health, type OtaState } from './state-store.js';
+import { RESTING_PHASES } from './states.js';
 
 export interface UpdaterContext {
   dataDir: string;
@@ -46,8 +46,11 @@ export interface UpdaterContext {
   ) => Promise<void>;
 }
 
+/** `fullUrl`: where the full bundle is, fetched when a delta does not fit this device's base. */
 export type UpdateSource =
-  { file: string } | { url: string; offerJws?: string } | { offerJws: string };
+  | { file: string }
+  | { url: string; offerJws?: string; fullUrl?: string }
+  | { offerJws: string; fullUrl?: string };
 
 function otherSlot(active: SlotName, s: OtaState): 'a' | 'b' {
   if (active === 'a') return 'b';
@@ -108,11 +111,7 @@ export async function step(
 }
 
 function fail(ctx: UpdaterContext, paths: OtaPaths, s: OtaState, e: unknown): void {
-  const reason = isOtaRefusal(e)
-    ? e.reason
-    : isTransitionError(e)
-      ? 'loop-guard'
-      : 'install-failed';
+  const reason = isOtaRefusal(e) ? e.reason : isLoopGuardError(e) ? 'loop-guard' : 'install-failed';
   const message = e instanceof Error ? e.message : String(e);
   s.error = { reason, message };
   move(paths, s, 'Failed', { message: `refused: ${message}`, reason, force: true });
@@ -135,9 +134,11 @@ async function deploy(
   const offerJws = 'offerJws' in source ? source.offerJws : undefined;
   let cap = ctx.maxBundleBytes;
   let url = 'url' in source ? source.url : undefined;
+  let fullUrl = 'fullUrl' in source ? source.fullUrl : undefined;
+  let offered: Manifest | undefined;
   if (offerJws) {
     // An offer is checked before a single byte is downloaded.
-    const m = await verify(offerJws);
+    const m = (offered = await verify(offerJws));
     Object.assign(s.update!, {
       name: m.name,
       version: m.version,
@@ -148,44 +149,143 @@ async function deploy(
     checkPolicy(m, ctx.facts, readCounter(paths, m.target));
     cap = Math.min(cap, bundleByteBound(m, Buffer.byteLength(offerJws.trim())));
     url ??= m.url;
+    fullUrl ??= m.fullUrl;
     if (!url)
       throw new OtaRefusal('bad-offer', 'the offered manifest has no url and the offer gave none');
   }
-  let file: string;
-  if (url) {
-    file = join(paths.downloads, `${sha256(url).slice(0, 16)}.bundle`);
-    rmSync(file, { force: true });
-    await step(ctx, paths, s, 'Downloading', `downloading ${url} (at most ${cap} bytes)`);
-    let lastPersist = 0;
-    await download({
-      url,
-      file,
-      maxBytes: cap,
-      settings: ctx.download,
-      log: (event, fields) => ctx.logger.warn({ update: s.update?.id, ...fields }, event),
-      onProgress: (bytes, total) => {
-        s.progress = total ? bytes / total : 0;
-        if (Date.now() - lastPersist > 1000) {
-          lastPersist = Date.now();
-          publish(ctx, s);
-        }
-      },
+  let file = url ? await fetchBundle(ctx, paths, s, url, cap) : (source as { file: string }).file;
+  await step(ctx, paths, s, 'Verifying', `verifying ${file}`);
+  let opened: Awaited<ReturnType<typeof openAndCheck>>;
+  try {
+    opened = await openAndCheck(ctx, paths, s, file, cap, verify);
+    if (offerJws && opened.jws.trim() !== offerJws.trim())
+      throw new OtaRefusal('bad-manifest', 'the bundle manifest differs from the offered one');
+  } catch (e) {
+    // A delta for another base: fetch the full bundle when the signed manifest or the offer names
+    // one, keeping the refusal in the history (Verifying → Downloading, reason base-mismatch).
+    if (!(isOtaRefusal(e) && e.reason === 'base-mismatch' && fullUrl)) throw e;
+    move(paths, s, 'Downloading', {
+      message: `${e.message}; fetching the full bundle ${fullUrl}`,
+      reason: 'base-mismatch',
     });
-    await step(ctx, paths, s, 'Verifying', `verifying ${file}`);
-  } else {
-    file = (source as { file: string }).file;
-    await step(ctx, paths, s, 'Verifying', `verifying ${file}`);
+    ctx.logger.warn({ update: s.update?.id, fullUrl }, `ota delta refused: ${e.message}`);
+    publish(ctx, s);
+    file = await fetchBundle(ctx, paths, s, fullUrl, ctx.maxBundleBytes, true);
+    await step(ctx, paths, s, 'Verifying', `verifying the full bundle ${file}`);
+    opened = await openAndCheck(ctx, paths, s, file, ctx.maxBundleBytes, verify);
+    const f = opened.manifest;
+    if (
+      f.kind !== 'full' ||
+      (offered &&
+        (f.name !== offered.name ||
+          f.version !== offered.version ||
+          f.counter !== offered.counter ||
+          f.target !== offered.target ||
+          f.treeSha256 !== offered.treeSha256))
+    )
+      throw new OtaRefusal(
+        'bad-manifest',
+        `the bundle at fullUrl is not the full bundle of ${offered ? `${offered.name} ${offered.version}` : 'the offered release'}`,
+      );
   }
+  const m = opened.manifest;
+  const payload = opened.payload;
+  const active =
+    m.target === 'plc-map' ? join(paths.plcMapDir, 'tree') : slotDir(paths, ctx.factory, s.active);
+  const update = s.update!;
+  const backup = backupConfig(paths, ctx.configPath);
+  if (backup) update.configBackup = backup;
+  await step(
+    ctx,
+    paths,
+    s,
+    'Installing',
+    `installing ${m.name} ${m.version}${backup ? ' (config backed up)' : ''}`,
+  );
+  if (m.target === 'plc-map') {
+    const tree = join(paths.work, 'tree');
+    await materialize(m, payload, tree, m.kind === 'delta' ? active : undefined);
+    const text = readFileSync(join(tree, m.files[0]!.path), 'utf8');
+    if (!ctx.installPlcMap)
+      throw new OtaRefusal('install-failed', 'this gateway cannot apply PLC maps (no applyPlcMap)');
+    await ctx.installPlcMap(m, { text, tree }, s, paths);
+    return;
+  }
+  const slot = otherSlot(s.active, s);
+  const staging = paths.staging(slot);
+  rmSync(staging, { recursive: true, force: true });
+  await materialize(m, payload, staging, m.kind === 'delta' ? active : undefined);
+  // Dependencies come from the image: a slot without node_modules uses the factory's.
+  const deps = join(ctx.factory, 'node_modules');
+  if (!existsSync(join(staging, 'node_modules')) && existsSync(deps))
+    symlinkSync(deps, join(staging, 'node_modules'), 'dir');
+  replaceDirSync(staging, paths.slot(slot));
+  s.slots[slot] = {
+    name: m.name,
+    version: m.version,
+    counter: m.counter,
+    treeSha256: m.treeSha256,
+    installedAt: new Date().toISOString(),
+  };
+  update.slot = slot;
+  update.fromSlot = s.active;
+  rmSync(paths.work, { recursive: true, force: true });
+  // Raised before the switch: a release that is rolled back cannot be offered again with the same counter.
+  raiseCounter(paths, m.target, m.counter);
+  const baseline = ctx.health?.();
+  if (baseline) update.baseline = baseline;
+  await step(ctx, paths, s, 'Switching', `slot ${slot} holds ${m.name} ${m.version}; switching`);
+}
+
+/** Downloading: the bundle at `url` into ota/downloads (resumable .part), progress published. */
+async function fetchBundle(
+  ctx: UpdaterContext,
+  paths: OtaPaths,
+  s: OtaState,
+  url: string,
+  cap: number,
+  alreadyDownloading = false,
+): Promise<string> {
+  const file = join(paths.downloads, `${sha256(url).slice(0, 16)}.bundle`);
+  rmSync(file, { force: true });
+  if (!alreadyDownloading)
+    await step(ctx, paths, s, 'Downloading', `downloading ${url} (at most ${cap} bytes)`);
+  let lastPersist = 0;
+  s.progress = 0;
+  await download({
+    url,
+    file,
+    maxBytes: cap,
+    settings: ctx.download,
+    log: (event, fields) => ctx.logger.warn({ update: s.update?.id, ...fields }, event),
+    onProgress: (bytes, total) => {
+      s.progress = total ? bytes / total : 0;
+      if (Date.now() - lastPersist > 1000) {
+        lastPersist = Date.now();
+        publish(ctx, s);
+      }
+    },
+  });
+  return file;
+}
+
+/** Verifying: the tar read as hostile, the manifest verified, policy, payload and delta base checked. */
+async function openAndCheck(
+  ctx: UpdaterContext,
+  paths: OtaPaths,
+  s: OtaState,
+  file: string,
+  cap: number,
+  verify: (jws: string) => Promise<Manifest>,
+) {
   rmSync(paths.work, { recursive: true, force: true });
   mkdirSync(paths.work, { recursive: true });
   const opened = await readBundle(file, { maxBytes: cap, extractDir: join(paths.work, 'payload') });
-  const manifestJws = await resolveAgainstDevice(opened, [
+  const jws = await resolveAgainstDevice(opened, [
     slotDir(paths, ctx.factory, s.active),
     join(paths.plcMapDir, 'tree'),
   ]);
-  const m = await verify(manifestJws);
-  if (offerJws && manifestJws.trim() !== offerJws.trim())
-    throw new OtaRefusal('bad-manifest', 'the bundle manifest differs from the offered one');
+  const m = await verify(jws);
   s.update = {
     ...s.update!,
     id: `${m.name}@${m.version}#${m.counter}`,
@@ -207,48 +307,7 @@ async function deploy(
         `delta ${m.name} ${m.version} is for base ${m.base!.version} (tree ${m.base!.treeSha256.slice(0, 12)}), but ${m.target === 'plc-map' ? 'the installed PLC map' : `slot ${s.active}`} differs (tree ${tree.slice(0, 12)}): the full bundle is needed`,
       );
   }
-  const backup = backupConfig(paths, ctx.configPath);
-  if (backup) s.update.configBackup = backup;
-  await step(
-    ctx,
-    paths,
-    s,
-    'Installing',
-    `installing ${m.name} ${m.version}${backup ? ' (config backed up)' : ''}`,
-  );
-  if (m.target === 'plc-map') {
-    const tree = join(paths.work, 'tree');
-    await materialize(m, opened.payload, tree, m.kind === 'delta' ? active : undefined);
-    const text = readFileSync(join(tree, m.files[0]!.path), 'utf8');
-    if (!ctx.installPlcMap)
-      throw new OtaRefusal('install-failed', 'this gateway cannot apply PLC maps (no applyPlcMap)');
-    await ctx.installPlcMap(m, { text, tree }, s, paths);
-    return;
-  }
-  const slot = otherSlot(s.active, s);
-  const staging = paths.staging(slot);
-  rmSync(staging, { recursive: true, force: true });
-  await materialize(m, opened.payload, staging, m.kind === 'delta' ? active : undefined);
-  // Dependencies come from the image: a slot without node_modules uses the factory's.
-  const deps = join(ctx.factory, 'node_modules');
-  if (!existsSync(join(staging, 'node_modules')) && existsSync(deps))
-    symlinkSync(deps, join(staging, 'node_modules'), 'dir');
-  replaceDirSync(staging, paths.slot(slot));
-  s.slots[slot] = {
-    name: m.name,
-    version: m.version,
-    counter: m.counter,
-    treeSha256: m.treeSha256,
-    installedAt: new Date().toISOString(),
-  };
-  s.update.slot = slot;
-  s.update.fromSlot = s.active;
-  rmSync(paths.work, { recursive: true, force: true });
-  // Raised before the switch: a release that is rolled back cannot be offered again with the same counter.
-  raiseCounter(paths, m.target, m.counter);
-  const baseline = ctx.health?.();
-  if (baseline) s.update.baseline = baseline;
-  await step(ctx, paths, s, 'Switching', `slot ${slot} holds ${m.name} ${m.version}; switching`);
+  return { manifest: m, jws, payload: opened.payload };
 }
 
 function safeDecode(jws: string) {

@@ -17,14 +17,16 @@ import {
 } from '../device/slot-switch.js';
 import {
   initialState,
+  isLoopGuardError,
   loadState,
   move,
   saveState,
   type Health,
   type OtaState,
 } from '../device/state-store.js';
-import { WORKING_PHASES } from '../device/states.js';
+import { resumeRule } from '../device/states.js';
 import { parseHealthMessage } from './health-message.js';
+import { LauncherUpdateLock } from './balena-lock.js';
 
 export interface LauncherSettings {
   crashLoopExits: number;
@@ -58,6 +60,8 @@ export interface LauncherOptions {
 }
 
 const ZERO: Health = { plcsOk: 0, plcsTotal: 0, wmsConnected: false };
+/** Lock wait at start: longer than an orphaned agent's shutdown grace (8 s). */
+const RECOVERY_LOCK_WAIT_MS = 12_000;
 
 export class Launcher {
   private readonly paths: OtaPaths;
@@ -75,14 +79,24 @@ export class Launcher {
   private done!: (code: number) => void;
   private lastCode = 0;
 
+  /** balena's update lock, held from an agent switch through the end of its probation. */
+  private readonly updateLock: LauncherUpdateLock;
+
   constructor(private readonly o: LauncherOptions) {
     this.paths = otaPaths(o.dataDir);
+    const e = o.env;
+    this.updateLock = new LauncherUpdateLock(
+      e.BALENA_APP_LOCK_PATH ??
+        (e.BALENA_SUPERVISOR_ADDRESS ? '/tmp/balena/updates.lock' : undefined),
+    );
   }
 
   /** Resolves with the exit code once shutdown() finished. */
   async run(): Promise<number> {
     const finished = new Promise<number>((r) => (this.done = r));
     await this.recoverAtStart();
+    if (this.switchInFlight(this.state())) this.updateLock.take();
+    else this.updateLock.clearStale();
     await this.startChild();
     this.timer = setInterval(() => void this.tick(), this.o.settings.pollMs);
     return finished;
@@ -112,9 +126,12 @@ export class Launcher {
   }
 
   /** Run fn holding the OTA lock, with a fresh state read inside. Skips quietly when another writer is busy. */
-  private async exclusive(fn: (s: OtaState) => Promise<void> | void): Promise<boolean> {
+  private async exclusive(
+    fn: (s: OtaState) => Promise<void> | void,
+    waitMs?: number,
+  ): Promise<boolean> {
     try {
-      await withOtaLock(this.paths.lock, 'launcher', () => fn(this.state()));
+      await withOtaLock(this.paths.lock, 'launcher', () => fn(this.state()), waitMs);
       return true;
     } catch (e) {
       // The launcher must outlive any state problem: log it and keep the agent running.
@@ -125,36 +142,58 @@ export class Launcher {
     }
   }
 
+  /**
+   * The launcher's share of the resume table (states.ts RESUME): working phases of both targets are
+   * interrupted, agent Switching/Probation/RollingBack are finished here; PLC-map phases are left to
+   * the agent, which loads the candidate map and resumes them (ota/plc-map/map-deployment.ts).
+   * Waits longer than usual for the lock: an agent orphaned by a killed launcher may still be
+   * shutting down with the lock held (its SIGTERM grace), and a stale lock is taken over after.
+   */
   private async recoverAtStart(): Promise<void> {
     await this.exclusive(async (s) => {
-      if (WORKING_PHASES.includes(s.phase)) {
-        s.error = {
-          reason: 'interrupted',
-          message: `interrupted in ${s.phase} by a restart; slot ${s.active} was not touched; offer the update again to resume`,
-        };
-        move(this.paths, s, 'Failed', { message: s.error.message, reason: 'interrupted' });
-      } else if (s.phase === 'Switching' && s.update?.target !== 'plc-map') {
-        completeSwitch(this.paths, s, s.update?.baseline ?? ZERO);
-        await holdIfAsked('Probation');
-      } else if (s.phase === 'Probation' && s.update?.target !== 'plc-map') {
-        const p = s.update!.probation!;
-        p.boots += 1;
-        if (p.boots > this.o.settings.crashLoopExits)
-          await this.doRollBack(s, 'crash-loop', `restarted ${p.boots - 1} times during probation`);
-        else {
-          saveState(this.paths, s);
-          this.o.logger.warn(
-            { slot: s.active, boots: p.boots },
-            'launcher restarted during probation; probation starts again',
+      const rule = resumeRule(s.phase, s.update?.target);
+      if (rule.by !== 'launcher' || rule.action === 'none') return;
+      this.o.logger.warn(
+        { phase: s.phase, target: s.update?.target ?? 'agent', action: rule.action },
+        'launcher resuming the OTA state after a restart',
+      );
+      try {
+        if (rule.action === 'interrupt') {
+          s.error = {
+            reason: 'interrupted',
+            message: `interrupted in ${s.phase} by a restart; slot ${s.active} was not touched; offer the update again to resume`,
+          };
+          move(this.paths, s, 'Failed', { message: s.error.message, reason: 'interrupted' });
+        } else if (rule.action === 'complete-switch') {
+          completeSwitch(this.paths, s, s.update?.baseline ?? ZERO);
+          await holdIfAsked('Probation');
+        } else if (rule.action === 'restart-probation') {
+          const p = s.update!.probation!;
+          p.boots += 1;
+          if (p.boots > this.o.settings.crashLoopExits)
+            await this.doRollBack(
+              s,
+              'crash-loop',
+              `restarted ${p.boots - 1} times during probation`,
+            );
+          else {
+            saveState(this.paths, s); // counted by the loop guard
+            this.o.logger.warn(
+              { slot: s.active, boots: p.boots },
+              'launcher restarted during probation; probation starts again',
+            );
+          }
+        } else
+          await this.doRollBack(
+            s,
+            s.error?.reason ?? 'interrupted',
+            'rollback resumed after a restart',
           );
-        }
-      } else if (s.phase === 'RollingBack')
-        await this.doRollBack(
-          s,
-          s.error?.reason ?? 'interrupted',
-          'rollback resumed after a restart',
-        );
-    });
+      } catch (e) {
+        if (!isLoopGuardError(e)) throw e;
+        await this.doRollBack(s, 'loop-guard', e.message);
+      }
+    }, RECOVERY_LOCK_WAIT_MS);
   }
 
   private async doRollBack(
@@ -196,7 +235,9 @@ export class Launcher {
     this.firstReportAt = undefined;
     const child = spawn(process.execPath, [...process.execArgv, entry, ...this.o.args], {
       stdio: ['inherit', 'inherit', 'inherit', 'ipc'],
-      env: { ...this.o.env, WMS_GATEWAY_SLOT: slot },
+      // OTA_FACTORY_DIR: an agent running from slot a/b must still know where the image is (its
+      // version in ota/state, the factory slot as a base).
+      env: { ...this.o.env, WMS_GATEWAY_SLOT: slot, OTA_FACTORY_DIR: this.o.factory },
     });
     this.child = child;
     this.o.logger.info({ slot, pid: child.pid, phase: s.phase }, 'launcher started the agent');
@@ -243,7 +284,27 @@ export class Launcher {
     if (this.exits.length >= this.o.settings.crashLoopExits) {
       this.exits = [];
       const s = this.state();
-      if (s.active !== 'factory' || s.phase === 'Probation') {
+      const mapInFlight =
+        s.update?.target === 'plc-map' && (s.phase === 'Switching' || s.phase === 'Probation');
+      if (mapInFlight) {
+        // The agent crash-loops under a new PLC map: the map is rolled back (by the agent, which
+        // starts again with the committed map in force), not the agent's slot.
+        await this.withBusy(() =>
+          this.exclusive((st) => {
+            if (st.update?.target === 'plc-map' && ['Switching', 'Probation'].includes(st.phase)) {
+              st.error = {
+                reason: 'crash-loop',
+                message: `the agent exited ${this.o.settings.crashLoopExits} times under PLC map ${st.update.version}`,
+              };
+              move(this.paths, st, 'RollingBack', {
+                message: st.error.message,
+                reason: 'crash-loop',
+              });
+            }
+          }),
+        );
+        delay = 0;
+      } else if (s.active !== 'factory' || s.phase === 'Probation') {
         await this.withBusy(() =>
           this.exclusive((st) =>
             this.doRollBack(
@@ -277,9 +338,15 @@ export class Launcher {
       return;
     }
     const agentUpdate = s.update?.target !== 'plc-map';
+    if (this.updateLock.held && !this.switchInFlight(s)) this.updateLock.release();
     if (s.phase === 'Switching' && agentUpdate) {
       const baseline = this.lastHealth ?? s.update?.baseline ?? ZERO;
+      if (!this.updateLock.take()) {
+        this.o.logger.info('launcher: balena update lock held by someone else; switch waits');
+        return;
+      }
       await this.withBusy(async () => {
+        await holdIfAsked('Switching');
         await this.stopChild();
         await this.exclusive((st) => {
           if (st.phase === 'Switching') completeSwitch(this.paths, st, baseline);
@@ -290,7 +357,7 @@ export class Launcher {
       });
       return;
     }
-    if (s.phase === 'RollingBack') {
+    if (s.phase === 'RollingBack' && agentUpdate) {
       await this.withBusy(async () => {
         await this.stopChild();
         await this.exclusive(async (st) => {
@@ -310,6 +377,13 @@ export class Launcher {
       return;
     }
     if (s.phase === 'Probation' && agentUpdate && this.child) await this.judgeProbation(s);
+  }
+
+  /** An agent switch between its start and its commit or rollback: balena's lock is held. */
+  private switchInFlight(s: OtaState): boolean {
+    return (
+      s.update?.target !== 'plc-map' && ['Switching', 'Probation', 'RollingBack'].includes(s.phase)
+    );
   }
 
   private async judgeProbation(s: OtaState): Promise<void> {

@@ -23,7 +23,7 @@ export class DrivenView extends EventEmitter implements GatewayView {
       reconnects: 2,
     },
     outbox: { messages: 12, bytes: 4096, dropped: 0, maxBytes: 1024 * 1024 },
-    // A real ota/state payload (what ota/agent/state-payload.ts publishes).
+    // The real ota/state payload (ota/agent/state-payload.ts) of a gateway that committed 0.1.0 in slot a.
     ota: {
       active: 'a',
       slots: {
@@ -31,22 +31,22 @@ export class DrivenView extends EventEmitter implements GatewayView {
         a: {
           name: 'wms-gateway',
           version: '0.1.0',
-          counter: 3,
-          installedAt: '2026-11-20T09:58:00Z',
+          counter: 10,
+          installedAt: '2026-11-20T09:59:00Z',
         },
         b: null,
       },
       phase: 'Committed',
       progress: 1,
-      update: { id: 'wms-gateway-0.1.0', version: '0.1.0', target: 'agent' },
+      update: { id: 'wms-gateway@0.1.0#10', version: '0.1.0', target: 'agent' },
       history: [
         {
           ts: '2026-11-20T10:00:00Z',
           from: 'Probation',
           to: 'Committed',
-          update: 'wms-gateway-0.1.0',
+          update: 'wms-gateway@0.1.0#10',
           active: 'a',
-          message: 'healthy through probation',
+          message: 'slot a (0.1.0) healthy for 60 s; committed',
         },
       ],
       ts: '2026-11-20T10:00:00Z',

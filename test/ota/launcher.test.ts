@@ -2,7 +2,7 @@
 // is rolled back within 5 s of the crash loop, one that leaves the PLC link down is rolled back after probation.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpDir } from '../helpers/tmp.js';
 import { runCli } from '../helpers/cli.js';
@@ -165,6 +165,33 @@ test(
       });
       assert.equal(again.code, 2);
       assert.match(again.stderr, /nothing to roll back to/);
+    } finally {
+      await l.stop();
+    }
+  },
+);
+
+test(
+  "balena's update lock is held by the launcher from the switch through probation, then released",
+  { timeout: 60_000 },
+  async () => {
+    const d = await setup('healthy', '6.0.0');
+    const lockPath = join(d.dataDir, 'balena', 'updates.lock');
+    const l = startLauncher(d.dataDir, factory, { BALENA_APP_LOCK_PATH: lockPath });
+    try {
+      await l.waitFor(/test-agent 1\.0\.0 healthy started slot=factory/);
+      assert.ok(!existsSync(lockPath), 'no lock while nothing is in flight');
+      await d.agent.install({ file: d.bundle });
+      const stamp = await waitForValue(
+        'the lock during probation',
+        () =>
+          state(d.dataDir).phase === 'Probation' &&
+          existsSync(lockPath) &&
+          (JSON.parse(readFileSync(lockPath, 'utf8')) as { holder?: string }),
+      );
+      assert.equal(stamp.holder, 'launcher');
+      await waitForValue('Committed', () => state(d.dataDir).phase === 'Committed');
+      await waitForValue('the lock released', () => !existsSync(lockPath), 5000);
     } finally {
       await l.stop();
     }

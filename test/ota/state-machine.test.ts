@@ -5,7 +5,13 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { tmpDir } from '../helpers/tmp.js';
 import { otaPaths } from '../../ota/device/paths.js';
-import { initialState, loadState, move } from '../../ota/device/state-store.js';
+import {
+  initialState,
+  isLoopGuardError,
+  loadState,
+  move,
+  saveState,
+} from '../../ota/device/state-store.js';
 import {
   MAX_TRANSITIONS,
   PHASES,
@@ -34,12 +40,38 @@ test('the loop guard aborts a deployment that makes too many transitions', () =>
   const s = initialState();
   move(paths, s, 'Verifying', { message: 'start' });
   s.transitions = MAX_TRANSITIONS;
-  assert.throws(() => move(paths, s, 'Installing', { message: 'one too many' }), isTransitionError);
+  assert.throws(() => move(paths, s, 'Installing', { message: 'one too many' }), isLoopGuardError);
   move(paths, s, 'Failed', { message: 'aborted by the loop guard', reason: 'loop-guard' });
   assert.equal(loadState(paths).phase, 'Failed');
   // A new deployment starts counting again.
   move(paths, s, 'Verifying', { message: 'next' });
   assert.equal(loadState(paths).transitions, 1);
+});
+
+test('restarts count towards the loop guard: every save of a deployment in flight, Mender-style', () => {
+  const paths = otaPaths(join(tmp.path, 'c'));
+  const s = initialState();
+  move(paths, s, 'Verifying', { message: 'start' });
+  move(paths, s, 'Installing', { message: 'install' });
+  move(paths, s, 'Switching', { message: 'switch' });
+  move(paths, s, 'Probation', { message: 'probation' });
+  // A restart loop in probation: each restart saves the state (boots + 1) and never reaches a
+  // resting phase, so the count is never reset and the guard fires at the limit.
+  let saves = 0;
+  assert.throws(() => {
+    for (;;) {
+      saveState(paths, s);
+      saves++;
+    }
+  }, isLoopGuardError);
+  assert.equal(saves, MAX_TRANSITIONS - 4);
+  assert.equal(loadState(paths).transitions, MAX_TRANSITIONS + 1, 'the count itself was saved');
+  // The rollback is still allowed past the limit.
+  move(paths, s, 'RollingBack', { message: 'loop guard', reason: 'loop-guard' });
+  move(paths, s, 'Failed', { message: 'rolled back', reason: 'loop-guard' });
+  // Saves in a resting phase (an alert mark) do not count.
+  saveState(paths, s);
+  assert.equal(loadState(paths).transitions, MAX_TRANSITIONS + 3);
 });
 
 test('rollout buckets are stable per gateway and spread over 0..100', () => {

@@ -149,3 +149,31 @@ test(
     await state(h, (s) => s.status === 'applied' && s.version === 3, 'config/state applied v3');
   },
 );
+
+test(
+  'a config changing sections the agent cannot apply hot reports pending-restart, naming them',
+  { timeout: 60_000 },
+  async (t) => {
+    const h = await startHarness({ plcs: 1 });
+    t.after(() => h.stop());
+    await h.waitFor(() => seqs(h, 'plc1').length >= 3, 8000, 'data from plc1');
+    const doc = {
+      ...h.doc,
+      version: 2,
+      ota: { minHealthySeconds: 120 },
+      http: { host: '127.0.0.1' },
+    };
+    await h.send('config/set', await h.signer.sign(doc));
+    const pending = await state(
+      h,
+      (s) => s.status === 'pending-restart' && s.version === 2,
+      'config/state pending-restart',
+    );
+    assert.deepEqual([...(pending.json.pendingRestart as string[])].sort(), ['http', 'ota']);
+    // A change of hot sections only is applied (and says so).
+    await h.send('config/set', await h.signer.sign({ ...doc, version: 3, plcs: [] }));
+    const applied = await state(h, (s) => s.version === 3, 'config/state v3');
+    assert.equal(applied.json.status, 'applied');
+    assert.equal(applied.json.pendingRestart, undefined);
+  },
+);
