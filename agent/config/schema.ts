@@ -126,6 +126,28 @@ export const wmsSchema = z
       .default('none')
       .describe('gzip: payload compressed, MQTT 5 content type application/gzip'),
     heartbeatSeconds: z.number().int().min(1).max(86_400).default(30).describe('Heartbeat period'),
+    delivery: z
+      .enum(['broker', 'wms-ack'])
+      .default('broker')
+      .describe(
+        "broker: a data message leaves the outbox at the broker's PUBACK; wms-ack: only when the WMS acknowledges it on plc/{plc}/ack",
+      ),
+    ackTimeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(86_400)
+      .default(30)
+      .describe('wms-ack: data published but not acknowledged by the WMS for this long is sent again'),
+    peerHeartbeatSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(86_400)
+      .default(0)
+      .describe(
+        "The WMS's heartbeat period on wms/{tenant}/_wms/heartbeat; none for 3 periods = WMS silent (0 = not watched)",
+      ),
     keepaliveSeconds: z.number().int().min(5).max(3600).default(30).describe('MQTT keepalive'),
     connectTimeoutMs: z
       .number()

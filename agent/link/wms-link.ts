@@ -19,6 +19,9 @@ import {
 } from './link-errors.js';
 import { systemMetrics } from './system-metrics.js';
 import { checkClientCertificate } from './cert-check.js';
+import { WmsAckHandler, type AckCounters } from './wms-ack.js';
+import { parsePeerHeartbeat, WmsPeer, type PeerView } from './wms-peer.js';
+import { decodeInbound } from './inbound.js';
 
 export type WmsConfig = GatewayConfig['wms'];
 export type PlcState = 'connected' | 'disconnected' | 'degraded';
@@ -42,6 +45,10 @@ export interface WmsLinkOptions {
   wms: WmsConfig;
   logger: Logger;
   heartbeat?: () => Promise<HeartbeatExtras> | HeartbeatExtras;
+  /** The `register` payload (without ts), published retained on every connect (CONTRACT.md §8). */
+  registration?: () => Record<string, unknown>;
+  /** Whether a PLC id is configured (a WMS ack for another one is refused). */
+  knownPlc?: (plc: string) => boolean;
 }
 
 export interface WmsLinkStats {
@@ -51,6 +58,10 @@ export interface WmsLinkStats {
   reconnects: number;
   published: number;
   outbox: { messages: number; bytes: number; dropped: number; oldestTs?: string };
+  delivery: 'broker' | 'wms-ack';
+  /** The WMS's own heartbeat, as watched on the tenant-wide topic. */
+  peer: PeerView;
+  acks: AckCounters;
 }
 
 /** How often the client certificate's expiry is checked (besides at start and on reconfigure). */
@@ -79,12 +90,17 @@ export class WmsLink extends EventEmitter {
   private hbTimer: NodeJS.Timeout | undefined;
   private certTimer: NodeJS.Timeout | undefined;
   private started = false;
+  private peer!: WmsPeer;
+  private acks!: WmsAckHandler;
+  private resendTimer: NodeJS.Timeout | undefined;
+  private readonly peerTopic: string;
 
   constructor(private readonly opts: WmsLinkOptions) {
     super();
     this.wms = opts.wms;
     this.log = opts.logger.child({ component: 'wms-link' });
     this.prefix = `wms/${opts.tenant}/${opts.gatewayId}/`;
+    this.peerTopic = `wms/${opts.tenant}/_wms/heartbeat`;
   }
 
   topic(subtopic: string): string {
@@ -105,6 +121,7 @@ export class WmsLink extends EventEmitter {
       checkpointIntervalMs: o.checkpointIntervalMs,
       readAheadBytes: o.readAheadBytes,
       logger: this.log,
+      delivery: this.wms.delivery,
     });
     this.outbox.open();
     this.drops = new DropReporter((s) => this.reportDrops(s));
@@ -118,6 +135,31 @@ export class WmsLink extends EventEmitter {
       onPublished: (n) => (this.published += n),
     });
     this.outbox.on('appended', () => this.pump.schedule());
+    this.acks = new WmsAckHandler(
+      this.outbox,
+      this.log,
+      this.opts.knownPlc ?? (() => true),
+      () => this.pump.schedule(),
+    );
+    this.peer = new WmsPeer(this.wms.peerHeartbeatSeconds);
+    this.peer.on('silent', (ms: number) =>
+      this.alert(
+        'warning',
+        'wms-silent',
+        `no WMS heartbeat for ${(ms / 1000).toFixed(0)} s (expected every ${this.wms.peerHeartbeatSeconds} s)`,
+        { silentForMs: ms },
+      ),
+    );
+    this.peer.on('alive', (ms: number) => {
+      this.alert('warning', 'wms-silent', `WMS heartbeat back after ${(ms / 1000).toFixed(0)} s`, {
+        resolved: true,
+        silentForMs: ms,
+      });
+      this.emit('peer', this.peer.view());
+    });
+    this.peer.on('silent', () => this.emit('peer', this.peer.view()));
+    this.peer.start();
+    this.startResendTimer();
     this.conn = new Connection({
       wms: this.wms,
       clientId: `wmsgw-${this.opts.tenant}-${this.opts.gatewayId}`,
@@ -141,6 +183,8 @@ export class WmsLink extends EventEmitter {
     this.started = false;
     clearInterval(this.hbTimer);
     clearInterval(this.certTimer);
+    clearInterval(this.resendTimer);
+    this.peer.stop();
     this.drops.flush();
     const client = this.client;
     if (client?.connected) {
@@ -235,6 +279,11 @@ export class WmsLink extends EventEmitter {
     this.wms = wms;
     if (!this.started) return;
     this.outbox.setLimits({ maxBytes: wms.outbox.maxBytes, policy: wms.outbox.policy });
+    this.outbox.setDelivery(wms.delivery);
+    if (before.peerHeartbeatSeconds !== wms.peerHeartbeatSeconds)
+      this.peer.start(wms.peerHeartbeatSeconds);
+    if (before.ackTimeoutSeconds !== wms.ackTimeoutSeconds) this.startResendTimer();
+    this.pump.schedule();
     this.pump.set({
       qos: wms.qos,
       protocolVersion: wms.protocolVersion,
@@ -254,6 +303,9 @@ export class WmsLink extends EventEmitter {
       reconnects: this.reconnects,
       published: this.published,
       outbox: { messages: o?.messages ?? 0, bytes: o?.bytes ?? 0, dropped: o?.dropped ?? 0 },
+      delivery: this.wms.delivery,
+      peer: this.peer?.view() ?? { state: 'off', periodSeconds: this.wms.peerHeartbeatSeconds },
+      acks: { ...(this.acks?.counters ?? { applied: 0, stale: 0, refused: 0 }) },
     };
     if (o?.oldestTs) s.outbox.oldestTs = o.oldestTs;
     if (this.client && this.conn.url) s.url = this.conn.url;
@@ -274,10 +326,16 @@ export class WmsLink extends EventEmitter {
     this.since = new Date();
     if (switched || this.downSince) this.reconnects++;
     this.alertedFailures.clear();
-    client.on('message', (topic, payload) => this.onMessage(topic, payload));
+    client.on('message', (topic, payload, packet) =>
+      this.onMessage(topic, payload, packet.properties?.contentType),
+    );
     for (const sub of this.handlers.keys()) client.subscribe(this.topic(sub), { qos: 1 });
+    // End-to-end acks and the WMS's heartbeat: always subscribed, so a hot config change needs no resubscribe.
+    client.subscribe(this.topic('plc/+/ack'), { qos: 1 });
+    client.subscribe(this.peerTopic, { qos: 0 });
     const birth = { state: 'online', version: this.opts.version, ts: this.since.toISOString() };
     this.send(client, 'status', birth, true);
+    this.sendRegistration(client);
     for (const [sub, v] of this.retained) this.send(client, sub, v, true);
     this.pump.attach(client);
     for (const e of this.events.splice(0)) this.send(client, e.subtopic, e.payload, false);
@@ -330,14 +388,28 @@ export class WmsLink extends EventEmitter {
     });
   }
 
-  private onMessage(topic: string, payload: Buffer): void {
-    if (!topic.startsWith(this.prefix)) return;
-    const sub = topic.slice(this.prefix.length);
-    if (payload.length > this.wms.maxPayloadBytes) {
+  private onMessage(topic: string, raw: Buffer, contentType?: string): void {
+    const peer = topic === this.peerTopic;
+    if (!peer && !topic.startsWith(this.prefix)) return;
+    const sub = peer ? topic : topic.slice(this.prefix.length);
+    if (raw.length > this.wms.maxPayloadBytes) {
       this.log.warn(
-        { topic: sub, bytes: payload.length, limit: this.wms.maxPayloadBytes },
+        { topic: sub, bytes: raw.length, limit: this.wms.maxPayloadBytes },
         'inbound message over wms.maxPayloadBytes dropped',
       );
+      return;
+    }
+    let payload: Buffer;
+    try {
+      payload = decodeInbound(raw, contentType, this.wms.maxPayloadBytes);
+    } catch (e) {
+      this.log.warn({ topic: sub, err: (e as Error).message }, 'inbound gzip message dropped');
+      return;
+    }
+    if (peer) return this.onPeerHeartbeat(payload);
+    const ack = /^plc\/([^/]+)\/ack$/.exec(sub);
+    if (ack) {
+      this.acks.handle(ack[1]!, payload);
       return;
     }
     this.emit('message', sub, payload, { topic });
@@ -350,7 +422,46 @@ export class WmsLink extends EventEmitter {
     }
   }
 
+  private onPeerHeartbeat(payload: Buffer): void {
+    const hb = parsePeerHeartbeat(payload);
+    if (typeof hb === 'string') {
+      this.log.debug({ err: hb }, 'WMS heartbeat ignored');
+      return;
+    }
+    this.peer.beat(hb);
+  }
+
+  /** Publish `register` again now (what it says changed: PLCs, slot); it goes out on every connect anyway. */
+  resendRegistration(): void {
+    if (this.client?.connected) this.sendRegistration(this.client);
+  }
+
+  private sendRegistration(client: MqttClient): void {
+    const reg = this.opts.registration?.();
+    if (!reg) return;
+    this.send(client, 'register', { ...reg, ts: new Date().toISOString() }, true);
+  }
+
   // ---- periodic work ----
+
+  private startResendTimer(): void {
+    clearInterval(this.resendTimer);
+    const timeoutMs = this.wms.ackTimeoutSeconds * 1000;
+    this.resendTimer = setInterval(
+      () => {
+        if (!this.client?.connected) return; // a reconnect re-sends everything anyway
+        const n = this.outbox.resendUnconfirmed(timeoutMs);
+        if (n === 0) return;
+        this.log.info(
+          { messages: n, ackTimeoutSeconds: this.wms.ackTimeoutSeconds },
+          'no WMS ack in time: unacknowledged data sent again',
+        );
+        this.pump.schedule();
+      },
+      Math.min(1000, timeoutMs / 4),
+    );
+    this.resendTimer.unref();
+  }
 
   private startHeartbeat(): void {
     clearInterval(this.hbTimer);

@@ -33,7 +33,22 @@ export interface OutboxOptions {
   checkpointIntervalMs: number;
   readAheadBytes: number;
   logger: Logger;
+  /**
+   * broker: a message is done at the broker's PUBACK. wms-ack: it is done only when the WMS's cumulative
+   * ack for its key (plc/{plc}/ack) covers its seq; until then it is kept and may be sent again.
+   */
+  delivery?: Delivery;
 }
+
+export type Delivery = 'broker' | 'wms-ack';
+
+/** What became of one WMS ack: applied, or why it changed nothing. */
+export type WmsAckOutcome =
+  | { kind: 'applied'; released: number }
+  | { kind: 'stale'; acked: number }
+  | { kind: 'unknown-key' }
+  | { kind: 'ahead'; sent: number }
+  | { kind: 'not-wms-ack-mode' };
 
 export interface DropEvent {
   reason: 'drop-oldest' | 'reject-new' | 'too-large' | 'corrupt';
@@ -67,6 +82,10 @@ export class Outbox extends EventEmitter {
   private segments: Segment[] = [];
   private fd = -1;
   private seqs = new Map<string, number>();
+  /** wms-ack mode: the highest seq per key the WMS confirmed (cumulative); persisted in the checkpoint. */
+  private wmsAcked = new Map<string, number>();
+  /** The highest seq per key handed to the broker in this run: a WMS ack beyond it is forged or confused. */
+  private sentSeqs = new Map<string, number>();
   private ackPos = { segment: 0, offset: 0 };
   /** Records of segment ackPos.segment that lie before ackPos.offset. */
   private ackedInAckSegment = 0;
@@ -83,6 +102,10 @@ export class Outbox extends EventEmitter {
 
   constructor(private opts: OutboxOptions) {
     super();
+  }
+
+  get delivery(): Delivery {
+    return this.opts.delivery ?? 'broker';
   }
 
   private get segmentLimit(): number {
@@ -105,6 +128,7 @@ export class Outbox extends EventEmitter {
       logger.error({ err: e.message }, 'outbox checkpoint damaged; replaying the whole outbox');
     }
     for (const [k, v] of Object.entries(cp?.seqs ?? {})) this.seqs.set(k, v);
+    for (const [k, v] of Object.entries(cp?.acked ?? {})) this.wmsAcked.set(k, v);
     const ids = listSegments(dir);
     this.ackPos = { segment: cp?.segment ?? 0, offset: cp?.offset ?? 0 };
     if (ids.length > 0 && this.ackPos.segment < ids[0]!)
@@ -124,6 +148,7 @@ export class Outbox extends EventEmitter {
       readAheadBytes: this.opts.readAheadBytes,
       segments: () => this.segments,
       start: { ...this.ackPos },
+      isAcked: (key, seq) => this.delivery === 'wms-ack' && seq <= (this.wmsAcked.get(key) ?? 0),
     });
     this.opened = true;
     this.startTimers();
@@ -282,16 +307,76 @@ export class Outbox extends EventEmitter {
 
   /** Up to max entries to publish next, in order (re-sent ones first after rewind()). Marks them sent. */
   take(max: number): OutboxEntry[] {
-    return this.window.take(max);
+    const out = this.window.take(max);
+    for (const e of out) if (e.seq > (this.sentSeqs.get(e.key) ?? 0)) this.sentSeqs.set(e.key, e.seq);
+    // Entries read from disk that the WMS had confirmed before a restart are skipped by take(): release them.
+    this.release(this.window.popAcked());
+    return out;
   }
 
   get inflight(): number {
     return this.window.sent;
   }
 
-  /** The broker acknowledged entry; the acknowledged prefix advances over contiguous acks only. */
+  /**
+   * The broker acknowledged entry (PUBACK). broker mode: it is done, and the acknowledged prefix advances
+   * over contiguous acks only. wms-ack mode: it waits for the WMS's ack (or goes again after a timeout).
+   */
   ack(entry: OutboxEntry): void {
-    for (const e of this.window.ack(entry)) {
+    if (this.delivery === 'wms-ack') {
+      if (entry.seq <= (this.wmsAcked.get(entry.key) ?? 0))
+        this.release(this.window.ackWhere((e) => e === entry));
+      else this.window.published(entry, Date.now());
+      return;
+    }
+    this.release(this.window.ack(entry));
+  }
+
+  /**
+   * The WMS confirmed every message of key up to seq (cumulative). Refused (nothing changes) when seq is
+   * beyond what was sent to the broker in this run, or the key never had a message; an old seq is stale.
+   */
+  wmsAck(key: string, seq: number): WmsAckOutcome {
+    if (this.delivery !== 'wms-ack') return { kind: 'not-wms-ack-mode' };
+    if (!this.seqs.has(key)) return { kind: 'unknown-key' };
+    const acked = this.wmsAcked.get(key) ?? 0;
+    if (seq <= acked) return { kind: 'stale', acked };
+    const sent = Math.max(this.sentSeqs.get(key) ?? 0, acked);
+    if (seq > sent) return { kind: 'ahead', sent };
+    this.wmsAcked.set(key, seq);
+    this.dirtyCheckpoint = true;
+    const before = this.unacked.messages;
+    this.release(this.window.ackWhere((e) => e.key === key && e.seq <= seq));
+    return { kind: 'applied', released: before - this.unacked.messages };
+  }
+
+  /** The highest seq of key the WMS confirmed (0 when none, or in broker mode). */
+  wmsAckedSeq(key: string): number {
+    return this.wmsAcked.get(key) ?? 0;
+  }
+
+  /**
+   * wms-ack mode: when the oldest message the broker took has waited timeoutMs for the WMS's ack, every
+   * unconfirmed one is made ready again, oldest first (the WMS may have missed them). Returns how many.
+   */
+  resendUnconfirmed(timeoutMs: number, nowMs = Date.now()): number {
+    if (this.delivery !== 'wms-ack' || !this.opened) return 0;
+    const oldest = this.window.oldestPublished();
+    if (!oldest || nowMs - (oldest.publishedAtMs ?? 0) < timeoutMs) return 0;
+    return this.window.resendPublished();
+  }
+
+  /** Switch delivery mode live: to broker, whatever the broker already took is done. */
+  setDelivery(delivery: Delivery): void {
+    if (delivery === this.delivery) return;
+    this.opts = { ...this.opts, delivery };
+    if (delivery === 'broker' && this.opened)
+      this.release(this.window.ackWhere((e) => e.state === 'published'));
+  }
+
+  /** Entries that left the window as the acknowledged prefix: their disk space may be reclaimed. */
+  private release(done: OutboxEntry[]): void {
+    for (const e of done) {
       this.unacked.messages--;
       this.unacked.bytes -= e.end - e.offset;
       if (e.segment !== this.ackPos.segment) this.ackedInAckSegment = 0;
@@ -346,6 +431,7 @@ export class Outbox extends EventEmitter {
       segment: this.ackPos.segment,
       offset: this.ackPos.offset,
       seqs: Object.fromEntries(this.seqs),
+      ...(this.wmsAcked.size > 0 && { acked: Object.fromEntries(this.wmsAcked) }),
     });
     this.dirtyCheckpoint = false;
   }

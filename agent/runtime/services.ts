@@ -58,6 +58,8 @@ export async function startServices(ctx: {
   });
   const ota = await attachOta({ gateway, rc, logger, lock, env, metrics });
   view.ota = () => ota.state();
+  gateway.registerExtras = () => ({ slot: ota.state().active });
+  gateway.link.resendRegistration();
 
   const health = new HealthMonitor({
     dataDir: rc.dataDir,
@@ -68,7 +70,13 @@ export async function startServices(ctx: {
     outboxMaxBytes: cfg.wms.outbox.maxBytes,
   });
   health.start();
-  gateway.heartbeatExtras = () => ({ health: health.current().state, ota: ota.summary() });
+  // The WMS going silent (or coming back) is a health change now, not at the next sampling period.
+  gateway.link.on('peer', () => void health.check().catch(() => {}));
+  gateway.heartbeatExtras = () => ({
+    health: health.current().state,
+    ota: ota.summary(),
+    wms: gateway.link.stats().peer,
+  });
 
   const watchdog = new Watchdog({
     config: cfg.health.watchdog,
