@@ -30,7 +30,8 @@ export interface GatewaySnapshot {
     reconnects: number;
     delivery?: 'broker' | 'wms-ack' | undefined;
     /** The WMS's own heartbeat: off (not watched), waiting (none yet), alive, silent (3 periods without). */
-    peer?: { state: string; lastHeartbeat?: string | undefined; periodSeconds?: number } | undefined;
+    peer?:
+      { state: string; lastHeartbeat?: string | undefined; periodSeconds?: number } | undefined;
   };
   outbox: { messages: number; bytes: number; dropped: number; maxBytes?: number | undefined };
   ota: unknown;

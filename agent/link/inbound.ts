@@ -3,7 +3,10 @@
 import { gunzipSync } from 'node:zlib';
 
 export class InboundPayloadError extends Error {
-  constructor(readonly reason: 'bad-gzip' | 'too-large', message: string) {
+  constructor(
+    readonly reason: 'bad-gzip' | 'too-large',
+    message: string,
+  ) {
     super(message);
     this.name = 'InboundPayloadError';
   }

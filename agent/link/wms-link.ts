@@ -135,11 +135,8 @@ export class WmsLink extends EventEmitter {
       onPublished: (n) => (this.published += n),
     });
     this.outbox.on('appended', () => this.pump.schedule());
-    this.acks = new WmsAckHandler(
-      this.outbox,
-      this.log,
-      this.opts.knownPlc ?? (() => true),
-      () => this.pump.schedule(),
+    this.acks = new WmsAckHandler(this.outbox, this.log, this.opts.knownPlc ?? (() => true), () =>
+      this.pump.schedule(),
     );
     this.peer = new WmsPeer(this.wms.peerHeartbeatSeconds);
     this.peer.on('silent', (ms: number) =>
@@ -333,6 +330,7 @@ export class WmsLink extends EventEmitter {
     // End-to-end acks and the WMS's heartbeat: always subscribed, so a hot config change needs no resubscribe.
     client.subscribe(this.topic('plc/+/ack'), { qos: 1 });
     client.subscribe(this.peerTopic, { qos: 0 });
+    this.peer.listen();
     const birth = { state: 'online', version: this.opts.version, ts: this.since.toISOString() };
     this.send(client, 'status', birth, true);
     this.sendRegistration(client);
@@ -358,6 +356,7 @@ export class WmsLink extends EventEmitter {
     this.client = undefined;
     this.since = undefined;
     this.pump.detach();
+    this.peer.deaf();
     if (!this.downSince) {
       this.downSince = { at: Date.now(), buffered: this.outbox.stats().messages };
       this.alert(

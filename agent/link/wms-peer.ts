@@ -22,6 +22,8 @@ export class WmsPeer extends EventEmitter {
   private st: PeerState = 'off';
   private timer: NodeJS.Timeout | undefined;
   private silentSinceMs = 0;
+  /** The WMS cannot be heard without a broker: silence counts only while connected. */
+  private listening = false;
 
   constructor(private periodSeconds: number) {
     super();
@@ -34,7 +36,6 @@ export class WmsPeer extends EventEmitter {
       this.st = 'off';
       return;
     }
-    this.startedAtMs = Date.now();
     if (this.st === 'off') this.st = this.last ? 'alive' : 'waiting';
     // A quarter period: silence is noticed at most a quarter period after the third one has passed.
     this.timer = setInterval(() => this.tick(), Math.max(50, (periodSeconds * 1000) / 4));
@@ -45,9 +46,24 @@ export class WmsPeer extends EventEmitter {
     clearInterval(this.timer);
   }
 
+  /** Subscribed on a (re)connect: the WMS gets 3 periods from now before it counts as silent. */
+  listen(nowMs = Date.now()): void {
+    this.listening = true;
+    this.startedAtMs = nowMs;
+  }
+
+  /** The broker connection is gone; a silence already declared stays until a heartbeat arrives. */
+  deaf(): void {
+    this.listening = false;
+  }
+
   /** A heartbeat arrived (already parsed and checked by the caller). */
   beat(hb: { ts?: string; seq?: number }, nowMs = Date.now()): void {
-    this.last = { atMs: nowMs, ...(hb.ts && { ts: hb.ts }), ...(hb.seq !== undefined && { seq: hb.seq }) };
+    this.last = {
+      atMs: nowMs,
+      ...(hb.ts && { ts: hb.ts }),
+      ...(hb.seq !== undefined && { seq: hb.seq }),
+    };
     if (this.st === 'off') return;
     const was = this.st;
     this.st = 'alive';
@@ -55,8 +71,8 @@ export class WmsPeer extends EventEmitter {
   }
 
   tick(nowMs = Date.now()): void {
-    if (this.st === 'off' || this.st === 'silent') return;
-    const since = this.last?.atMs ?? this.startedAtMs;
+    if (this.st === 'off' || this.st === 'silent' || !this.listening) return;
+    const since = Math.max(this.last?.atMs ?? 0, this.startedAtMs);
     const limitMs = SILENT_AFTER_PERIODS * this.periodSeconds * 1000;
     if (nowMs - since < limitMs) return;
     this.st = 'silent';

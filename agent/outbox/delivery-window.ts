@@ -166,7 +166,8 @@ export class DeliveryWindow {
   }
 
   rewind(): void {
-    for (const e of this.entries) if (e.state === 'sent' || e.state === 'published') e.state = 'ready';
+    for (const e of this.entries)
+      if (e.state === 'sent' || e.state === 'published') e.state = 'ready';
     this.sent = 0;
     this.cursor = 0;
   }

@@ -308,7 +308,8 @@ export class Outbox extends EventEmitter {
   /** Up to max entries to publish next, in order (re-sent ones first after rewind()). Marks them sent. */
   take(max: number): OutboxEntry[] {
     const out = this.window.take(max);
-    for (const e of out) if (e.seq > (this.sentSeqs.get(e.key) ?? 0)) this.sentSeqs.set(e.key, e.seq);
+    for (const e of out)
+      if (e.seq > (this.sentSeqs.get(e.key) ?? 0)) this.sentSeqs.set(e.key, e.seq);
     // Entries read from disk that the WMS had confirmed before a restart are skipped by take(): release them.
     this.release(this.window.popAcked());
     return out;

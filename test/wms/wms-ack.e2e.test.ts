@@ -13,7 +13,7 @@ import { freePort } from '../helpers/ports.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { startSimulator } from '../../plc/simulator/simulator.js';
 import { sleep, waitFor } from '../helpers/wait.js';
-import { wmsSide } from './wms-side.js';
+import { waitForAsync, wmsSide } from './wms-side.js';
 
 const PLCS = ['plc-0', 'plc-1'];
 
@@ -52,7 +52,8 @@ test(
     let moving = true;
     const mover = setInterval(() => {
       if (!moving) return;
-      for (const s of sims) s.registers(1, 'holding')[0] = (s.registers(1, 'holding')[0]! + 1) & 0xffff;
+      for (const s of sims)
+        s.registers(1, 'holding')[0] = (s.registers(1, 'holding')[0]! + 1) & 0xffff;
     }, 50);
     const start = () =>
       spawnCli(['run', '--config', cfg, '--data-dir', join(dir.path, 'data')], {
@@ -126,7 +127,7 @@ test(
 
     // 4. Data stops changing: once the WMS holds everything, the outbox is empty.
     moving = false;
-    await waitFor(
+    await waitForAsync(
       async () => {
         const r = await fetch(`http://127.0.0.1:${httpPort}/api/state`).catch(() => undefined);
         if (!r?.ok) return false;
