@@ -19,8 +19,9 @@ import {
 } from './link-errors.js';
 import { systemMetrics } from './system-metrics.js';
 import { checkClientCertificate } from './cert-check.js';
-import { WmsAckHandler, type AckCounters } from './wms-ack.js';
-import { parsePeerHeartbeat, WmsPeer, type PeerView } from './wms-peer.js';
+import type { AckCounters } from './wms-ack.js';
+import type { PeerView } from './wms-peer.js';
+import { WmsConversation } from './wms-conversation.js';
 import { decodeInbound } from './inbound.js';
 
 export type WmsConfig = GatewayConfig['wms'];
@@ -90,17 +91,13 @@ export class WmsLink extends EventEmitter {
   private hbTimer: NodeJS.Timeout | undefined;
   private certTimer: NodeJS.Timeout | undefined;
   private started = false;
-  private peer!: WmsPeer;
-  private acks!: WmsAckHandler;
-  private resendTimer: NodeJS.Timeout | undefined;
-  private readonly peerTopic: string;
+  private talk!: WmsConversation;
 
   constructor(private readonly opts: WmsLinkOptions) {
     super();
     this.wms = opts.wms;
     this.log = opts.logger.child({ component: 'wms-link' });
     this.prefix = `wms/${opts.tenant}/${opts.gatewayId}/`;
-    this.peerTopic = `wms/${opts.tenant}/_wms/heartbeat`;
   }
 
   topic(subtopic: string): string {
@@ -135,28 +132,18 @@ export class WmsLink extends EventEmitter {
       onPublished: (n) => (this.published += n),
     });
     this.outbox.on('appended', () => this.pump.schedule());
-    this.acks = new WmsAckHandler(this.outbox, this.log, this.opts.knownPlc ?? (() => true), () =>
-      this.pump.schedule(),
-    );
-    this.peer = new WmsPeer(this.wms.peerHeartbeatSeconds);
-    this.peer.on('silent', (ms: number) =>
-      this.alert(
-        'warning',
-        'wms-silent',
-        `no WMS heartbeat for ${(ms / 1000).toFixed(0)} s (expected every ${this.wms.peerHeartbeatSeconds} s)`,
-        { silentForMs: ms },
-      ),
-    );
-    this.peer.on('alive', (ms: number) => {
-      this.alert('warning', 'wms-silent', `WMS heartbeat back after ${(ms / 1000).toFixed(0)} s`, {
-        resolved: true,
-        silentForMs: ms,
-      });
-      this.emit('peer', this.peer.view());
+    this.talk = new WmsConversation({
+      tenant: this.opts.tenant,
+      outbox: this.outbox,
+      logger: this.log,
+      wms: () => this.wms,
+      knownPlc: this.opts.knownPlc ?? (() => true),
+      connected: () => !!this.client?.connected,
+      schedulePump: () => this.pump.schedule(),
+      alert: (level, code, message, extra) => this.alert(level, code, message, extra),
+      onPeerChange: (v) => this.emit('peer', v),
     });
-    this.peer.on('silent', () => this.emit('peer', this.peer.view()));
-    this.peer.start();
-    this.startResendTimer();
+    this.talk.start();
     this.conn = new Connection({
       wms: this.wms,
       clientId: `wmsgw-${this.opts.tenant}-${this.opts.gatewayId}`,
@@ -180,8 +167,7 @@ export class WmsLink extends EventEmitter {
     this.started = false;
     clearInterval(this.hbTimer);
     clearInterval(this.certTimer);
-    clearInterval(this.resendTimer);
-    this.peer.stop();
+    this.talk.stop();
     this.drops.flush();
     const client = this.client;
     if (client?.connected) {
@@ -276,10 +262,7 @@ export class WmsLink extends EventEmitter {
     this.wms = wms;
     if (!this.started) return;
     this.outbox.setLimits({ maxBytes: wms.outbox.maxBytes, policy: wms.outbox.policy });
-    this.outbox.setDelivery(wms.delivery);
-    if (before.peerHeartbeatSeconds !== wms.peerHeartbeatSeconds)
-      this.peer.start(wms.peerHeartbeatSeconds);
-    if (before.ackTimeoutSeconds !== wms.ackTimeoutSeconds) this.startResendTimer();
+    this.talk.reconfigure(before, wms);
     this.pump.schedule();
     this.pump.set({
       qos: wms.qos,
@@ -301,8 +284,10 @@ export class WmsLink extends EventEmitter {
       published: this.published,
       outbox: { messages: o?.messages ?? 0, bytes: o?.bytes ?? 0, dropped: o?.dropped ?? 0 },
       delivery: this.wms.delivery,
-      peer: this.peer?.view() ?? { state: 'off', periodSeconds: this.wms.peerHeartbeatSeconds },
-      acks: { ...(this.acks?.counters ?? { applied: 0, stale: 0, refused: 0 }) },
+      ...(this.talk?.stats() ?? {
+        peer: { state: 'off', periodSeconds: this.wms.peerHeartbeatSeconds },
+        acks: { applied: 0, stale: 0, refused: 0 },
+      }),
     };
     if (o?.oldestTs) s.outbox.oldestTs = o.oldestTs;
     if (this.client && this.conn.url) s.url = this.conn.url;
@@ -327,10 +312,7 @@ export class WmsLink extends EventEmitter {
       this.onMessage(topic, payload, packet.properties?.contentType),
     );
     for (const sub of this.handlers.keys()) client.subscribe(this.topic(sub), { qos: 1 });
-    // End-to-end acks and the WMS's heartbeat: always subscribed, so a hot config change needs no resubscribe.
-    client.subscribe(this.topic('plc/+/ack'), { qos: 1 });
-    client.subscribe(this.peerTopic, { qos: 0 });
-    this.peer.listen();
+    this.talk.onUp(client, (sub) => this.topic(sub));
     const birth = { state: 'online', version: this.opts.version, ts: this.since.toISOString() };
     this.send(client, 'status', birth, true);
     this.sendRegistration(client);
@@ -356,7 +338,7 @@ export class WmsLink extends EventEmitter {
     this.client = undefined;
     this.since = undefined;
     this.pump.detach();
-    this.peer.deaf();
+    this.talk.onDown();
     if (!this.downSince) {
       this.downSince = { at: Date.now(), buffered: this.outbox.stats().messages };
       this.alert(
@@ -388,7 +370,7 @@ export class WmsLink extends EventEmitter {
   }
 
   private onMessage(topic: string, raw: Buffer, contentType?: string): void {
-    const peer = topic === this.peerTopic;
+    const peer = topic === this.talk.peerTopic;
     if (!peer && !topic.startsWith(this.prefix)) return;
     const sub = peer ? topic : topic.slice(this.prefix.length);
     if (raw.length > this.wms.maxPayloadBytes) {
@@ -405,12 +387,8 @@ export class WmsLink extends EventEmitter {
       this.log.warn({ topic: sub, err: (e as Error).message }, 'inbound gzip message dropped');
       return;
     }
-    if (peer) return this.onPeerHeartbeat(payload);
-    const ack = /^plc\/([^/]+)\/ack$/.exec(sub);
-    if (ack) {
-      this.acks.handle(ack[1]!, payload);
-      return;
-    }
+    if (peer) return this.talk.onPeerHeartbeat(payload);
+    if (this.talk.routeAck(sub, payload)) return;
     this.emit('message', sub, payload, { topic });
     const h = this.handlers.get(sub);
     if (!h) return;
@@ -419,15 +397,6 @@ export class WmsLink extends EventEmitter {
     } catch (e) {
       this.log.error({ topic: sub, err: (e as Error).message }, 'inbound message handler failed');
     }
-  }
-
-  private onPeerHeartbeat(payload: Buffer): void {
-    const hb = parsePeerHeartbeat(payload);
-    if (typeof hb === 'string') {
-      this.log.debug({ err: hb }, 'WMS heartbeat ignored');
-      return;
-    }
-    this.peer.beat(hb);
   }
 
   /** Publish `register` again now (what it says changed: PLCs, slot); it goes out on every connect anyway. */
@@ -442,25 +411,6 @@ export class WmsLink extends EventEmitter {
   }
 
   // ---- periodic work ----
-
-  private startResendTimer(): void {
-    clearInterval(this.resendTimer);
-    const timeoutMs = this.wms.ackTimeoutSeconds * 1000;
-    this.resendTimer = setInterval(
-      () => {
-        if (!this.client?.connected) return; // a reconnect re-sends everything anyway
-        const n = this.outbox.resendUnconfirmed(timeoutMs);
-        if (n === 0) return;
-        this.log.info(
-          { messages: n, ackTimeoutSeconds: this.wms.ackTimeoutSeconds },
-          'no WMS ack in time: unacknowledged data sent again',
-        );
-        this.pump.schedule();
-      },
-      Math.min(1000, timeoutMs / 4),
-    );
-    this.resendTimer.unref();
-  }
 
   private startHeartbeat(): void {
     clearInterval(this.hbTimer);

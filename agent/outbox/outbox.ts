@@ -20,8 +20,10 @@ import { fsyncDirSync } from '../storage/atomic-file.js';
 import { encodeRecord, HEADER_BYTES } from './record.js';
 import { listSegments, segmentPath, SegmentReader } from './segment-files.js';
 import { DeliveryWindow, type OutboxEntry } from './delivery-window.js';
+import { WmsLedger, type WmsAckOutcome } from './wms-ledger.js';
 
 export type { OutboxEntry } from './delivery-window.js';
+export type { WmsAckOutcome } from './wms-ledger.js';
 
 export interface OutboxOptions {
   dir: string;
@@ -42,13 +44,6 @@ export interface OutboxOptions {
 
 export type Delivery = 'broker' | 'wms-ack';
 
-/** What became of one WMS ack: applied, or why it changed nothing. */
-export type WmsAckOutcome =
-  | { kind: 'applied'; released: number }
-  | { kind: 'stale'; acked: number }
-  | { kind: 'unknown-key' }
-  | { kind: 'ahead'; sent: number }
-  | { kind: 'not-wms-ack-mode' };
 
 export interface DropEvent {
   reason: 'drop-oldest' | 'reject-new' | 'too-large' | 'corrupt';
@@ -82,10 +77,7 @@ export class Outbox extends EventEmitter {
   private segments: Segment[] = [];
   private fd = -1;
   private seqs = new Map<string, number>();
-  /** wms-ack mode: the highest seq per key the WMS confirmed (cumulative); persisted in the checkpoint. */
-  private wmsAcked = new Map<string, number>();
-  /** The highest seq per key handed to the broker in this run: a WMS ack beyond it is forged or confused. */
-  private sentSeqs = new Map<string, number>();
+  private ledger = new WmsLedger();
   private ackPos = { segment: 0, offset: 0 };
   /** Records of segment ackPos.segment that lie before ackPos.offset. */
   private ackedInAckSegment = 0;
@@ -128,7 +120,7 @@ export class Outbox extends EventEmitter {
       logger.error({ err: e.message }, 'outbox checkpoint damaged; replaying the whole outbox');
     }
     for (const [k, v] of Object.entries(cp?.seqs ?? {})) this.seqs.set(k, v);
-    for (const [k, v] of Object.entries(cp?.acked ?? {})) this.wmsAcked.set(k, v);
+    this.ledger.load(cp?.acked);
     const ids = listSegments(dir);
     this.ackPos = { segment: cp?.segment ?? 0, offset: cp?.offset ?? 0 };
     if (ids.length > 0 && this.ackPos.segment < ids[0]!)
@@ -148,7 +140,7 @@ export class Outbox extends EventEmitter {
       readAheadBytes: this.opts.readAheadBytes,
       segments: () => this.segments,
       start: { ...this.ackPos },
-      isAcked: (key, seq) => this.delivery === 'wms-ack' && seq <= (this.wmsAcked.get(key) ?? 0),
+      isAcked: (key, seq) => this.delivery === 'wms-ack' && this.ledger.covers(key, seq),
     });
     this.opened = true;
     this.startTimers();
@@ -309,7 +301,7 @@ export class Outbox extends EventEmitter {
   take(max: number): OutboxEntry[] {
     const out = this.window.take(max);
     for (const e of out)
-      if (e.seq > (this.sentSeqs.get(e.key) ?? 0)) this.sentSeqs.set(e.key, e.seq);
+      this.ledger.noteSent(e.key, e.seq);
     // Entries read from disk that the WMS had confirmed before a restart are skipped by take(): release them.
     this.release(this.window.popAcked());
     return out;
@@ -325,7 +317,7 @@ export class Outbox extends EventEmitter {
    */
   ack(entry: OutboxEntry): void {
     if (this.delivery === 'wms-ack') {
-      if (entry.seq <= (this.wmsAcked.get(entry.key) ?? 0))
+      if (this.ledger.covers(entry.key, entry.seq))
         this.release(this.window.ackWhere((e) => e === entry));
       else this.window.published(entry, Date.now());
       return;
@@ -339,12 +331,8 @@ export class Outbox extends EventEmitter {
    */
   wmsAck(key: string, seq: number): WmsAckOutcome {
     if (this.delivery !== 'wms-ack') return { kind: 'not-wms-ack-mode' };
-    if (!this.seqs.has(key)) return { kind: 'unknown-key' };
-    const acked = this.wmsAcked.get(key) ?? 0;
-    if (seq <= acked) return { kind: 'stale', acked };
-    const sent = Math.max(this.sentSeqs.get(key) ?? 0, acked);
-    if (seq > sent) return { kind: 'ahead', sent };
-    this.wmsAcked.set(key, seq);
+    const refused = this.ledger.accept(key, seq, this.seqs.has(key));
+    if (refused) return refused;
     this.dirtyCheckpoint = true;
     const before = this.unacked.messages;
     this.release(this.window.ackWhere((e) => e.key === key && e.seq <= seq));
@@ -353,7 +341,7 @@ export class Outbox extends EventEmitter {
 
   /** The highest seq of key the WMS confirmed (0 when none, or in broker mode). */
   wmsAckedSeq(key: string): number {
-    return this.wmsAcked.get(key) ?? 0;
+    return this.ledger.ackedSeq(key);
   }
 
   /**
@@ -432,7 +420,7 @@ export class Outbox extends EventEmitter {
       segment: this.ackPos.segment,
       offset: this.ackPos.offset,
       seqs: Object.fromEntries(this.seqs),
-      ...(this.wmsAcked.size > 0 && { acked: Object.fromEntries(this.wmsAcked) }),
+      ...this.ledger.toCheckpoint(),
     });
     this.dirtyCheckpoint = false;
   }
