@@ -20,6 +20,9 @@ export const REJECTION_CODES = [
   'not_writable',
   'bad_value',
   'out_of_range',
+  'overlap',
+  'too-many-steps',
+  'sequence-too-long',
   'queue_full',
   'stale_version',
   'invalid_config',
@@ -58,5 +61,5 @@ export function formatReason(code: RejectionCode, subject?: string, detail?: str
 
 /** The stable code of a reason string: the text before the first `:` or space. */
 export function reasonCode(reason: string): string {
-  return /^[a-z_]+/.exec(reason)?.[0] ?? reason;
+  return /^[a-z_-]+/.exec(reason)?.[0] ?? reason;
 }
