@@ -138,7 +138,9 @@ export const wmsSchema = z
       .min(1)
       .max(86_400)
       .default(30)
-      .describe('wms-ack: data published but not acknowledged by the WMS for this long is sent again'),
+      .describe(
+        'wms-ack: data published but not acknowledged by the WMS for this long is sent again',
+      ),
     peerHeartbeatSeconds: z
       .number()
       .int()
@@ -246,6 +248,20 @@ export const commandsSchema = z
       .max(1000)
       .default(10)
       .describe('Previous remote configs kept under $DATA_DIR/config/history'),
+    maxSequenceSteps: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(32)
+      .describe('Most steps an op: sequence command may have'),
+    maxSequenceMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(3_600_000)
+      .default(60_000)
+      .describe('Longest an op: sequence command may run (its waits and delays must fit)'),
     lockLingerMs: z
       .number()
       .int()

@@ -15,6 +15,7 @@ export const CAPABILITIES = [
   'data',
   'cmd.write',
   'cmd.read',
+  'cmd.sequence',
   'config.set',
   'ota',
   'wms-ack',
