@@ -1,7 +1,7 @@
 // The WMS's end-to-end acknowledgement (CONTRACT.md §8): `plc/{plc}/ack` `{"seq"}` says the WMS stored
 // every data message of that PLC up to seq. Everything about it is checked before the outbox sees it;
 // a bad one is refused and counted, never allowed to release a message the WMS may not have.
-import type { Logger } from '../runtime/logger.js';
+import type { Logger } from '../../platform/logger.js';
 import type { Outbox, WmsAckOutcome } from '../outbox/outbox.js';
 
 export type AckRefusal = 'not-json' | 'bad-seq' | 'unknown-plc' | 'seq-ahead';

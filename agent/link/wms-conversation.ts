@@ -3,7 +3,7 @@
 // its end-to-end acks on plc/{plc}/ack, and sending unconfirmed data again after wms.ackTimeoutSeconds.
 import type { MqttClient } from 'mqtt';
 import type { GatewayConfig } from '../config/schema.js';
-import type { Logger } from '../runtime/logger.js';
+import type { Logger } from '../../platform/logger.js';
 import type { Outbox } from '../outbox/outbox.js';
 import { WmsAckHandler, type AckCounters } from './wms-ack.js';
 import { parsePeerHeartbeat, WmsPeer, type PeerView } from './wms-peer.js';

@@ -44,7 +44,6 @@ export interface OutboxOptions {
 
 export type Delivery = 'broker' | 'wms-ack';
 
-
 export interface DropEvent {
   reason: 'drop-oldest' | 'reject-new' | 'too-large' | 'corrupt';
   messages: number;
@@ -300,8 +299,7 @@ export class Outbox extends EventEmitter {
   /** Up to max entries to publish next, in order (re-sent ones first after rewind()). Marks them sent. */
   take(max: number): OutboxEntry[] {
     const out = this.window.take(max);
-    for (const e of out)
-      this.ledger.noteSent(e.key, e.seq);
+    for (const e of out) this.ledger.noteSent(e.key, e.seq);
     // Entries read from disk that the WMS had confirmed before a restart are skipped by take(): release them.
     this.release(this.window.popAcked());
     return out;

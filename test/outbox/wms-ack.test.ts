@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Outbox, type OutboxOptions } from '../../agent/outbox/outbox.js';
-import { createLogger } from '../../agent/runtime/logger.js';
+import { createLogger } from '../../platform/logger.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const logger = createLogger({ level: 'silent' });
