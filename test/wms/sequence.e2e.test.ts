@@ -13,12 +13,56 @@ import { tmpDir } from '../helpers/tmp.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { startSimulator } from '../../plc/simulator/simulator.js';
 import { waitFor } from '../helpers/wait.js';
-import { cmdId, makeSigner, nowSec } from '../commands/signer.js';
+import { cmdId, makeSigner, nowSec, type Signer } from '../commands/signer.js';
 
 const PREFIX = 'wms/acme/gw-seq/';
 const ORDER = 100; // holding: order number, quantity at 101, result at 110
 const STROBE = 10; // coil written by the WMS
 const ACK = 11; // coil the PLC raises when it took the order
+
+function writeConfig(cfg: string, port: number, signer: Signer, brokerUrl: string): void {
+  writeFileSync(
+    cfg,
+    stringify({
+      gateway: { tenant: 'acme', id: 'gw-seq' },
+      wms: { urls: [brokerUrl], reconnect: { minMs: 100, maxMs: 1000 }, heartbeatSeconds: 3600 },
+      commands: { keys: [signer.publicJwk], maxSequenceSteps: 8 },
+      plcs: [
+        {
+          id: 'sorter',
+          transport: { type: 'tcp', host: '127.0.0.1', port: port },
+          timeoutMs: 500,
+          reconnect: { minMs: 100, maxMs: 1000 },
+          groups: [
+            {
+              intervalMs: 50,
+              tags: [
+                {
+                  name: 'order',
+                  area: 'holding',
+                  address: ORDER,
+                  type: 'uint16',
+                  writable: true,
+                },
+                {
+                  name: 'qty',
+                  area: 'holding',
+                  address: ORDER + 1,
+                  type: 'uint16',
+                  writable: true,
+                  max: 100,
+                },
+                { name: 'result', area: 'holding', address: 110, type: 'uint16' },
+                { name: 'strobe', area: 'coil', address: STROBE, type: 'bool', writable: true },
+                { name: 'ack', area: 'coil', address: ACK, type: 'bool' },
+              ],
+            },
+          ],
+        },
+      ],
+    }),
+  );
+}
 
 interface Reply {
   id: string;
@@ -45,47 +89,7 @@ test(
     const signer = await makeSigner('ES256', 'wms-seq');
     const dir = tmpDir();
     const cfg = join(dir.path, 'gateway.yaml');
-    writeFileSync(
-      cfg,
-      stringify({
-        gateway: { tenant: 'acme', id: 'gw-seq' },
-        wms: { urls: [broker.url], reconnect: { minMs: 100, maxMs: 1000 }, heartbeatSeconds: 3600 },
-        commands: { keys: [signer.publicJwk], maxSequenceSteps: 8 },
-        plcs: [
-          {
-            id: 'sorter',
-            transport: { type: 'tcp', host: '127.0.0.1', port: sim.port },
-            timeoutMs: 500,
-            reconnect: { minMs: 100, maxMs: 1000 },
-            groups: [
-              {
-                intervalMs: 50,
-                tags: [
-                  {
-                    name: 'order',
-                    area: 'holding',
-                    address: ORDER,
-                    type: 'uint16',
-                    writable: true,
-                  },
-                  {
-                    name: 'qty',
-                    area: 'holding',
-                    address: ORDER + 1,
-                    type: 'uint16',
-                    writable: true,
-                    max: 100,
-                  },
-                  { name: 'result', area: 'holding', address: 110, type: 'uint16' },
-                  { name: 'strobe', area: 'coil', address: STROBE, type: 'bool', writable: true },
-                  { name: 'ack', area: 'coil', address: ACK, type: 'bool' },
-                ],
-              },
-            ],
-          },
-        ],
-      }),
-    );
+    writeConfig(cfg, sim.port, signer, broker.url);
     // The PLC's side of the handshake: 300 ms after the strobe rises, take the order and raise ack.
     let plcAnswers = true;
     let strobeSince = 0;
@@ -234,5 +238,88 @@ test(
     assert.equal(gone.steps![1]!.status, 'error');
     assert.doesNotMatch(gone.error!, /TIMEOUT: ack not/, 'the PLC loss, not the wait, ends it');
     assert.ok(Date.now() - goneAt < 15_000);
+  },
+);
+
+test(
+  'a sequence cut by kill -9 is never run again: the same command after the restart is "interrupted"',
+  { timeout: 90_000 },
+  async (t) => {
+    const broker = await startMosquitto();
+    const sim = await startSimulator({ port: 0 });
+    const signer = await makeSigner('ES256', 'wms-seq');
+    const dir = tmpDir();
+    const cfg = join(dir.path, 'gateway.yaml');
+    writeConfig(cfg, sim.port, signer, broker.url);
+    const start = () =>
+      spawnCli(['run', '--config', cfg, '--data-dir', join(dir.path, 'data')], {
+        env: { HTTP_PORT: '0' },
+      });
+    let agent = start();
+    const replies: { topic: string; json: Reply }[] = [];
+    const wms = mqtt.connect(broker.url, { protocolVersion: 5, reconnectPeriod: 200 });
+    wms.on('error', () => {});
+    wms.on('message', (topic, payload) => {
+      if (topic.endsWith('/ack') || topic.endsWith('/result'))
+        replies.push({ topic, json: JSON.parse(payload.toString()) as Reply });
+    });
+    await new Promise<void>((r) =>
+      wms.once('connect', () => wms.subscribe(`${PREFIX}cmd/#`, { qos: 1 }, () => r())),
+    );
+    t.after(async () => {
+      agent.kill('SIGKILL');
+      await wms.endAsync(true);
+      await sim.close();
+      await broker.stop();
+      dir.cleanup();
+    });
+    const hold = sim.registers(1, 'holding');
+    // The PLC never acknowledges: the sequence sits in its waitFor after writing order 1.
+    const id = cmdId('seq-crash');
+    const jws = await signer.sign({
+      id,
+      plc: 'sorter',
+      op: 'sequence',
+      steps: [
+        { write: { order: 1 } },
+        { waitFor: { tag: 'ack', equals: true, timeoutMs: 30_000 } },
+        { write: { order: 2 } },
+      ],
+      iat: nowSec(),
+      exp: nowSec() + 300,
+    });
+    await waitFor(
+      () => {
+        if (hold[ORDER] !== 1 && !replies.some((r) => r.json.id === id && r.topic.endsWith('ack')))
+          wms.publish(`${PREFIX}cmd`, jws, { qos: 1 }); // until the agent and its PLC link are up
+        return hold[ORDER] === 1;
+      },
+      40_000,
+      'step 0 written',
+      500,
+    );
+    agent.kill('SIGKILL');
+    await new Promise((r) => agent.once('exit', r));
+    hold[ORDER] = 77; // a step run again would write 1 (or 2) over this
+    replies.length = 0;
+    agent = start();
+    await waitFor(
+      () => {
+        if (!replies.some((r) => r.json.id === id && r.topic.endsWith('result')))
+          wms.publish(`${PREFIX}cmd`, jws, { qos: 1 });
+        return replies.some((r) => r.json.id === id && r.topic.endsWith('result'));
+      },
+      40_000,
+      'the duplicate answered after the restart',
+      1000,
+    );
+    const ack = replies.find((r) => r.json.id === id && r.topic.endsWith('cmd/ack'))!.json;
+    const res = replies.find((r) => r.json.id === id && r.topic.endsWith('result'))!.json;
+    assert.equal(ack.status, 'accepted');
+    assert.equal((ack as { note?: string }).note, 'duplicate');
+    assert.equal(res.status, 'error');
+    assert.match(res.error!, /^interrupted/);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(hold[ORDER], 77, 'no step ran again');
   },
 );
