@@ -245,11 +245,17 @@ export class WmsLink extends EventEmitter {
     });
   }
 
-  alert(level: 'warning' | 'critical', code: string, message: string, extra: object = {}): void {
+  /** Resolves once the alert is acknowledged by the broker, or at once when queued while disconnected. */
+  alert(
+    level: 'warning' | 'critical',
+    code: string,
+    message: string,
+    extra: object = {},
+  ): Promise<void> {
     const a: Alert = { ts: new Date().toISOString(), level, code, message, ...extra };
     this.log[level === 'critical' ? 'error' : 'warn']({ alert: code, ...extra }, message);
     this.emit('alert', a);
-    void this.publishEvent('alerts', a);
+    return this.publishEvent('alerts', a);
   }
 
   subscribe(subtopic: string, handler: (payload: Buffer, props: { topic: string }) => void): void {
