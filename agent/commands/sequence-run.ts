@@ -61,7 +61,7 @@ export function checkSequence(
       checkRead(plc, [w.tag]);
       const t = tags.get(w.tag)!;
       if (w.op !== 'equals' && !isNumericTag(t))
-        throw new RejectedError('bad_claim', `steps.${i}.waitFor`, `${w.op} needs a numeric tag`);
+        throw new RejectedError('bad-claim', `steps.${i}.waitFor`, `${w.op} needs a numeric tag`);
       waits += w.timeoutMs;
     }
   });
@@ -170,7 +170,7 @@ function isNumericTag(t: TagConfig): boolean {
 
 /** A waitFor or delay that ran out of time (its own timeoutMs or commands.maxSequenceMs). */
 export class SequenceTimeout extends Error {
-  readonly code = 'TIMEOUT';
+  readonly code = 'timeout';
   constructor(message: string) {
     super(message);
     this.name = 'SequenceTimeout';

@@ -19,31 +19,31 @@ function checkPlannable(entries: { tag: TagConfig; value: unknown }[]): void {
     if (!isCodecError(e)) throw e;
     const detail = e.message.replace(/^tag "[^"]*": /, '');
     if (e.kind === 'range' || e.kind === 'limit')
-      throw new RejectedError('out_of_range', e.tag, detail);
-    if (e.kind === 'not-writable') throw new RejectedError('not_writable', e.tag, detail);
+      throw new RejectedError('out-of-range', e.tag, detail);
+    if (e.kind === 'not-writable') throw new RejectedError('not-writable', e.tag, detail);
     if (e.kind === 'overlap') throw new RejectedError('overlap', e.tag, detail);
-    throw new RejectedError('bad_value', e.tag, detail);
+    throw new RejectedError('bad-value', e.tag, detail);
   }
 }
 
-/** Throws RejectedError (unknown_tag, not_writable, bad_value, out_of_range) for the first bad entry. */
+/** Throws RejectedError (unknown-tag, not-writable, bad-value, out-of-range, overlap) for the first bad entry. */
 export function checkWrite(plc: PlcConfig, values: Record<string, unknown>): void {
   const tags = tagIndex(plc);
   const entries: { tag: TagConfig; value: unknown }[] = [];
   for (const [name, v] of Object.entries(values)) {
     const tag = tags.get(name);
-    if (!tag) throw new RejectedError('unknown_tag', name, `PLC ${plc.id} has no tag ${name}`);
+    if (!tag) throw new RejectedError('unknown-tag', name, `PLC ${plc.id} has no tag ${name}`);
     if (!tag.writable)
-      throw new RejectedError('not_writable', name, 'the tag is not writable: true in the config');
+      throw new RejectedError('not-writable', name, 'the tag is not writable: true in the config');
     entries.push({ tag, value: v });
   }
   checkPlannable(entries);
 }
 
-/** Throws RejectedError(unknown_tag). */
+/** Throws RejectedError(unknown-tag). */
 export function checkRead(plc: PlcConfig, names: string[]): void {
   const tags = tagIndex(plc);
   for (const name of names)
     if (!tags.has(name))
-      throw new RejectedError('unknown_tag', name, `PLC ${plc.id} has no tag ${name}`);
+      throw new RejectedError('unknown-tag', name, `PLC ${plc.id} has no tag ${name}`);
 }

@@ -183,7 +183,7 @@ export class Watchdog extends EventEmitter {
       );
       void this.opts.alert?.(
         'warning',
-        'watchdog-restart',
+        'watchdog.restarted',
         `${t.c.name} stalled and was restarted (restart ${inc.restarts} of this incident)`,
       );
     } catch (e) {
@@ -227,7 +227,7 @@ export class Watchdog extends EventEmitter {
       Promise.resolve(
         this.opts.alert?.(
           'critical',
-          'watchdog-escalation',
+          'watchdog.escalated',
           `${t.c.name}: ${detail}; restarting the agent`,
         ),
       ).catch(() => undefined),

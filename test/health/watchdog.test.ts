@@ -162,7 +162,7 @@ test(
       // The escalation alert takes 200 ms to reach the broker: exit must wait for it.
       alert: (_level, code) => {
         alerts.push(code);
-        if (code !== 'watchdog-escalation') return;
+        if (code !== 'watchdog.escalated') return;
         return new Promise<void>((r) => setTimeout(() => ((flushed = true), r()), 200));
       },
     });
@@ -176,10 +176,10 @@ test(
       const events = wd.incidents().map((i) => i.event);
       assert.deepEqual(events, ['stalled', 'restarted', 'restarted', 'restarted', 'escalated']);
       assert.deepEqual(alerts, [
-        'watchdog-restart',
-        'watchdog-restart',
-        'watchdog-restart',
-        'watchdog-escalation',
+        'watchdog.restarted',
+        'watchdog.restarted',
+        'watchdog.restarted',
+        'watchdog.escalated',
       ]);
       // Once escalated, nothing more happens (the process is on its way out).
       await new Promise((r) => setTimeout(r, 300));

@@ -188,11 +188,11 @@ test(
     // Refused in the ack: too many steps, a waitFor on a tag the PLC does not have, a bad value, waits too long.
     const refusals: [unknown[], RegExp][] = [
       [Array.from({ length: 9 }, () => ({ delayMs: 0 })), /^too-many-steps/],
-      [[{ waitFor: { tag: 'nope', equals: 1, timeoutMs: 100 } }], /^unknown_tag:nope/],
-      [[{ write: { order: 1 } }, { write: { qty: 500 } }], /^out_of_range:qty/],
-      [[{ write: { result: 1 } }], /^not_writable:result/],
+      [[{ waitFor: { tag: 'nope', equals: 1, timeoutMs: 100 } }], /^unknown-tag:nope/],
+      [[{ write: { order: 1 } }, { write: { qty: 500 } }], /^out-of-range:qty/],
+      [[{ write: { result: 1 } }], /^not-writable:result/],
       [[{ waitFor: { tag: 'ack', equals: true, timeoutMs: 61_000 } }], /^sequence-too-long/],
-      [[{ waitFor: { tag: 'ack', atLeast: 'x', timeoutMs: 100 } }], /^bad_claim/],
+      [[{ waitFor: { tag: 'ack', atLeast: 'x', timeoutMs: 100 } }], /^bad-claim/],
     ];
     for (const [steps, reason] of refusals) {
       const rid = await send(steps);
@@ -217,7 +217,7 @@ test(
     );
     assert.match(
       timedOut.error!,
-      /^step 1 \(waitFor ack equals true\): TIMEOUT: ack not equals true within 600 ms/,
+      /^step 1 \(waitFor ack equals true\): timeout: ack not equals true within 600 ms/,
     );
 
     // The PLC goes away in the middle of a long wait: a clear error well before the step's timeout.
@@ -236,7 +236,7 @@ test(
     t.diagnostic(`result ${Date.now() - goneAt} ms after the PLC went away: ${gone.error}`);
     assert.equal(gone.status, 'error');
     assert.equal(gone.steps![1]!.status, 'error');
-    assert.doesNotMatch(gone.error!, /TIMEOUT: ack not/, 'the PLC loss, not the wait, ends it');
+    assert.doesNotMatch(gone.error!, /timeout: ack not/, 'the PLC loss, not the wait, ends it');
     assert.ok(Date.now() - goneAt < 15_000);
   },
 );
