@@ -6,6 +6,7 @@ import { jwkSchema, sizeSchema } from '../../platform/config-fields.js';
 import { otaSchema } from '../../ota/config/schema.js';
 import { maintenanceSchema } from '../maintenance/config-schema.js';
 import { healthSchema } from '../health/config-schema.js';
+import { trustSchema } from '../trust/config-schema.js';
 
 const brokerUrl = z.string().refine((u) => {
   try {
@@ -314,6 +315,7 @@ export const configSchema = z.strictObject({
   http: httpSchema,
   maintenance: maintenanceSchema,
   health: healthSchema,
+  trust: trustSchema,
   // Sections owned by later parts (maintenance, health, balena) are added here with their own schemas.
 });
 

@@ -56,7 +56,15 @@ export async function startServices(ctx: {
     lock,
     env,
   });
-  const ota = await attachOta({ gateway, rc, logger, lock, env, metrics });
+  const ota = await attachOta({
+    gateway,
+    rc,
+    logger,
+    lock,
+    env,
+    metrics,
+    trust: commands.trust.authority,
+  });
   view.ota = () => ota.state();
   gateway.registerExtras = () => ({ slot: ota.state().active });
   gateway.link.resendRegistration();
