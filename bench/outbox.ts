@@ -3,7 +3,8 @@
 // The link runs in a child process of compiled JS (dist/, built by `npm run bench`), so its RSS is that of
 // an agent-like process, not of this tsx-hosted runner; once with Node's default heap settings and once
 // with a small young generation and heap cap. Baseline from the same run: raw mqtt.js QoS 1 publishing
-// (same window, same payload size) to the same broker.
+// (same window, same payload size) to the same broker. A third run replays in wms.delivery: wms-ack, with
+// a WMS subscriber in this process acknowledging cumulatively every ACK_EVERY_MS (plc/{plc}/ack).
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,6 +22,9 @@ const INFLIGHT = 64;
 // The agent's production V8 flags (Dockerfile.template NODE_OPTIONS, npm start).
 const LOW_MEMORY_FLAGS = ['--max-semi-space-size=2', '--max-old-space-size=96'];
 
+/** How often the bench's WMS subscriber acknowledges what it holds (wms-ack run). */
+const ACK_EVERY_MS = 20;
+
 const SAMPLE = { speed: 1234.5, count: 987654, temp: 215, running: true, target: 1500 };
 
 // The child: a WmsLink in a plain Node process. Prints one JSON line per phase; "go" on stdin = broker is up.
@@ -30,10 +34,10 @@ const [{ wmsSchema }, { createLogger }, { WmsLink }] = await Promise.all([
   import(${JSON.stringify(join(ROOT, 'dist/platform/logger.js'))}),
   import(${JSON.stringify(join(ROOT, 'dist/agent/link/wms-link.js'))}),
 ]);
-const [url, dataDir, n] = process.argv.slice(1);
+const [url, dataDir, n, delivery] = process.argv.slice(1);
 let peak = 0;
 setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20).unref();
-const wms = wmsSchema.parse({ urls: [url], reconnect: { minMs: 100, maxMs: 1000 }, outbox: { inflight: ${INFLIGHT} } });
+const wms = wmsSchema.parse({ urls: [url], reconnect: { minMs: 100, maxMs: 1000 }, outbox: { inflight: ${INFLIGHT} }, delivery });
 const link = new WmsLink({ tenant: 'acme', gatewayId: 'gw-01', dataDir, version: 'bench', wms, logger: createLogger({ level: 'silent' }) });
 await link.start();
 const sample = ${JSON.stringify(SAMPLE)};
@@ -108,14 +112,20 @@ async function rawBaseline(
 }
 
 /** Queue MESSAGES with the broker down, bring it back, drain; all figures from the child process. */
-async function runChild(broker: Broker, flags: string[]): Promise<ChildFigures> {
+async function runChild(
+  broker: Broker,
+  flags: string[],
+  delivery: 'broker' | 'wms-ack' = 'broker',
+  subscriber = false,
+): Promise<ChildFigures> {
   await broker.stop();
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-outbox-'));
   const child = spawn(
     process.execPath,
-    [...flags, '--input-type=module', '-e', CHILD, broker.url, dataDir, String(MESSAGES)],
+    [...flags, '--input-type=module', '-e', CHILD, broker.url, dataDir, String(MESSAGES), delivery],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
+  let wms: { stop(): Promise<void> } | undefined;
   const lines = createInterface({ input: child.stdout! });
   const next = () =>
     new Promise<Record<string, number> & { queued: { bytes: number } }>((resolve, reject) => {
@@ -126,6 +136,7 @@ async function runChild(broker: Broker, flags: string[]): Promise<ChildFigures> 
     const q = await next();
     await sleep(1500); // the link is now in backoff against the dead broker
     await broker.start();
+    if (subscriber) wms = await wmsAcker(broker.url);
     child.stdin!.write('go\n');
     const d = await next();
     return {
@@ -139,9 +150,43 @@ async function runChild(broker: Broker, flags: string[]): Promise<ChildFigures> 
       replayPeakRssMiB: mb(d.peakRss!),
     };
   } finally {
+    await wms?.stop();
     child.kill('SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** The WMS side: holds every data message and acknowledges the highest gap-free seq per PLC. */
+async function wmsAcker(url: string): Promise<{ stop(): Promise<void> }> {
+  const c = mqtt.connect(url, { reconnectPeriod: 100, protocolVersion: 5 });
+  const high = new Map<string, number>();
+  const pending = new Map<string, Set<number>>();
+  c.on('message', (_t, payload) => {
+    const { plc, seq } = JSON.parse(payload.toString()) as { plc: string; seq: number };
+    const held = pending.get(plc) ?? new Set<number>();
+    pending.set(plc, held);
+    held.add(seq);
+    let h = high.get(plc) ?? 0;
+    while (held.delete(h + 1)) h++;
+    high.set(plc, h);
+  });
+  await new Promise<void>((r) =>
+    c.once('connect', () => c.subscribe('wms/acme/gw-01/plc/+/data', { qos: 1 }, () => r())),
+  );
+  const sent = new Map<string, number>();
+  const t = setInterval(() => {
+    for (const [plc, h] of high)
+      if (h > (sent.get(plc) ?? 0)) {
+        sent.set(plc, h);
+        c.publish(`wms/acme/gw-01/plc/${plc}/ack`, JSON.stringify({ seq: h }), { qos: 1 });
+      }
+  }, ACK_EVERY_MS);
+  return {
+    async stop() {
+      clearInterval(t);
+      await c.endAsync(true);
+    },
+  };
 }
 
 const bench: BenchFn = async (print) => {
@@ -165,17 +210,21 @@ const bench: BenchFn = async (print) => {
     `baseline: raw mqtt.js QoS 1 publish (window ${INFLIGHT}, ${probe.length} B payload): ${raw} msg/s, ${base.perCpuS} msg per CPU-second`,
   );
   const figures: Record<string, number> = { rawQos1PerS: raw, rawQos1PerCpuS: base.perCpuS };
-  // BENCH_OUTBOX_MODES=production: only the production flags (a shorter run on a loaded machine)
+  // The last two runs have the same WMS subscriber (the broker delivers every message to it): the fair
+  // comparison of wms-ack is with broker mode under the same fan-out, not with the runs without one.
+  // BENCH_OUTBOX_MODES=production: only the runs with the production flags (shorter, for a loaded machine)
   const modes = (
     [
-      ['default', []],
-      ['production flags', LOW_MEMORY_FLAGS],
+      ['default', [], 'broker', false],
+      ['production flags', LOW_MEMORY_FLAGS, 'broker', false],
+      ['production flags, broker mode + WMS subscriber', LOW_MEMORY_FLAGS, 'broker', true],
+      ['production flags, wms-ack + WMS subscriber', LOW_MEMORY_FLAGS, 'wms-ack', true],
     ] as const
   ).filter(
     ([n]) => !process.env.BENCH_OUTBOX_MODES || n.startsWith(process.env.BENCH_OUTBOX_MODES),
   );
-  for (const [name, flags] of modes) {
-    const f = await runChild(broker, [...flags]);
+  for (const [name, flags, delivery, subscriber] of modes) {
+    const f = await runChild(broker, [...flags], delivery, subscriber);
     print(
       `${name} (${flags.join(' ') || 'Node defaults'}): append ${f.appendPerS} msg/s, ` +
         `${MESSAGES} queued = ${f.queuedMiB} MiB on disk, RSS ${f.baseRssMiB} → peak ${f.appendPeakRssMiB} MiB; ` +

@@ -1,6 +1,7 @@
 // The command payload (CONTRACT.md §3): shape first, then time. Each problem names its claim.
 import { RejectedError } from './rejection.js';
 import { looksLikeCompactJws } from '../../platform/signature/verify-jws.js';
+import { parseSteps, type SequenceStep } from './sequence-claims.js';
 
 export const MAX_ID_LENGTH = 128;
 
@@ -19,7 +20,11 @@ export interface ReadCommand extends Common {
   op: 'read';
   tags: string[];
 }
-export type Command = WriteCommand | ReadCommand;
+export interface SequenceCommand extends Common {
+  op: 'sequence';
+  steps: SequenceStep[];
+}
+export type Command = WriteCommand | ReadCommand | SequenceCommand;
 
 export function parseJsonObject(bytes: Uint8Array | string): Record<string, unknown> {
   let doc: unknown;
@@ -79,8 +84,8 @@ export function parseCommand(doc: Record<string, unknown>, requireTimes: boolean
   const op = need(
     doc,
     'op',
-    (v): v is 'write' | 'read' => v === 'write' || v === 'read',
-    'write or read',
+    (v): v is 'write' | 'read' | 'sequence' => v === 'write' || v === 'read' || v === 'sequence',
+    'write, read or sequence',
   );
   const times: Pick<Common, 'iat' | 'exp' | 'nbf'> = {};
   for (const k of ['iat', 'exp', 'nbf'] as const) {
@@ -98,6 +103,7 @@ export function parseCommand(doc: Record<string, unknown>, requireTimes: boolean
       throw new RejectedError('bad-claim', 'values', 'names no tag');
     return { id, plc, op, values, ...times };
   }
+  if (op === 'sequence') return { id, plc, op, steps: parseSteps(doc.steps, isName), ...times };
   const tags = need(doc, 'tags', (v): v is unknown[] => Array.isArray(v), 'an array of tag names');
   if (tags.length === 0) throw new RejectedError('bad-claim', 'tags', 'names no tag');
   if (!tags.every(isName))

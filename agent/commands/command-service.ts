@@ -23,6 +23,7 @@ import { isSignatureError } from '../../platform/signature/errors.js';
 import { KeyRing } from '../../platform/signature/key-ring.js';
 import { TrustAuthority } from '../trust/trust-authority.js';
 import { checkRead, checkWrite } from './value-check.js';
+import { checkSequence, runSequence } from './sequence-run.js';
 import { StorageError, describeError, jsonValues, type ResultErrorCode } from './result-values.js';
 
 export type CommandsSettings = GatewayConfig['commands'];
@@ -299,6 +300,7 @@ export class CommandService {
     if (!target)
       throw new RejectedError('unknown-plc', cmd.plc, 'no PLC with this id in the config');
     if (cmd.op === 'write') checkWrite(target.config, cmd.values);
+    else if (cmd.op === 'sequence') checkSequence(target.config, cmd.steps, this.settings);
     else checkRead(target.config, cmd.tags);
     const queued = this.inflight.get(cmd.plc) ?? 0;
     if (queued >= this.settings.queueLength)
@@ -333,19 +335,7 @@ export class CommandService {
         );
         throw new StorageError(e);
       });
-      let values: Record<string, unknown> | undefined;
-      if (cmd.op === 'write') {
-        const readBack = this.settings.readBack;
-        const write = () => target.write(cmd.values, { readBack });
-        const res = this.lease ? await this.lease.run(`command ${cmd.id}`, write) : await write();
-        values = res.values;
-      } else values = await target.read(cmd.tags);
-      result = {
-        id: cmd.id,
-        status: 'ok',
-        ...(values ? { values: jsonValues(values) } : {}),
-        ts: new Date().toISOString(),
-      };
+      result = await this.run(cmd, target);
     } catch (e) {
       result = {
         id: cmd.id,
@@ -383,6 +373,37 @@ export class CommandService {
     });
     await stored;
     return result;
+  }
+
+  /** The PLC part of a command; a write or a whole sequence holds the update lock while it runs. */
+  private async run(cmd: Command, target: CommandTarget): Promise<CommandResult> {
+    const { readBack, maxSequenceMs } = this.settings;
+    const locked = <T>(fn: () => Promise<T>) =>
+      this.lease ? this.lease.run(`command ${cmd.id}`, fn) : fn();
+    if (cmd.op === 'sequence') {
+      // Every step under one lock: the supervisor may not restart us between strobe and acknowledge.
+      const out = await locked(() =>
+        runSequence(cmd.steps, target, { readBack, maxMs: maxSequenceMs }),
+      );
+      return {
+        id: cmd.id,
+        status: out.status,
+        steps: out.steps.map((st) => (st.values ? { ...st, values: jsonValues(st.values) } : st)),
+        ...(Object.keys(out.values).length > 0 ? { values: jsonValues(out.values) } : {}),
+        ...(out.error ? { error: out.error } : {}),
+        ts: new Date().toISOString(),
+      };
+    }
+    const values =
+      cmd.op === 'write'
+        ? (await locked(() => target.write(cmd.values, { readBack }))).values
+        : await target.read(cmd.tags);
+    return {
+      id: cmd.id,
+      status: 'ok',
+      ...(values ? { values: jsonValues(values) } : {}),
+      ts: new Date().toISOString(),
+    };
   }
 
   /** Re-send the earlier result of a duplicate (or, if still running, it will come when done). */
@@ -460,5 +481,7 @@ function summary(cmd: Command | undefined): Record<string, unknown> {
   if (!cmd) return {};
   return cmd.op === 'write'
     ? { plc: cmd.plc, op: cmd.op, values: cmd.values }
-    : { plc: cmd.plc, op: cmd.op, tags: cmd.tags };
+    : cmd.op === 'sequence'
+      ? { plc: cmd.plc, op: cmd.op, steps: cmd.steps }
+      : { plc: cmd.plc, op: cmd.op, tags: cmd.tags };
 }

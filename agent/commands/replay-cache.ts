@@ -9,6 +9,8 @@ export interface CommandResult {
   id: string;
   status: 'ok' | 'error';
   values?: Record<string, unknown>;
+  /** op: sequence — one entry per step (ok, error, or skipped after the first failure). */
+  steps?: unknown[];
   error?: string;
   ts: string;
 }

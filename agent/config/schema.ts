@@ -147,6 +147,30 @@ export const wmsSchema = z
       .default('none')
       .describe('gzip: payload compressed, MQTT 5 content type application/gzip'),
     heartbeatSeconds: z.number().int().min(1).max(86_400).default(30).describe('Heartbeat period'),
+    delivery: z
+      .enum(['broker', 'wms-ack'])
+      .default('broker')
+      .describe(
+        "broker: a data message leaves the outbox at the broker's PUBACK; wms-ack: only when the WMS acknowledges it on plc/{plc}/ack",
+      ),
+    ackTimeoutSeconds: z
+      .number()
+      .int()
+      .min(1)
+      .max(86_400)
+      .default(30)
+      .describe(
+        'wms-ack: data published but not acknowledged by the WMS for this long is sent again',
+      ),
+    peerHeartbeatSeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(86_400)
+      .default(0)
+      .describe(
+        "The WMS's heartbeat period on wms/{tenant}/_wms/heartbeat; none for 3 periods = WMS silent (0 = not watched)",
+      ),
     keepaliveSeconds: z.number().int().min(5).max(3600).default(30).describe('MQTT keepalive'),
     connectTimeoutMs: z
       .number()
@@ -246,6 +270,20 @@ export const commandsSchema = z
       .max(1000)
       .default(10)
       .describe('Previous remote configs kept under $DATA_DIR/config/history'),
+    maxSequenceSteps: z
+      .number()
+      .int()
+      .min(1)
+      .max(1000)
+      .default(32)
+      .describe('Most steps an op: sequence command may have'),
+    maxSequenceMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(3_600_000)
+      .default(60_000)
+      .describe('Longest an op: sequence command may run (its waits and delays must fit)'),
     lockLingerMs: z
       .number()
       .int()

@@ -30,6 +30,10 @@ export interface GatewaySnapshot {
     url?: string | undefined;
     since?: string | undefined;
     reconnects: number;
+    delivery?: 'broker' | 'wms-ack' | undefined;
+    /** The WMS's own heartbeat: off (not watched), waiting (none yet), alive, silent (3 periods without). */
+    peer?:
+      { state: string; lastHeartbeat?: string | undefined; periodSeconds?: number } | undefined;
   };
   outbox: {
     messages: number;

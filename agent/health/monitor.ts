@@ -182,13 +182,16 @@ export class HealthMonitor extends EventEmitter {
         message: ok ? 'connected' : `${p.state}${p.error ? `: ${p.error}` : ''}`,
       });
     }
+    const silent = snap.wms.peer?.state === 'silent';
     out.push({
       name: 'wms',
-      level: snap.wms.connected ? 'ok' : 'warning',
-      value: snap.wms.connected ? 'connected' : 'disconnected',
-      message: snap.wms.connected
-        ? `connected to ${snap.wms.url ?? 'broker'}`
-        : `not connected (${snap.wms.reconnects} reconnects); data waits in the outbox`,
+      level: snap.wms.connected && !silent ? 'ok' : 'warning',
+      value: !snap.wms.connected ? 'disconnected' : silent ? 'silent' : 'connected',
+      message: !snap.wms.connected
+        ? `not connected (${snap.wms.reconnects} reconnects); data waits in the outbox`
+        : silent
+          ? `broker connected but no WMS heartbeat since ${snap.wms.peer?.lastHeartbeat ?? 'start'}`
+          : `connected to ${snap.wms.url ?? 'broker'}`,
     });
     const wf = snap.outbox.writeFailure;
     if (wf)

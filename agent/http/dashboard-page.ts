@@ -15,7 +15,7 @@ main{display:grid;grid-template-columns:repeat(auto-fill,minmax(330px,1fr));gap:
 section{background:#fff;border:1px solid var(--line);border-radius:10px;padding:.8rem 1rem;min-width:0}
 section h2{font-size:1.05rem;margin:.1rem 0 .6rem;text-transform:uppercase;letter-spacing:.04em;color:var(--mute)}
 .badge{display:inline-block;padding:.15rem .6rem;border-radius:99px;font-weight:600;color:#fff;background:var(--mute)}
-.ok,.connected,.online{background:var(--ok)}.degraded,.warning,.starting,.renewing,.expiring{background:var(--warn)}.failing,.critical,.disconnected,.offline,.expired{background:var(--bad)}
+.ok,.connected,.online,.alive{background:var(--ok)}.degraded,.warning,.starting,.renewing,.expiring,.silent{background:var(--warn)}.failing,.critical,.disconnected,.offline,.expired{background:var(--bad)}
 table{width:100%;border-collapse:collapse}td,th{text-align:left;padding:.3rem .2rem;border-bottom:1px solid var(--line);vertical-align:top}
 td.v{font-variant-numeric:tabular-nums;font-weight:600;text-align:right}td.bad{color:var(--bad)}
 .plc{margin-bottom:1rem}.plc h3{display:flex;justify-content:space-between;align-items:center;margin:.2rem 0;font-size:1.1rem}
@@ -33,7 +33,8 @@ input{font:inherit;padding:.4rem;border:1px solid var(--line);border-radius:8px;
 <section id="plcs-card"><h2>PLC links and live values</h2><div id="plcs"><p class="mute">No PLC configured.</p></div></section>
 <section><h2>WMS link</h2><table><tbody>
 <tr><th>state</th><td id="wms-state"></td></tr><tr><th>broker</th><td id="wms-url" class="small"></td></tr>
-<tr><th>since</th><td id="wms-since" class="small"></td></tr><tr><th>reconnects</th><td id="wms-reconnects"></td></tr></tbody></table>
+<tr><th>since</th><td id="wms-since" class="small"></td></tr><tr><th>reconnects</th><td id="wms-reconnects"></td></tr>
+<tr><th>WMS heartbeat</th><td id="wms-peer"></td></tr><tr><th>delivery</th><td id="wms-delivery" class="small"></td></tr></tbody></table>
 <h2 class="sp">Outbox</h2><table><tbody>
 <tr><th>messages waiting</th><td id="outbox-messages" class="v"></td></tr><tr><th>bytes</th><td id="outbox-bytes" class="v"></td></tr>
 <tr><th>dropped</th><td id="outbox-dropped" class="v"></td></tr></tbody></table>
@@ -135,6 +136,9 @@ function render(s) {
   if (s.plcs && s.plcs.length) { var p0 = $("plcs").querySelector("p"); if (p0) p0.remove(); s.plcs.forEach(renderPlc); }
   var w = s.wms || {}; var ws = $("wms-state"); clear(ws); ws.appendChild(badge(w.connected ? "connected" : "disconnected"));
   $("wms-url").textContent = w.url || "–"; $("wms-since").textContent = w.since || "–"; $("wms-reconnects").textContent = fmtVal(w.reconnects);
+  var pe = $("wms-peer"); clear(pe); var peer = w.peer || { state: "off" };
+  if (peer.state === "off") pe.textContent = "not watched"; else { pe.appendChild(badge(peer.state)); if (peer.lastHeartbeat) pe.appendChild(document.createTextNode(" last " + peer.lastHeartbeat)); }
+  $("wms-delivery").textContent = w.delivery === "wms-ack" ? "kept until the WMS acknowledges (wms-ack)" : "kept until the broker acknowledges";
   var ob = s.outbox || {}; $("outbox-messages").textContent = fmtVal(ob.messages); $("outbox-bytes").textContent = fmtBytes(ob.bytes); $("outbox-dropped").textContent = fmtVal(ob.dropped);
   renderOta(s.ota); renderIdentity(s.identity); renderHealth(s.health); renderAlerts(s.alerts);
   if (s.maintenance && s.maintenance.length) renderMaintenance(s.maintenance);

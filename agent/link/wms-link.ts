@@ -23,6 +23,10 @@ import {
 import { systemMetrics } from './system-metrics.js';
 import { checkClientCertificate } from './cert-check.js';
 import type { ClientPair } from './tls-material.js';
+import type { AckCounters } from './wms-ack.js';
+import type { PeerView } from './wms-peer.js';
+import { WmsConversation } from './wms-conversation.js';
+import { decodeInbound } from './inbound.js';
 
 export type WmsConfig = GatewayConfig['wms'];
 export interface HeartbeatExtras {
@@ -49,6 +53,10 @@ export interface WmsLinkOptions {
   keyPassphrase?: string | undefined;
   /** The client pair to start with when it is not wms.tls.cert/key (a renewed identity). */
   clientPair?: ClientPair | undefined;
+  /** The `register` payload (without ts), published retained on every connect (CONTRACT.md §8). */
+  registration?: () => Record<string, unknown>;
+  /** Whether a PLC id is configured (a WMS ack for another one is refused). */
+  knownPlc?: (plc: string) => boolean;
 }
 
 export interface WmsLinkStats {
@@ -67,6 +75,10 @@ export interface WmsLinkStats {
   };
   /** Per inbound topic: messages received and dropped because its queue was full. */
   inbound: Record<string, InboundQueueStats>;
+  delivery: 'broker' | 'wms-ack';
+  /** The WMS's own heartbeat, as watched on the tenant-wide topic. */
+  peer: PeerView;
+  acks: AckCounters;
 }
 
 export interface SubscribeOptions {
@@ -111,6 +123,7 @@ export class WmsLink extends EventEmitter {
   private certTimer: NodeJS.Timeout | undefined;
   private started = false;
   private pair: ClientPair | undefined;
+  private talk!: WmsConversation;
 
   constructor(private readonly opts: WmsLinkOptions) {
     super();
@@ -138,6 +151,7 @@ export class WmsLink extends EventEmitter {
       checkpointIntervalMs: o.checkpointIntervalMs,
       readAheadBytes: o.readAheadBytes,
       logger: this.log,
+      delivery: this.wms.delivery,
     });
     this.outbox.open();
     this.checkCapacity();
@@ -175,6 +189,18 @@ export class WmsLink extends EventEmitter {
       onPublished: (n) => (this.published += n),
     });
     this.outbox.on('appended', () => this.pump.schedule());
+    this.talk = new WmsConversation({
+      tenant: this.opts.tenant,
+      outbox: this.outbox,
+      logger: this.log,
+      wms: () => this.wms,
+      knownPlc: this.opts.knownPlc ?? (() => true),
+      connected: () => !!this.client?.connected,
+      schedulePump: () => this.pump.schedule(),
+      alert: (level, code, message, extra) => this.alert(level, code, message, extra),
+      onPeerChange: (v) => this.emit('peer', v),
+    });
+    this.talk.start();
     this.conn = new Connection({
       wms: this.wms,
       clientId: `wmsgw-${this.opts.tenant}-${this.opts.gatewayId}`,
@@ -200,6 +226,7 @@ export class WmsLink extends EventEmitter {
     this.started = false;
     clearInterval(this.hbTimer);
     clearInterval(this.certTimer);
+    this.talk.stop();
     this.drops.flush();
     const client = this.client;
     if (client?.connected) {
@@ -353,6 +380,8 @@ export class WmsLink extends EventEmitter {
     for (const q of this.handlers.values())
       q.set({ ...q.options, ...this.queueOptions(q.options.concurrency) });
     if (before.outbox.maxBytes !== wms.outbox.maxBytes) this.checkCapacity();
+    this.talk.reconfigure(before, wms);
+    this.pump.schedule();
     this.pump.set({
       qos: wms.qos,
       protocolVersion: wms.protocolVersion,
@@ -393,6 +422,11 @@ export class WmsLink extends EventEmitter {
       published: this.published,
       outbox: { messages: o?.messages ?? 0, bytes: o?.bytes ?? 0, dropped: o?.dropped ?? 0 },
       inbound: Object.fromEntries([...this.handlers].map(([t, q]) => [t, q.stats()])),
+      delivery: this.wms.delivery,
+      ...(this.talk?.stats() ?? {
+        peer: { state: 'off', periodSeconds: this.wms.peerHeartbeatSeconds },
+        acks: { applied: 0, stale: 0, refused: 0 },
+      }),
     };
     if (o?.oldestTs) s.outbox.oldestTs = o.oldestTs;
     if (o?.writeFailure) s.outbox.writeFailure = o.writeFailure;
@@ -414,10 +448,14 @@ export class WmsLink extends EventEmitter {
     this.since = new Date();
     if (switched || this.downSince) this.reconnects++;
     this.alertedFailures.clear();
-    client.on('message', (topic, payload) => this.onMessage(topic, payload));
+    client.on('message', (topic, payload, packet) =>
+      this.onMessage(topic, payload, packet.properties?.contentType),
+    );
     for (const sub of this.handlers.keys()) client.subscribe(this.topic(sub), { qos: 1 });
+    this.talk.onUp(client, (sub) => this.topic(sub));
     const birth = { state: 'online', version: this.opts.version, ts: this.since.toISOString() };
     this.send(client, 'status', birth, true);
+    this.sendRegistration(client);
     for (const [sub, v] of this.retained) this.send(client, sub, v, true);
     this.pump.attach(client);
     for (const e of this.events.splice(0)) this.send(client, e.subtopic, e.payload, false);
@@ -440,6 +478,7 @@ export class WmsLink extends EventEmitter {
     this.client = undefined;
     this.since = undefined;
     this.pump.detach();
+    this.talk.onDown();
     if (!this.downSince) {
       this.downSince = { at: Date.now(), buffered: this.outbox.stats().messages };
       this.alert(
@@ -471,18 +510,39 @@ export class WmsLink extends EventEmitter {
     });
   }
 
-  private onMessage(topic: string, payload: Buffer): void {
-    if (!topic.startsWith(this.prefix)) return;
-    const sub = topic.slice(this.prefix.length);
-    if (payload.length > this.wms.maxPayloadBytes) {
+  private onMessage(topic: string, raw: Buffer, contentType?: string): void {
+    const peer = topic === this.talk.peerTopic;
+    if (!peer && !topic.startsWith(this.prefix)) return;
+    const sub = peer ? topic : topic.slice(this.prefix.length);
+    if (raw.length > this.wms.maxPayloadBytes) {
       this.log.warn(
-        { topic: sub, bytes: payload.length, limit: this.wms.maxPayloadBytes },
+        { topic: sub, bytes: raw.length, limit: this.wms.maxPayloadBytes },
         'inbound message over wms.maxPayloadBytes dropped',
       );
       return;
     }
+    let payload: Buffer;
+    try {
+      payload = decodeInbound(raw, contentType, this.wms.maxPayloadBytes);
+    } catch (e) {
+      this.log.warn({ topic: sub, err: (e as Error).message }, 'inbound gzip message dropped');
+      return;
+    }
+    if (peer) return this.talk.onPeerHeartbeat(payload);
+    if (this.talk.routeAck(sub, payload)) return;
     this.emit('message', sub, payload, { topic });
     this.handlers.get(sub)?.push(payload);
+  }
+
+  /** Publish `register` again now (what it says changed: PLCs, slot); it goes out on every connect anyway. */
+  resendRegistration(): void {
+    if (this.client?.connected) this.sendRegistration(this.client);
+  }
+
+  private sendRegistration(client: MqttClient): void {
+    const reg = this.opts.registration?.();
+    if (!reg) return;
+    this.send(client, 'register', { ...reg, ts: new Date().toISOString() }, true);
   }
 
   // ---- periodic work ----

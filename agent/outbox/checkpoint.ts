@@ -13,6 +13,8 @@ const checkpointSchema = z.object({
   segment: z.number().int().min(0),
   offset: z.number().int().min(0),
   seqs: z.record(z.string(), z.number().int().min(0)),
+  /** wms-ack delivery: the highest seq per key the WMS confirmed (absent in broker mode). */
+  acked: z.record(z.string(), z.number().int().min(0)).optional(),
 });
 export type Checkpoint = z.infer<typeof checkpointSchema>;
 

@@ -1,6 +1,9 @@
 // The part of the outbox between "acknowledged" and "not read yet": records read ahead from disk (bounded
 // by readAheadBytes, so RAM stays flat whatever the backlog), which of them are in flight, and the
 // contiguous acknowledged prefix. Order is the append order, so order per PLC is kept.
+// With end-to-end delivery (wms.delivery: wms-ack) a PUBACK only makes an entry 'published': it stays
+// here (so the read-ahead bound is also the bound on what the WMS has not confirmed) until the WMS's
+// cumulative ack for its PLC marks it 'acked'.
 import { segmentPath, SegmentReader } from './segment-files.js';
 
 export interface OutboxEntry {
@@ -12,7 +15,9 @@ export interface OutboxEntry {
   segment: number;
   offset: number;
   end: number;
-  state: 'ready' | 'sent' | 'acked' | 'dropped';
+  state: 'ready' | 'sent' | 'published' | 'acked' | 'dropped';
+  /** When it was last handed to the broker's PUBACK (wms-ack mode: the start of its ack timeout). */
+  publishedAtMs?: number;
 }
 
 interface SegmentInfo {
@@ -27,6 +32,8 @@ export interface DeliveryWindowOptions {
   /** The outbox's live segment list, oldest first; the last one is being appended to. */
   segments: () => readonly SegmentInfo[];
   start: { segment: number; offset: number };
+  /** Entries already confirmed (by the WMS, before a restart) are read as acknowledged, never re-sent. */
+  isAcked?: (key: string, seq: number) => boolean;
 }
 
 export class DeliveryWindow {
@@ -75,6 +82,7 @@ export class DeliveryWindow {
       if (step.kind === 'record') {
         this.readPos.offset = step.end;
         const r = step.record;
+        const acked = this.opts.isAcked?.(r.key, r.seq) ?? false;
         return {
           key: r.key,
           seq: r.seq,
@@ -84,7 +92,7 @@ export class DeliveryWindow {
           segment: seg.id,
           offset: step.offset,
           end: step.end,
-          state: 'ready',
+          state: acked ? 'acked' : 'ready',
         };
       }
       if (step.kind === 'gap') continue; // damaged bytes skipped (logged when the outbox opened)
@@ -124,6 +132,30 @@ export class DeliveryWindow {
     if (entry.state !== 'sent') return [];
     entry.state = 'acked';
     this.sent--;
+    return this.popAcked();
+  }
+
+  /** The broker took entry (PUBACK) but the WMS has not confirmed it yet: keep it, out of the in-flight count. */
+  published(entry: OutboxEntry, nowMs: number): boolean {
+    if (entry.state !== 'sent') return false;
+    entry.state = 'published';
+    entry.publishedAtMs = nowMs;
+    this.sent--;
+    return true;
+  }
+
+  /** Mark every entry in the window for which match() holds acknowledged (whatever its state). */
+  ackWhere(match: (e: OutboxEntry) => boolean): OutboxEntry[] {
+    for (const e of this.entries) {
+      if (e.state === 'acked' || e.state === 'dropped' || !match(e)) continue;
+      if (e.state === 'sent') this.sent--;
+      e.state = 'acked';
+    }
+    return this.popAcked();
+  }
+
+  /** The acknowledged prefix: entries that leave the window (their disk position may be released). */
+  popAcked(): OutboxEntry[] {
     const done: OutboxEntry[] = [];
     while (this.entries[0]?.state === 'acked') {
       const e = this.entries.shift()!;
@@ -135,9 +167,27 @@ export class DeliveryWindow {
   }
 
   rewind(): void {
-    for (const e of this.entries) if (e.state === 'sent') e.state = 'ready';
+    for (const e of this.entries)
+      if (e.state === 'sent' || e.state === 'published') e.state = 'ready';
     this.sent = 0;
     this.cursor = 0;
+  }
+
+  /** Every published entry the WMS has not confirmed goes again, from the oldest, in order (go-back-N). */
+  resendPublished(): number {
+    let n = 0;
+    for (const e of this.entries)
+      if (e.state === 'published') {
+        e.state = 'ready';
+        n++;
+      }
+    if (n > 0) this.cursor = 0;
+    return n;
+  }
+
+  /** The oldest entry the broker took but the WMS has not confirmed. */
+  oldestPublished(): OutboxEntry | undefined {
+    return this.entries.find((e) => e.state === 'published');
   }
 
   /** Segment segId (and older) was dropped: forget its entries, continue reading at nextId. */

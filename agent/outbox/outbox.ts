@@ -25,8 +25,10 @@ import { fsyncDirSync } from '../../platform/atomic-file.js';
 import { encodeRecord, HEADER_BYTES } from './record.js';
 import { listSegments, segmentPath, SegmentReader } from './segment-files.js';
 import { DeliveryWindow, type OutboxEntry } from './delivery-window.js';
+import { WmsLedger, type WmsAckOutcome } from './wms-ledger.js';
 
 export type { OutboxEntry } from './delivery-window.js';
+export type { WmsAckOutcome } from './wms-ledger.js';
 
 export interface OutboxOptions {
   dir: string;
@@ -38,7 +40,14 @@ export interface OutboxOptions {
   checkpointIntervalMs: number;
   readAheadBytes: number;
   logger: Logger;
+  /**
+   * broker: a message is done at the broker's PUBACK. wms-ack: it is done only when the WMS's cumulative
+   * ack for its key (plc/{plc}/ack) covers its seq; until then it is kept and may be sent again.
+   */
+  delivery?: Delivery;
 }
+
+export type Delivery = 'broker' | 'wms-ack';
 
 export interface DropEvent {
   /** disk-full: the file system had no room (ENOSPC/EDQUOT); write-error: any other write failure. */
@@ -80,6 +89,7 @@ export class Outbox extends EventEmitter {
   private segments: Segment[] = [];
   private fd = -1;
   private seqs = new Map<string, number>();
+  private ledger = new WmsLedger();
   private ackPos = { segment: 0, offset: 0 };
   /** Records of segment ackPos.segment that lie before ackPos.offset. */
   private ackedInAckSegment = 0;
@@ -105,6 +115,10 @@ export class Outbox extends EventEmitter {
     super();
   }
 
+  get delivery(): Delivery {
+    return this.opts.delivery ?? 'broker';
+  }
+
   private get segmentLimit(): number {
     return Math.max(
       HEADER_BYTES * 64,
@@ -125,6 +139,7 @@ export class Outbox extends EventEmitter {
       logger.error({ err: e.message }, 'outbox checkpoint damaged; replaying the whole outbox');
     }
     for (const [k, v] of Object.entries(cp?.seqs ?? {})) this.seqs.set(k, v);
+    this.ledger.load(cp?.acked);
     const ids = listSegments(dir);
     this.ackPos = { segment: cp?.segment ?? 0, offset: cp?.offset ?? 0 };
     if (ids.length > 0 && this.ackPos.segment < ids[0]!)
@@ -144,6 +159,7 @@ export class Outbox extends EventEmitter {
       readAheadBytes: this.opts.readAheadBytes,
       segments: () => this.segments,
       start: { ...this.ackPos },
+      isAcked: (key, seq) => this.delivery === 'wms-ack' && this.ledger.covers(key, seq),
     });
     this.opened = true;
     this.startTimers();
@@ -380,16 +396,72 @@ export class Outbox extends EventEmitter {
 
   /** Up to max entries to publish next, in order (re-sent ones first after rewind()). Marks them sent. */
   take(max: number): OutboxEntry[] {
-    return this.window.take(max);
+    const out = this.window.take(max);
+    for (const e of out) this.ledger.noteSent(e.key, e.seq);
+    // Entries read from disk that the WMS had confirmed before a restart are skipped by take(): release them.
+    this.release(this.window.popAcked());
+    return out;
   }
 
   get inflight(): number {
     return this.window.sent;
   }
 
-  /** The broker acknowledged entry; the acknowledged prefix advances over contiguous acks only. */
+  /**
+   * The broker acknowledged entry (PUBACK). broker mode: it is done, and the acknowledged prefix advances
+   * over contiguous acks only. wms-ack mode: it waits for the WMS's ack (or goes again after a timeout).
+   */
   ack(entry: OutboxEntry): void {
-    for (const e of this.window.ack(entry)) {
+    if (this.delivery === 'wms-ack') {
+      if (this.ledger.covers(entry.key, entry.seq))
+        this.release(this.window.ackWhere((e) => e === entry));
+      else this.window.published(entry, Date.now());
+      return;
+    }
+    this.release(this.window.ack(entry));
+  }
+
+  /**
+   * The WMS confirmed every message of key up to seq (cumulative). Refused (nothing changes) when seq is
+   * beyond what was sent to the broker in this run, or the key never had a message; an old seq is stale.
+   */
+  wmsAck(key: string, seq: number): WmsAckOutcome {
+    if (this.delivery !== 'wms-ack') return { kind: 'not-wms-ack-mode' };
+    const refused = this.ledger.accept(key, seq, this.seqs.has(key));
+    if (refused) return refused;
+    this.dirtyCheckpoint = true;
+    const before = this.unacked.messages;
+    this.release(this.window.ackWhere((e) => e.key === key && e.seq <= seq));
+    return { kind: 'applied', released: before - this.unacked.messages };
+  }
+
+  /** The highest seq of key the WMS confirmed (0 when none, or in broker mode). */
+  wmsAckedSeq(key: string): number {
+    return this.ledger.ackedSeq(key);
+  }
+
+  /**
+   * wms-ack mode: when the oldest message the broker took has waited timeoutMs for the WMS's ack, every
+   * unconfirmed one is made ready again, oldest first (the WMS may have missed them). Returns how many.
+   */
+  resendUnconfirmed(timeoutMs: number, nowMs = Date.now()): number {
+    if (this.delivery !== 'wms-ack' || !this.opened) return 0;
+    const oldest = this.window.oldestPublished();
+    if (!oldest || nowMs - (oldest.publishedAtMs ?? 0) < timeoutMs) return 0;
+    return this.window.resendPublished();
+  }
+
+  /** Switch delivery mode live: to broker, whatever the broker already took is done. */
+  setDelivery(delivery: Delivery): void {
+    if (delivery === this.delivery) return;
+    this.opts = { ...this.opts, delivery };
+    if (delivery === 'broker' && this.opened)
+      this.release(this.window.ackWhere((e) => e.state === 'published'));
+  }
+
+  /** Entries that left the window as the acknowledged prefix: their disk space may be reclaimed. */
+  private release(done: OutboxEntry[]): void {
+    for (const e of done) {
       this.unacked.messages--;
       this.unacked.bytes -= e.end - e.offset;
       if (e.segment !== this.ackPos.segment) this.ackedInAckSegment = 0;
@@ -445,6 +517,7 @@ export class Outbox extends EventEmitter {
       segment: pos.segment,
       offset: pos.offset,
       seqs: Object.fromEntries(this.seqs),
+      ...this.ledger.toCheckpoint(),
     });
     this.dirtyCheckpoint = false;
   }

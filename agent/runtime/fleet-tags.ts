@@ -12,7 +12,11 @@ export function fleetTags(
     'gw.health': health,
     'gw.version': s.gateway.version,
     'gw.plcs': `${up}/${s.plcs.length}`,
-    'gw.wms': s.wms.connected ? 'connected' : 'disconnected',
+    'gw.wms': !s.wms.connected
+      ? 'disconnected'
+      : s.wms.peer?.state === 'silent'
+        ? 'connected, WMS silent'
+        : 'connected',
     // Rounded so the tag changes when the backlog does, not on every message.
     'gw.outbox': s.outbox.messages === 0 ? 'empty' : `${roundSig(s.outbox.messages)} msgs`,
     'gw.ota': ota,

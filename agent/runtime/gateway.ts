@@ -13,6 +13,7 @@ import { ChangeFilter } from '../../plc/report/change-filter.js';
 import type { TagValue } from '../../plc/codec/codec.js';
 import { WmsLink } from '../link/wms-link.js';
 import type { ClientPair } from '../link/tls-material.js';
+import { registration } from './registration.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -61,6 +62,7 @@ export type CoreLink = Pick<
   | 'stats'
   | 'compact'
   | 'setClientPair'
+  | 'resendRegistration'
   | 'on'
   | 'once'
   | 'off'
@@ -80,6 +82,8 @@ export class Gateway extends EventEmitter {
   private published = 0;
   /** North apps add fields to the heartbeat (health state, OTA slot) without the core knowing them. */
   heartbeatExtras: () => Record<string, unknown> = () => ({});
+  /** North apps add to the register message (the active OTA slot) the same way. */
+  registerExtras: () => { slot?: string } = () => ({});
 
   constructor(private readonly opts: GatewayOptions) {
     super();
@@ -98,6 +102,16 @@ export class Gateway extends EventEmitter {
       heartbeat: () => ({ plcs: this.plcStates(), ...this.heartbeatExtras() }),
       keyPassphrase: opts.keyPassphrase,
       clientPair: opts.clientPair,
+      registration: () =>
+        registration({
+          tenant: opts.tenant,
+          gatewayId: opts.gatewayId,
+          version: opts.version,
+          config: this.config,
+          env: process.env,
+          ...this.registerExtras(),
+        }),
+      knownPlc: (id) => this.config.plcs.some((p) => p.id === id),
     });
     this.pollerSet.on('reading', (r: PlcReading) => this.onReading(r));
     this.pollerSet.on('status', (s: PlcStatus & { plc: string }) => this.onStatus(s.plc, s));
@@ -156,6 +170,7 @@ export class Gateway extends EventEmitter {
     for (const id of [...this.views.keys()])
       if (!next.plcs.some((p) => p.id === id)) this.views.delete(id);
     this.config = next;
+    this.link.resendRegistration(); // the WMS learns of added or removed PLCs and tags at once
     this.emit('config-applied', next);
   }
 

@@ -40,6 +40,7 @@ export class LiveView extends EventEmitter implements GatewayView {
     gateway.link.on('disconnected', (e) =>
       this.emit('status', { kind: 'wms', connected: false, ...e }),
     );
+    gateway.link.on('peer', (peer) => this.emit('status', { kind: 'wms-peer', peer }));
   }
 
   addReport(report: unknown): void {
@@ -71,6 +72,8 @@ export class LiveView extends EventEmitter implements GatewayView {
         url: link.url,
         since: link.since,
         reconnects: link.reconnects,
+        delivery: link.delivery,
+        peer: link.peer,
       },
       outbox: { ...link.outbox, maxBytes: g.currentConfig.wms.outbox.maxBytes },
       ota: this.ota(),

@@ -90,6 +90,14 @@ export async function startServices(ctx: {
     trust: commands.trust.authority,
   });
   view.identity = () => identity.state();
+  gateway.registerExtras = () => {
+    const c = identity.state();
+    return {
+      slot: ota.state().active,
+      ...(c?.serial && c.notAfter ? { cert: { serial: c.serial, notAfter: c.notAfter } } : {}),
+    };
+  };
+  gateway.link.resendRegistration();
 
   const health = new HealthMonitor({
     dataDir: rc.dataDir,
@@ -100,11 +108,17 @@ export async function startServices(ctx: {
     outboxMaxBytes: cfg.wms.outbox.maxBytes,
   });
   health.start();
-  // A full disk is felt at once on /health, not at the next sampling period.
+  // A full disk, or the WMS going silent (or coming back), is felt at once on /health, not at the
+  // next sampling period.
   const recheck = () => void health.check().catch(() => undefined);
   gateway.link.on('outbox-write-failure', recheck);
   gateway.link.on('outbox-write-recovered', recheck);
-  gateway.heartbeatExtras = () => ({ health: health.current().state, ota: ota.summary() });
+  gateway.link.on('peer', recheck);
+  gateway.heartbeatExtras = () => ({
+    health: health.current().state,
+    ota: ota.summary(),
+    wms: gateway.link.stats().peer,
+  });
 
   // The escalation alert is followed by exit(1): the exit waits for the broker's acknowledgement
   // (ALERT_FLUSH_MS) and otherwise keeps the alert on disk for the next start.

@@ -24,7 +24,10 @@ export interface WatchdogOptions {
   config: WatchdogConfig;
   incidentsPath: string;
   logger?: Logger | undefined;
-  alert?: ((level: 'warning' | 'critical', code: string, message: string) => void) | undefined;
+  /** Resolves once the alert is out (acknowledged by the broker, or queued while disconnected). */
+  alert?:
+    | ((level: 'warning' | 'critical', code: string, message: string) => void | Promise<void>)
+    | undefined;
   /** Called on escalation; default process.exit. */
   exit?: ((code: number) => void) | undefined;
   /** Counts restarts in wmsgw_watchdog_restarts_total. */
@@ -32,6 +35,9 @@ export interface WatchdogOptions {
   /** The clock of lastProgressMs(); default performance.now(). */
   now?: (() => number) | undefined;
 }
+
+/** On escalation, how long the alert may take to reach the broker before the process exits anyway. */
+export const ESCALATION_FLUSH_MS = 2000;
 
 interface Tracked {
   c: WatchedComponent;
@@ -176,6 +182,11 @@ export class Watchdog extends EventEmitter {
         { component: t.c.name, restarts: inc.restarts },
         'watchdog: component restarted',
       );
+      void this.opts.alert?.(
+        'warning',
+        'watchdog.restarted',
+        `${t.c.name} stalled and was restarted (restart ${inc.restarts} of this incident)`,
+      );
     } catch (e) {
       const detail = e instanceof Error ? e.message : String(e);
       this.record({
@@ -196,7 +207,7 @@ export class Watchdog extends EventEmitter {
     this.emit('restart', t.c.name, inc.restarts);
   }
 
-  private escalate(t: Tracked): void {
+  private async escalate(t: Tracked): Promise<void> {
     this.escalated = true;
     const detail = `${t.restartTimes.length} restarts within ${this.opts.config.windowSeconds} s without recovery`;
     this.record({
@@ -211,11 +222,19 @@ export class Watchdog extends EventEmitter {
       { component: t.c.name, restarts: t.restartTimes.length },
       'watchdog: escalating, exiting so the container restarts',
     );
-    this.opts.alert?.(
-      'critical',
-      'watchdog.escalated',
-      `${t.c.name}: ${detail}; restarting the agent`,
-    );
+    // The alert is sent and flushed (or given ESCALATION_FLUSH_MS) before the process exits.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.resolve(
+        this.opts.alert?.(
+          'critical',
+          'watchdog.escalated',
+          `${t.c.name}: ${detail}; restarting the agent`,
+        ),
+      ).catch(() => undefined),
+      new Promise((r) => (timer = setTimeout(r, ESCALATION_FLUSH_MS))),
+    ]);
+    clearTimeout(timer);
     this.emit('escalate', t.c.name);
     (this.opts.exit ?? ((code: number) => process.exit(code)))(1);
   }

@@ -26,12 +26,11 @@ interface Run<T> {
  * writable, and two tags that would write the same register or coil.
  */
 export function planWrites(entries: readonly { tag: TagConfig; value: unknown }[]): WriteOp[] {
+  checkWrites(entries);
   const regs: Run<number>[] = [];
   const coils: Run<boolean>[] = [];
   const bitOps: WriteOp[] = [];
   for (const { tag, value } of entries) {
-    checkWritable(tag);
-    checkLimits(tag, value);
     if (tag.area === 'coil') coils.push({ start: tag.address, values: [encodeBool(tag, value)] });
     else if (tag.type === 'bit')
       bitOps.push({
@@ -43,7 +42,6 @@ export function planWrites(entries: readonly { tag: TagConfig; value: unknown }[
       });
     else regs.push({ start: tag.address, values: encodeRegisters(tag, value) });
   }
-  checkOverlaps(entries);
   bitOps.sort((a, b) =>
     a.kind === 'bit' && b.kind === 'bit' ? a.address - b.address || a.bit - b.bit : 0,
   );
@@ -52,6 +50,22 @@ export function planWrites(entries: readonly { tag: TagConfig; value: unknown }[
     ...bitOps,
     ...merge(coils, MODBUS_MAX_WRITE_COILS).map((r) => ({ kind: 'coils' as const, ...r })),
   ];
+}
+
+/**
+ * The one validation of a write, used before a command is acknowledged (agent/commands) and again when it
+ * is planned here, so both can never disagree: writable, the codec can encode it (type and range first: a
+ * limit compared with a wrong-typed value means nothing), inside min/max, no two tags on one register.
+ * Throws CodecError (kind not-writable, range, limit, type..., overlap).
+ */
+export function checkWrites(entries: readonly { tag: TagConfig; value: unknown }[]): void {
+  for (const { tag, value } of entries) {
+    checkWritable(tag);
+    if (tag.area === 'coil' || tag.type === 'bit') encodeBool(tag, value);
+    else encodeRegisters(tag, value);
+    checkLimits(tag, value);
+  }
+  checkOverlaps(entries);
 }
 
 function checkWritable(tag: TagConfig): void {
@@ -63,12 +77,19 @@ function checkWritable(tag: TagConfig): void {
 
 function checkLimits(tag: TagConfig, value: unknown): void {
   if (tag.min === undefined && tag.max === undefined) return;
-  const v = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : NaN;
+  if (tag.type === 'string' || tag.type === 'bool' || tag.type === 'bit') return; // not numbers
+  // 64-bit values may come as decimal strings (JSON numbers stop being exact past 2^53).
+  const v =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'string' || typeof value === 'bigint'
+        ? Number(value)
+        : NaN;
   if (Number.isNaN(v)) return; // the codec reports the wrong type
   if (tag.min !== undefined && v < tag.min)
-    throw new CodecError(tag.name, 'limit', `${String(value)} is below the minimum ${tag.min}`);
+    throw new CodecError(tag.name, 'limit', `${String(value)} < min ${tag.min}`);
   if (tag.max !== undefined && v > tag.max)
-    throw new CodecError(tag.name, 'limit', `${String(value)} is above the maximum ${tag.max}`);
+    throw new CodecError(tag.name, 'limit', `${String(value)} > max ${tag.max}`);
 }
 
 /** Two commanded tags on the same register/coil would make the result depend on write order. */

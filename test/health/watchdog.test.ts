@@ -150,10 +150,21 @@ test(
     }).health.watchdog;
     const exits: number[] = [];
     let restarts = 0;
+    const alerts: string[] = [];
+    let flushed = false;
     const wd = new Watchdog({
       config: cfg,
       incidentsPath: join(dir.path, 'incidents.jsonl'),
-      exit: (c) => exits.push(c),
+      exit: (c) => {
+        assert.ok(flushed, 'the escalation alert was flushed before exit');
+        exits.push(c);
+      },
+      // The escalation alert takes 200 ms to reach the broker: exit must wait for it.
+      alert: (_level, code) => {
+        alerts.push(code);
+        if (code !== 'watchdog.escalated') return;
+        return new Promise<void>((r) => setTimeout(() => ((flushed = true), r()), 200));
+      },
     });
     try {
       const since = performance.now();
@@ -164,6 +175,12 @@ test(
       assert.equal(restarts, 3, 'restarted maxRestarts times, with backoff, before giving up');
       const events = wd.incidents().map((i) => i.event);
       assert.deepEqual(events, ['stalled', 'restarted', 'restarted', 'restarted', 'escalated']);
+      assert.deepEqual(alerts, [
+        'watchdog.restarted',
+        'watchdog.restarted',
+        'watchdog.restarted',
+        'watchdog.escalated',
+      ]);
       // Once escalated, nothing more happens (the process is on its way out).
       await new Promise((r) => setTimeout(r, 300));
       assert.deepEqual(exits, [1]);
