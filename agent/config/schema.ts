@@ -5,6 +5,7 @@ import { plcsSchema } from '../../plc/config/schema.js';
 import { sizeSchema } from './size.js';
 import { maintenanceSchema } from '../maintenance/config-schema.js';
 import { healthSchema } from '../health/config-schema.js';
+import { sparkplugSchema } from '../sparkplug/config-schema.js';
 
 const jwk = z
   .looseObject({ kty: z.string(), kid: z.string().optional() })
@@ -121,6 +122,12 @@ export const wmsSchema = z
       .union([z.literal(5), z.literal(4)])
       .default(5)
       .describe('MQTT 5 (default) or 3.1.1 (4)'),
+    format: z
+      .enum(['json', 'sparkplug-b'])
+      .default('json')
+      .describe(
+        'json: our topics (wms/{tenant}/{gateway}/plc/{plc}/data); sparkplug-b: a Sparkplug 3.0 edge node (docs/sparkplug.md). Takes effect at restart',
+      ),
     compression: z
       .enum(['none', 'gzip'])
       .default('none')
@@ -316,6 +323,7 @@ export const configSchema = z.strictObject({
   http: httpSchema,
   maintenance: maintenanceSchema,
   health: healthSchema,
+  sparkplug: sparkplugSchema,
   // Sections owned by later parts (maintenance, health, balena) are added here with their own schemas.
 });
 

@@ -19,6 +19,7 @@ import {
 } from './link-errors.js';
 import { systemMetrics } from './system-metrics.js';
 import { checkClientCertificate } from './cert-check.js';
+import type { DataGate, LinkFormat } from './link-format.js';
 
 export type WmsConfig = GatewayConfig['wms'];
 export type PlcState = 'connected' | 'disconnected' | 'degraded';
@@ -42,6 +43,8 @@ export interface WmsLinkOptions {
   wms: WmsConfig;
   logger: Logger;
   heartbeat?: () => Promise<HeartbeatExtras> | HeartbeatExtras;
+  /** Data in another format than plc/{plc}/data JSON (wms.format: sparkplug-b). */
+  format?: LinkFormat;
 }
 
 export interface WmsLinkStats {
@@ -79,12 +82,15 @@ export class WmsLink extends EventEmitter {
   private hbTimer: NodeJS.Timeout | undefined;
   private certTimer: NodeJS.Timeout | undefined;
   private started = false;
+  private readonly format: LinkFormat | undefined;
+  private dataOpen = false;
 
   constructor(private readonly opts: WmsLinkOptions) {
     super();
     this.wms = opts.wms;
     this.log = opts.logger.child({ component: 'wms-link' });
     this.prefix = `wms/${opts.tenant}/${opts.gatewayId}/`;
+    this.format = opts.format;
   }
 
   topic(subtopic: string): string {
@@ -116,12 +122,15 @@ export class WmsLink extends EventEmitter {
       protocolVersion: this.wms.protocolVersion,
       inflight: o.inflight,
       onPublished: (n) => (this.published += n),
+      ...(this.format && { render: this.format.render.bind(this.format) }),
     });
     this.outbox.on('appended', () => this.pump.schedule());
     this.conn = new Connection({
       wms: this.wms,
       clientId: `wmsgw-${this.opts.tenant}-${this.opts.gatewayId}`,
-      will: { topic: this.topic('status'), ...this.encode({ state: 'offline' }) },
+      will: this.format
+        ? () => this.format!.will()
+        : { topic: this.topic('status'), ...this.encode({ state: 'offline' }) },
       logger: this.log,
     });
     this.conn.on('up', (c: MqttClient, url: string) => this.onUp(c, url));
@@ -148,7 +157,10 @@ export class WmsLink extends EventEmitter {
       while (this.outbox.inflight > 0 && Date.now() < deadline) await sleep(20);
       const offline = { state: 'offline', ts: new Date().toISOString() };
       await withTimeout(
-        new Promise<void>((resolve) => this.send(client, 'status', offline, true, resolve)),
+        Promise.all([
+          new Promise<void>((resolve) => this.send(client, 'status', offline, true, resolve)),
+          this.format?.close(client),
+        ]).then(() => undefined),
         Math.max(100, deadline - Date.now()),
       );
     }
@@ -163,6 +175,11 @@ export class WmsLink extends EventEmitter {
     plc: string,
     data: { ts: string; values: Record<string, unknown>; quality: Record<string, 'bad'> },
   ): void {
+    const format = this.format;
+    if (format) {
+      this.outbox.append(plc, 0, (seq) => format.record(plc, seq, data));
+      return;
+    }
     const gzip = this.wms.compression === 'gzip';
     const { tenant, gatewayId } = this.opts;
     this.outbox.append(plc, gzip ? FLAG_GZIP : 0, (seq) => {
@@ -279,7 +296,9 @@ export class WmsLink extends EventEmitter {
     const birth = { state: 'online', version: this.opts.version, ts: this.since.toISOString() };
     this.send(client, 'status', birth, true);
     for (const [sub, v] of this.retained) this.send(client, sub, v, true);
-    this.pump.attach(client);
+    this.dataOpen = false;
+    if (this.format) this.format.up(client, this.dataGate(client));
+    else this.openData(client);
     for (const e of this.events.splice(0)) this.send(client, e.subtopic, e.payload, false);
     this.log.info({ url }, 'WMS connected');
     if (this.downSince) {
@@ -299,7 +318,9 @@ export class WmsLink extends EventEmitter {
   private onDown(err?: Error): void {
     this.client = undefined;
     this.since = undefined;
+    this.dataOpen = false;
     this.pump.detach();
+    this.format?.down();
     if (!this.downSince) {
       this.downSince = { at: Date.now(), buffered: this.outbox.stats().messages };
       this.alert(
@@ -330,14 +351,41 @@ export class WmsLink extends EventEmitter {
     });
   }
 
+  private openData(client: MqttClient): void {
+    if (this.dataOpen || this.client !== client) return;
+    this.dataOpen = true;
+    this.pump.attach(client);
+  }
+
+  /** The format's hold on data for one connection: a gate of an old connection does nothing. */
+  private dataGate(client: MqttClient): DataGate {
+    return {
+      resume: () => this.openData(client),
+      pause: () => {
+        if (!this.dataOpen || this.client !== client) return;
+        this.dataOpen = false;
+        this.pump.detach();
+      },
+    };
+  }
+
   private onMessage(topic: string, payload: Buffer): void {
-    if (!topic.startsWith(this.prefix)) return;
-    const sub = topic.slice(this.prefix.length);
+    const ours = topic.startsWith(this.prefix);
+    if (!ours && !this.format) return;
+    const sub = ours ? topic.slice(this.prefix.length) : topic;
     if (payload.length > this.wms.maxPayloadBytes) {
       this.log.warn(
         { topic: sub, bytes: payload.length, limit: this.wms.maxPayloadBytes },
         'inbound message over wms.maxPayloadBytes dropped',
       );
+      return;
+    }
+    if (!ours) {
+      try {
+        this.format?.message(topic, payload);
+      } catch (e) {
+        this.log.error({ topic, err: (e as Error).message }, 'inbound message handler failed');
+      }
       return;
     }
     this.emit('message', sub, payload, { topic });

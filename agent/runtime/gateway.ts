@@ -12,6 +12,7 @@ import type { PlcReading, PlcStatus } from '../../plc/poller/plc-poller.js';
 import { ChangeFilter } from '../../plc/report/change-filter.js';
 import type { TagValue } from '../../plc/codec/codec.js';
 import { WmsLink } from '../link/wms-link.js';
+import { SparkplugNode } from '../sparkplug/edge-node.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -46,6 +47,8 @@ export interface LiveValues {
 export class Gateway extends EventEmitter {
   readonly pollers: PollerSet;
   readonly link: WmsLink;
+  /** With wms.format sparkplug-b: the edge node that is the link's data format. */
+  readonly sparkplug: SparkplugNode | undefined;
   private config: GatewayConfig;
   private readonly filters = new Map<string, ChangeFilter[]>();
   private readonly views = new Map<string, PlcView>();
@@ -61,7 +64,20 @@ export class Gateway extends EventEmitter {
       logger: opts.logger,
       options: { commandQueueLength: opts.config.commands.queueLength },
     });
+    this.sparkplug =
+      opts.config.wms.format === 'sparkplug-b'
+        ? new SparkplugNode({
+            group: opts.tenant,
+            node: opts.gatewayId,
+            dataDir: opts.dataDir,
+            logger: opts.logger,
+            host: this,
+            backlog: () => this.link.stats().outbox.messages,
+            alert: (level, code, message, extra) => this.link.alert(level, code, message, extra),
+          })
+        : undefined;
     this.link = new WmsLink({
+      ...(this.sparkplug && { format: this.sparkplug }),
       tenant: opts.tenant,
       gatewayId: opts.gatewayId,
       dataDir: opts.dataDir,

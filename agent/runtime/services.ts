@@ -56,6 +56,7 @@ export async function startServices(ctx: {
     lock,
     env,
   });
+  gateway.sparkplug?.useWriteService(commands.commands);
   const ota = await attachOta({ gateway, rc, logger, lock, env, metrics });
   view.ota = () => ota.state();
 
