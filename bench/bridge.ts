@@ -13,8 +13,11 @@ import { tmpDir } from '../test/helpers/tmp.js';
 import { startSimulator, type Simulator } from '../plc/simulator/simulator.js';
 import { rawModbusRate } from '../plc/simulator/raw-rate.js';
 import { cpuSeconds, peakRssMb, percentile } from './proc-stats.js';
+import { decodePayload } from '../agent/sparkplug/payload-codec.js';
 
 const PLCS = Number(process.env.BENCH_PLCS ?? 8);
+// BENCH_BRIDGE_SHORT=1: light and target phases only, shorter, both formats (for a shared machine).
+const SHORT = process.env.BENCH_BRIDGE_SHORT === '1';
 // The agent's production V8 flags (Dockerfile.template NODE_OPTIONS, npm start); BENCH_AGENT_FLAGS
 // overrides them for memory experiments ('' = Node defaults).
 const AGENT_FLAGS = (
@@ -28,6 +31,7 @@ interface Phase {
   tags: number;
   intervalMs: number;
   seconds: number;
+  format?: 'json' | 'sparkplug-b';
 }
 
 async function runPhase(
@@ -45,7 +49,7 @@ async function runPhase(
   }));
   const config = {
     gateway: { tenant: 'bench', id: 'gw' },
-    wms: { urls: [brokerUrl], heartbeatSeconds: 3600 },
+    wms: { urls: [brokerUrl], heartbeatSeconds: 3600, format: phase.format ?? 'json' },
     plcs: sims.map((s, i) => ({
       id: `plc-${i}`,
       transport: { type: 'tcp', host: '127.0.0.1', port: s.port },
@@ -71,14 +75,25 @@ async function runPhase(
   let messages = 0;
   let counting = false;
   const latencies: number[] = [];
+  const sparkplug = phase.format === 'sparkplug-b';
   sub.on('message', (_t, payload) => {
     if (!counting) return;
-    const m = JSON.parse(payload.toString()) as { ts: string; values: object };
     messages++;
+    if (sparkplug) {
+      // Every DDATA decoded, as a host would; latency from the metrics' read time.
+      const p = decodePayload(payload);
+      values += p.metrics.length;
+      const ts = p.metrics[0]?.timestamp;
+      if (ts !== undefined) latencies.push(Date.now() - ts);
+      return;
+    }
+    const m = JSON.parse(payload.toString()) as { ts: string; values: object };
     values += Object.keys(m.values).length;
     latencies.push(Date.now() - Date.parse(m.ts));
   });
-  await sub.subscribeAsync('wms/bench/gw/plc/+/data', { qos: 1 });
+  await sub.subscribeAsync(sparkplug ? 'spBv1.0/bench/DDATA/gw/+' : 'wms/bench/gw/plc/+/data', {
+    qos: 1,
+  });
 
   // The built agent (dist/), as it runs in the image — not the tsx loader the tests use.
   const agent = spawn(
@@ -151,6 +166,47 @@ const bench: BenchFn = async (print) => {
     print(
       `raw baseline: modbus-serial FC3 ×125 registers, ${PLCS} connections, one in flight each: ${Math.round(raw.requestsPerSecond)} requests/s (${Math.round(raw.registersPerSecond)} registers/s)`,
     );
+    if (SHORT) {
+      const out: Record<string, number> = { rawRequestsPerSec: Math.round(raw.requestsPerSecond) };
+      for (const [name, tags] of [
+        ['light load', 100],
+        ['target load', 1250],
+      ] as const) {
+        const json = await runPhase(
+          { name: `${name} (json)`, tags, intervalMs: 100, seconds: 8 },
+          sims,
+          broker.url,
+          print,
+        );
+        const spb = await runPhase(
+          {
+            name: `${name} (sparkplug-b)`,
+            tags,
+            intervalMs: 100,
+            seconds: 8,
+            format: 'sparkplug-b',
+          },
+          sims,
+          broker.url,
+          print,
+        );
+        print(
+          `${name}: sparkplug-b / json — values/s ${(spb.valuesPerSec / json.valuesPerSec).toFixed(2)}, ` +
+            `values per core-second ${(spb.valuesPerCoreSec / json.valuesPerCoreSec).toFixed(2)}, p99 ${spb.p99} vs ${json.p99} ms`,
+        );
+        const key = name.split(' ')[0]!;
+        Object.assign(out, {
+          [`${key}JsonValuesPerSec`]: json.valuesPerSec,
+          [`${key}SparkplugValuesPerSec`]: spb.valuesPerSec,
+          [`${key}JsonCpuPct`]: json.cpu,
+          [`${key}SparkplugCpuPct`]: spb.cpu,
+          [`${key}JsonP99Ms`]: json.p99,
+          [`${key}SparkplugP99Ms`]: spb.p99,
+          [`${key}SparkplugRssMb`]: spb.rss,
+        });
+      }
+      return out;
+    }
     // Light load: the data path's own latency floor (one read request per poll).
     const light = await runPhase(
       { name: 'light load', tags: 100, intervalMs: 100, seconds: 10 },
@@ -171,6 +227,23 @@ const bench: BenchFn = async (print) => {
       sims,
       broker.url,
       print,
+    );
+    // The same target load in Sparkplug B mode (DDATA by alias through the same outbox).
+    const spb = await runPhase(
+      {
+        name: 'target load (sparkplug-b)',
+        tags: 1250,
+        intervalMs: 100,
+        seconds: 20,
+        format: 'sparkplug-b',
+      },
+      sims,
+      broker.url,
+      print,
+    );
+    print(
+      `sparkplug-b / json at target load: values/s ${(spb.valuesPerSec / target.valuesPerSec).toFixed(2)}, ` +
+        `values per core-second ${(spb.valuesPerCoreSec / target.valuesPerCoreSec).toFixed(2)}`,
     );
     const ratio = sat.reqRate / raw.requestsPerSecond;
     print(
@@ -193,6 +266,9 @@ const bench: BenchFn = async (print) => {
       peakRssMb: Math.max(target.rss, sat.rss),
       saturationValuesPerSec: sat.valuesPerSec,
       saturationRequestRatio: Number(ratio.toFixed(2)),
+      sparkplugTargetValuesPerSec: spb.valuesPerSec,
+      sparkplugTargetCpuPct: spb.cpu,
+      sparkplugTargetP99Ms: spb.p99,
     };
   } finally {
     for (const s of sims) await s.close();

@@ -17,7 +17,10 @@ export interface MetricDef {
 }
 
 export class AliasTable {
-  private readonly devices = new Map<string, { config: PlcConfig; byName: Map<string, MetricDef> }>();
+  private readonly devices = new Map<
+    string,
+    { config: PlcConfig; byName: Map<string, MetricDef> }
+  >();
   private readonly byAlias = new Map<number, MetricDef>();
 
   constructor(plcs: readonly PlcConfig[]) {

@@ -26,4 +26,7 @@ export const sparkplugSchema = z
         'A PLC that went down gets its DDEATH once the data it sent before is out; how often that is checked',
       ),
   })
-  .prefault({});
+  .prefault({})
+  .describe(
+    'Sparkplug B edge node settings (used with wms.format: sparkplug-b; docs/sparkplug.md)',
+  );

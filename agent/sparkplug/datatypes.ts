@@ -91,12 +91,16 @@ export function metricValueForTag(tag: TagConfig, m: SpMetric): unknown {
   if (m.floatValue !== undefined) return m.floatValue;
   if (m.doubleValue !== undefined) return m.doubleValue;
   if (m.intValue !== undefined) {
-    const signed = m.datatype === DataType.Int8 || m.datatype === DataType.Int16 || m.datatype === DataType.Int32;
+    const signed =
+      m.datatype === DataType.Int8 ||
+      m.datatype === DataType.Int16 ||
+      m.datatype === DataType.Int32;
     return signed ? m.intValue | 0 : m.intValue;
   }
   if (m.longValue !== undefined) {
     let big = BigInt(m.longValue);
-    const signed = m.datatype === DataType.Int64 || (m.datatype === undefined && tag.type === 'int64');
+    const signed =
+      m.datatype === DataType.Int64 || (m.datatype === undefined && tag.type === 'int64');
     if (signed && big > (1n << 63n) - 1n) big -= 1n << 64n;
     // Exact decimal strings for 64-bit tags (the codec takes them), plain numbers otherwise.
     if (tag.type === 'int64' || tag.type === 'uint64')

@@ -37,10 +37,15 @@ export class DeviceCommands {
 
   handle(device: string, payload: Buffer): void {
     const refuse = (reason: string, message: string) =>
-      this.opts.alert('warning', 'sparkplug.dcmd-refused', `DCMD for ${device} refused: ${message}`, {
-        plc: device,
-        reason,
-      });
+      this.opts.alert(
+        'warning',
+        'sparkplug.dcmd-refused',
+        `DCMD for ${device} refused: ${message}`,
+        {
+          plc: device,
+          reason,
+        },
+      );
     if (!this.opts.enabled())
       return refuse('commands-disabled', 'sparkplug.commands is false (DCMD writes are off)');
     const aliases = this.opts.aliases();
@@ -62,7 +67,10 @@ export class DeviceCommands {
             ? aliases.byDeviceAlias(device, m.alias)
             : undefined;
       if (!def)
-        return refuse('unknown-tag', `no metric ${m.name ?? `alias ${String(m.alias)}`} on ${device}`);
+        return refuse(
+          'unknown-tag',
+          `no metric ${m.name ?? `alias ${String(m.alias)}`} on ${device}`,
+        );
       try {
         values[def.tag.name] = metricValueForTag(def.tag, m);
       } catch (e) {
@@ -74,12 +82,18 @@ export class DeviceCommands {
     const id = `dcmd-${randomUUID()}`;
     svc.submitWrite({ id, plc: device, values, who: DCMD_WHO }).then(
       (r) => {
-        if (r.status === 'ok') this.opts.logger.info({ command: id, plc: device, values }, 'DCMD written');
+        if (r.status === 'ok')
+          this.opts.logger.info({ command: id, plc: device, values }, 'DCMD written');
         else
-          this.opts.alert('warning', 'sparkplug.dcmd-failed', `DCMD for ${device} failed: ${r.error}`, {
-            plc: device,
-            command: id,
-          });
+          this.opts.alert(
+            'warning',
+            'sparkplug.dcmd-failed',
+            `DCMD for ${device} failed: ${r.error}`,
+            {
+              plc: device,
+              command: id,
+            },
+          );
       },
       (e: unknown) => {
         if (!isRejectedError(e)) {

@@ -129,7 +129,12 @@ export class SparkplugNode implements LinkFormat {
   }
 
   record(_plc: string, _seq: number, data: DataRecord): Buffer {
-    const r = { ts: data.ts, values: data.values, quality: data.quality, b: this.bornDevices.get(_plc) ?? '' };
+    const r = {
+      ts: data.ts,
+      values: data.values,
+      quality: data.quality,
+      b: this.bornDevices.get(_plc) ?? '',
+    };
     return Buffer.from(JSON.stringify(r));
   }
 
@@ -146,7 +151,10 @@ export class SparkplugNode implements LinkFormat {
     if (token === undefined) {
       // Only readings of a PLC not yet born (before its first complete read); its DBIRTH carries them.
       if (++this.skipped % 100 === 1)
-        this.log.debug({ plc: device, skipped: this.skipped }, 'reading of an unborn device not sent');
+        this.log.debug(
+          { plc: device, skipped: this.skipped },
+          'reading of an unborn device not sent',
+        );
       return undefined;
     }
     const historical = rec.b !== token;
@@ -227,7 +235,12 @@ export class SparkplugNode implements LinkFormat {
     this.seq = 0;
     const now = Date.now();
     const metrics: SpMetric[] = [
-      { name: BDSEQ_METRIC, timestamp: now, datatype: DataType.Int64, longValue: BigInt(this.bdSeq) },
+      {
+        name: BDSEQ_METRIC,
+        timestamp: now,
+        datatype: DataType.Int64,
+        longValue: BigInt(this.bdSeq),
+      },
       {
         name: REBIRTH_METRIC,
         alias: REBIRTH_ALIAS,
@@ -321,10 +334,15 @@ export class SparkplugNode implements LinkFormat {
       s = parseHostState(payload);
     } catch (e) {
       if (!isStateMessageError(e)) throw e;
-      this.opts.alert('warning', 'sparkplug.state-refused', `STATE of ${host} ignored: ${e.message}`, {
-        reason: 'malformed',
-        host,
-      });
+      this.opts.alert(
+        'warning',
+        'sparkplug.state-refused',
+        `STATE of ${host} ignored: ${e.message}`,
+        {
+          reason: 'malformed',
+          host,
+        },
+      );
       return;
     }
     if (s.timestamp < this.hostTs) {
@@ -355,7 +373,10 @@ export class SparkplugNode implements LinkFormat {
     this.born = false;
     this.bornDevices.clear();
     this.client?.publish(this.topics.nodeTopic('NDEATH'), deathPayload(this.bdSeq), { qos: 1 });
-    this.log.warn({ host: this.settings.primaryHostId }, 'primary host offline: data held in the outbox');
+    this.log.warn(
+      { host: this.settings.primaryHostId },
+      'primary host offline: data held in the outbox',
+    );
   }
 
   private onNodeCommand(payload: Buffer): void {
@@ -370,7 +391,8 @@ export class SparkplugNode implements LinkFormat {
       return;
     }
     for (const m of p.metrics) {
-      const rebirth = m.name === REBIRTH_METRIC || (m.name === undefined && m.alias === REBIRTH_ALIAS);
+      const rebirth =
+        m.name === REBIRTH_METRIC || (m.name === undefined && m.alias === REBIRTH_ALIAS);
       if (!rebirth) {
         this.opts.alert(
           'warning',
@@ -409,7 +431,14 @@ export class SparkplugNode implements LinkFormat {
 function deathPayload(bdSeq: number): Buffer {
   return encodePayload({
     timestamp: Date.now(),
-    metrics: [{ name: BDSEQ_METRIC, timestamp: Date.now(), datatype: DataType.Int64, longValue: BigInt(bdSeq) }],
+    metrics: [
+      {
+        name: BDSEQ_METRIC,
+        timestamp: Date.now(),
+        datatype: DataType.Int64,
+        longValue: BigInt(bdSeq),
+      },
+    ],
   });
 }
 

@@ -22,7 +22,9 @@ export function parseHostState(payload: Buffer): HostState {
   try {
     doc = JSON.parse(payload.toString('utf8'));
   } catch {
-    throw new StateMessageError('STATE payload is not JSON (Sparkplug 3.0 expects {"online","timestamp"})');
+    throw new StateMessageError(
+      'STATE payload is not JSON (Sparkplug 3.0 expects {"online","timestamp"})',
+    );
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
     throw new StateMessageError('STATE payload is not a JSON object');

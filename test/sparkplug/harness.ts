@@ -37,9 +37,7 @@ interface Tahu {
   decodePayload(b: Uint8Array): TahuPayload;
   encodePayload(p: object): Uint8Array;
 }
-export const tahu = (
-  require('sparkplug-payload') as { get(ns: string): Tahu }
-).get('spBv1.0');
+export const tahu = (require('sparkplug-payload') as { get(ns: string): Tahu }).get('spBv1.0');
 /** Tahu hands 64-bit fields out as Long objects ({low, high}) or plain numbers. */
 function big(v: unknown): bigint {
   if (typeof v === 'number') return BigInt(v);
@@ -69,6 +67,8 @@ export interface Rig {
   sim: Simulator;
   dataDir: string;
   sp: SpMessage[];
+  /** Messages Tahu's decoder refused (must stay empty). */
+  undecodable: string[];
   alerts: Record<string, unknown>[];
   sub: MqttClient;
   agent: ChildProcess;
@@ -102,14 +102,23 @@ export async function startRig(opts: {
   const sub = await mqtt.connectAsync(broker.url, { clientId: 'sp-test-host' });
   const sp: SpMessage[] = [];
   const alerts: Record<string, unknown>[] = [];
+  const undecodable: string[] = [];
   sub.on('message', (topic, payload) => {
     if (topic === `wms/${GROUP}/${NODE}/alerts`) {
       alerts.push(JSON.parse(payload.toString()) as Record<string, unknown>);
       return;
     }
     const parts = topic.split('/');
-    if (parts[0] !== 'spBv1.0' || parts[1] === 'STATE') return;
-    const decoded = tahu.decodePayload(payload); // throws (fails the test) on a bad message
+    // Only what the node sends: STATE and the commands are the test's own messages.
+    if (parts[0] !== 'spBv1.0' || parts[1] === 'STATE' || /CMD$/.test(parts[2] ?? '')) return;
+    let decoded: TahuPayload;
+    try {
+      decoded = tahu.decodePayload(payload);
+    } catch (e) {
+      // Kept, not thrown: a throw here would break the client; tests assert that none happened.
+      undecodable.push(`${topic}: ${(e as Error).message} (${payload.toString('hex')})`);
+      return;
+    }
     const m: SpMessage = { topic, type: parts[2]!, payload: decoded, at: Date.now() };
     if (parts[4]) m.device = parts[4];
     if (decoded.seq !== undefined && decoded.seq !== null) m.seq = num(decoded.seq);
@@ -123,6 +132,7 @@ export async function startRig(opts: {
     sim,
     dataDir,
     sp,
+    undecodable,
     alerts,
     sub,
     agent: undefined as unknown as ChildProcess,
