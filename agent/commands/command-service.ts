@@ -192,11 +192,21 @@ export class CommandService {
     } catch (e) {
       const reason = isRejectedError(e) ? e.reason : String(e);
       void this.track(
-        this.audit({ kind: 'command', who: req.who, id: cmd.id, what: summary(cmd), outcome: 'rejected', reason }),
+        this.audit({
+          kind: 'command',
+          who: req.who,
+          id: cmd.id,
+          what: summary(cmd),
+          outcome: 'rejected',
+          reason,
+        }),
       );
       throw e;
     }
-    this.opts.logger.info({ command: cmd.id, plc: cmd.plc, op: cmd.op, kid: req.who }, 'command accepted');
+    this.opts.logger.info(
+      { command: cmd.id, plc: cmd.plc, op: cmd.op, kid: req.who },
+      'command accepted',
+    );
     return this.track(run());
   }
 

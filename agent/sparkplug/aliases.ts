@@ -1,4 +1,4 @@
-// Metric aliases (Sparkplug 3.0 §6.4.? "alias"): one number per metric, unique across the node and all
+// Metric aliases (Sparkplug 3.0 aliases): one number per metric, unique across the node and all
 // its devices, announced in the births and used alone in DDATA/DCMD. Rebuilt at every node birth from
 // the PLC configs in force, so a config change (new tags) is a rebirth with a fresh table.
 import type { PlcConfig, TagConfig } from '../../plc/config/schema.js';

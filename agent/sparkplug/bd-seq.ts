@@ -1,4 +1,4 @@
-// The birth/death sequence number (Sparkplug 3.0 §6.4.21 bdSeq): one per MQTT CONNECT, 0–255, kept on
+// The birth/death sequence number (Sparkplug 3.0 bdSeq): one per MQTT CONNECT, 0–255, kept on
 // disk so a host can tell a restarted node's new session from the old one's late will.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';

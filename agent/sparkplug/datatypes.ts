@@ -6,7 +6,7 @@ import type { TagValue } from '../../plc/codec/codec.js';
 import { isIdentity } from '../../plc/codec/scale.js';
 import type { SpMetric } from './payload-codec.js';
 
-/** Sparkplug B datatype codes (Sparkplug 3.0 §6.4.16). */
+/** Sparkplug B datatype codes (Sparkplug 3.0 data types). */
 export const DataType = {
   Int8: 1,
   Int16: 2,

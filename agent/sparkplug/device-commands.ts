@@ -30,12 +30,36 @@ export interface DeviceCommandsOptions {
 /** Who the audit log names for DCMD writes: the transport, since a DCMD carries no identity. */
 export const DCMD_WHO = 'sparkplug-dcmd';
 
+/** DCMDs held while the commands service starts (births go out before it is attached). */
+export const DCMD_WAITING_MAX = 100;
+
 export class DeviceCommands {
-  service: WriteService | undefined;
+  private service: WriteService | undefined;
+  private waiting: { device: string; payload: Buffer }[] = [];
 
   constructor(private readonly opts: DeviceCommandsOptions) {}
 
+  /** The commands service is up: DCMDs that arrived meanwhile run now, in order. */
+  useService(svc: WriteService): void {
+    this.service = svc;
+    for (const w of this.waiting.splice(0)) this.handle(w.device, w.payload);
+  }
+
   handle(device: string, payload: Buffer): void {
+    if (!this.service && this.opts.enabled()) {
+      if (this.waiting.length < DCMD_WAITING_MAX) this.waiting.push({ device, payload });
+      else
+        this.opts.alert(
+          'warning',
+          'sparkplug.dcmd-refused',
+          `DCMD for ${device} refused: the gateway is still starting`,
+          {
+            plc: device,
+            reason: 'queue-full',
+          },
+        );
+      return;
+    }
     const refuse = (reason: string, message: string) =>
       this.opts.alert(
         'warning',
@@ -78,7 +102,7 @@ export class DeviceCommands {
       }
     }
     const svc = this.service;
-    if (!svc) return refuse('not-ready', 'the commands service is not running');
+    if (!svc) return refuse('queue-full', 'the commands service is not running');
     const id = `dcmd-${randomUUID()}`;
     svc.submitWrite({ id, plc: device, values, who: DCMD_WHO }).then(
       (r) => {

@@ -117,7 +117,7 @@ export class SparkplugNode implements LinkFormat {
 
   /** DCMD writes go through this (the commands service) once it is up. */
   useWriteService(svc: WriteService): void {
-    this.commands.service = svc;
+    this.commands.useService(svc);
   }
 
   // ---- LinkFormat ----
@@ -128,12 +128,13 @@ export class SparkplugNode implements LinkFormat {
     return { topic: this.topics.nodeTopic('NDEATH'), payload: deathPayload(bdSeq), retain: false };
   }
 
-  record(_plc: string, _seq: number, data: DataRecord): Buffer {
-    const r = {
+  /** Stored as JSON with the birth in force, so render() can tell live from historical later. */
+  record(plc: string, _seq: number, data: DataRecord): Buffer {
+    const r: StoredRecord = {
       ts: data.ts,
-      values: data.values,
+      values: data.values as Record<string, TagValue>,
       quality: data.quality,
-      b: this.bornDevices.get(_plc) ?? '',
+      b: this.bornDevices.get(plc) ?? '',
     };
     return Buffer.from(JSON.stringify(r));
   }

@@ -1,4 +1,4 @@
-// The primary host's STATE (Sparkplug 3.0 §5.? "Primary Host Application STATE"): a retained JSON
+// The primary host's STATE (Sparkplug 3.0 primary host application): a retained JSON
 // {"online": bool, "timestamp": epoch ms} on spBv1.0/STATE/{host}. A message older than the one in force
 // is a stale retained copy or a replay and does not change anything.
 export interface HostState {

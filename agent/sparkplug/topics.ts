@@ -1,4 +1,4 @@
-// Sparkplug B topic namespace (Sparkplug 3.0 §4.1): spBv1.0/{group}/{type}/{node}[/{device}], and the
+// Sparkplug B topic namespace (Sparkplug 3.0): spBv1.0/{group}/{type}/{node}[/{device}], and the
 // primary host's STATE topic spBv1.0/STATE/{host}.
 export const NAMESPACE = 'spBv1.0';
 export type NodeMessage = 'NBIRTH' | 'NDEATH' | 'NDATA' | 'NCMD';
