@@ -2,7 +2,7 @@
 // disk so a host can tell a restarted node's new session from the old one's late will.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomicSync } from '../storage/atomic-file.js';
+import { writeFileAtomicSync } from '../../platform/atomic-file.js';
 
 export class BdSeqStore {
   private readonly path: string;

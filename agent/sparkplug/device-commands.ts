@@ -4,7 +4,7 @@
 // topic, so every refusal or failure is a log line and an `alerts` message; the new value itself
 // comes back as DDATA once the poller reads it.
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '../runtime/logger.js';
+import type { Logger } from '../../platform/logger.js';
 import { isRejectedError } from '../commands/rejection.js';
 import type { AliasTable } from './aliases.js';
 import { metricValueForTag } from './datatypes.js';

@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import type { GatewayConfig } from '../config/schema.js';
-import type { Logger } from '../runtime/logger.js';
+import type { Logger } from '../../platform/logger.js';
 import type { TagValue } from '../../plc/codec/codec.js';
 import type { OutboxEntry } from '../outbox/outbox.js';
 import type { DataGate, DataRecord, LinkFormat, Rendered } from '../link/link-format.js';
