@@ -127,6 +127,7 @@ export async function startRig(opts: {
   await sub.subscribeAsync([`spBv1.0/${GROUP}/#`, `wms/${GROUP}/${NODE}/alerts`], { qos: 1 });
 
   let out = '';
+  let killed = false;
   const rig: Rig = {
     broker,
     sim,
@@ -144,8 +145,10 @@ export async function startRig(opts: {
       a.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
       a.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
       rig.agent = a;
+      killed = false;
     },
     async killAgent() {
+      killed = true;
       const a = rig.agent;
       if (a.exitCode !== null || a.signalCode !== null) return;
       await new Promise<void>((resolve) => {
@@ -153,10 +156,17 @@ export async function startRig(opts: {
         a.kill('SIGKILL');
       });
     },
-    until: (pred, ms, what) =>
-      waitFor(pred, ms, what).catch((e: Error) =>
-        assert.fail(`${e.message}\nagent output:\n${out.slice(-4000)}`),
-      ),
+    async until(pred, ms, what) {
+      // An agent that exited (a crash, a bad config) fails at once rather than after the whole wait.
+      const exited = () =>
+        !killed && (rig.agent.exitCode !== null || rig.agent.signalCode !== null);
+      await waitFor(() => pred() || exited(), ms, what).catch(() => undefined);
+      if (!pred())
+        assert.fail(
+          `${exited() ? `the agent exited before ${what}` : `timed out after ${ms} ms waiting for ${what}`}` +
+            `\nagent output:\n${out.slice(-4000)}`,
+        );
+    },
     async publish(topic, payload, retain = false) {
       await sub.publishAsync(topic, payload, { qos: 1, retain });
     },
