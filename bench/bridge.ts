@@ -76,7 +76,9 @@ async function runPhase(
   let counting = false;
   const latencies: number[] = [];
   const sparkplug = phase.format === 'sparkplug-b';
+  let seenAny = false;
   sub.on('message', (_t, payload) => {
+    seenAny = true;
     if (!counting) return;
     messages++;
     if (sparkplug) {
@@ -114,7 +116,11 @@ async function runPhase(
   );
   await waitForOutput(agent, /./, 100).catch(() => undefined);
   const requestsBefore = () => sims.reduce((n, s) => n + s.core.requestsByFc[3]!, 0);
-  await new Promise((r) => setTimeout(r, 3000)); // warm up: connect, first full reads
+  // Warm up: connect and first full reads. On a loaded machine the agent may take far longer than
+  // usual to start, so wait for its first message (bounded), then a little more.
+  const deadline = Date.now() + 120_000;
+  while (!seenAny && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  await new Promise((r) => setTimeout(r, 3000));
   const pid = agent.pid!;
   const cpu0 = cpuSeconds(pid);
   const req0 = requestsBefore();

@@ -72,6 +72,8 @@ export interface Rig {
   alerts: Record<string, unknown>[];
   sub: MqttClient;
   agent: ChildProcess;
+  /** The agent's JSON status topic says online (it is connected to the broker). */
+  online: boolean;
   output(): string;
   startAgent(): Promise<void>;
   killAgent(): Promise<void>;
@@ -104,6 +106,10 @@ export async function startRig(opts: {
   const alerts: Record<string, unknown>[] = [];
   const undecodable: string[] = [];
   sub.on('message', (topic, payload) => {
+    if (topic === `wms/${GROUP}/${NODE}/status`) {
+      rig.online = (JSON.parse(payload.toString()) as { state?: string }).state === 'online';
+      return;
+    }
     if (topic === `wms/${GROUP}/${NODE}/alerts`) {
       alerts.push(JSON.parse(payload.toString()) as Record<string, unknown>);
       return;
@@ -124,7 +130,10 @@ export async function startRig(opts: {
     if (decoded.seq !== undefined && decoded.seq !== null) m.seq = num(decoded.seq);
     sp.push(m);
   });
-  await sub.subscribeAsync([`spBv1.0/${GROUP}/#`, `wms/${GROUP}/${NODE}/alerts`], { qos: 1 });
+  await sub.subscribeAsync(
+    [`spBv1.0/${GROUP}/#`, `wms/${GROUP}/${NODE}/alerts`, `wms/${GROUP}/${NODE}/status`],
+    { qos: 1 },
+  );
 
   let out = '';
   let killed = false;
@@ -136,6 +145,7 @@ export async function startRig(opts: {
     undecodable,
     alerts,
     sub,
+    online: false,
     agent: undefined as unknown as ChildProcess,
     output: () => out,
     async startAgent() {

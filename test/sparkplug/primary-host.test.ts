@@ -51,11 +51,7 @@ test(
       rig.publish(`spBv1.0/STATE/${HOST}`, JSON.stringify({ online, timestamp }), true);
 
     // No birth before the host's STATE.
-    await rig.until(
-      () => /waiting for the primary host STATE/.test(rig.output()),
-      90_000,
-      'the agent to connect',
-    );
+    await rig.until(() => rig.online, 90_000, 'the agent to connect');
     await new Promise((r) => setTimeout(r, 1000));
     assert.equal(rig.ofType('NBIRTH').length, 0, 'no NBIRTH while the host state is unknown');
 
