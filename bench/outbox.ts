@@ -52,8 +52,10 @@ process.stdin.once('data', async () => {
   peak = 0;
   const reconnectMs = (await connected) - t;
   const t1 = performance.now();
+  const c1 = process.cpuUsage();
   while (link.stats().outbox.messages > 0) await new Promise((r) => setTimeout(r, 20));
-  out({ phase: 'drained', reconnectMs, replayS: (performance.now() - t1) / 1000, peakRss: Math.max(peak, process.memoryUsage().rss) });
+  const c2 = process.cpuUsage(c1);
+  out({ phase: 'drained', reconnectMs, replayS: (performance.now() - t1) / 1000, replayCpuS: (c2.user + c2.system) / 1e6, peakRss: Math.max(peak, process.memoryUsage().rss) });
   await link.stop();
   process.exit(0);
 });
@@ -66,16 +68,22 @@ interface ChildFigures {
   queuedMiB: number;
   reconnectMs: number;
   replayPerS: number;
+  /** Messages replayed per CPU-second of the agent process (load-independent, unlike msg/s). */
+  replayPerCpuS: number;
   replayPeakRssMiB: number;
 }
 
 const mb = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function rawBaseline(url: string, payload: Buffer): Promise<number> {
+async function rawBaseline(
+  url: string,
+  payload: Buffer,
+): Promise<{ perS: number; perCpuS: number }> {
   const c = mqtt.connect(url, { reconnectPeriod: 0, protocolVersion: 5 });
   await new Promise((r) => c.once('connect', r));
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   let sent = 0;
   let acked = 0;
   await new Promise<void>((resolve) => {
@@ -91,8 +99,12 @@ async function rawBaseline(url: string, payload: Buffer): Promise<number> {
     pump();
   });
   const rate = BASELINE_MESSAGES / ((performance.now() - t0) / 1000);
+  const cpu = process.cpuUsage(cpu0);
   await c.endAsync(true);
-  return Math.round(rate);
+  return {
+    perS: Math.round(rate),
+    perCpuS: Math.round(BASELINE_MESSAGES / ((cpu.user + cpu.system) / 1e6)),
+  };
 }
 
 /** Queue MESSAGES with the broker down, bring it back, drain; all figures from the child process. */
@@ -123,6 +135,7 @@ async function runChild(broker: Broker, flags: string[]): Promise<ChildFigures> 
       queuedMiB: mb(q.queued.bytes),
       reconnectMs: Math.round(d.reconnectMs!),
       replayPerS: Math.round(MESSAGES / d.replayS!),
+      replayPerCpuS: Math.round(MESSAGES / d.replayCpuS!),
       replayPeakRssMiB: mb(d.peakRss!),
     };
   } finally {
@@ -146,21 +159,29 @@ const bench: BenchFn = async (print) => {
       quality: {},
     }),
   );
-  const raw = await rawBaseline(broker.url, probe);
+  const base = await rawBaseline(broker.url, probe);
+  const raw = base.perS;
   print(
-    `baseline: raw mqtt.js QoS 1 publish (window ${INFLIGHT}, ${probe.length} B payload): ${raw} msg/s`,
+    `baseline: raw mqtt.js QoS 1 publish (window ${INFLIGHT}, ${probe.length} B payload): ${raw} msg/s, ${base.perCpuS} msg per CPU-second`,
   );
-  const figures: Record<string, number> = { rawQos1PerS: raw };
-  for (const [name, flags] of [
-    ['default', []],
-    ['production flags', LOW_MEMORY_FLAGS],
-  ] as const) {
+  const figures: Record<string, number> = { rawQos1PerS: raw, rawQos1PerCpuS: base.perCpuS };
+  // BENCH_OUTBOX_MODES=production: only the production flags (a shorter run on a loaded machine)
+  const modes = (
+    [
+      ['default', []],
+      ['production flags', LOW_MEMORY_FLAGS],
+    ] as const
+  ).filter(
+    ([n]) => !process.env.BENCH_OUTBOX_MODES || n.startsWith(process.env.BENCH_OUTBOX_MODES),
+  );
+  for (const [name, flags] of modes) {
     const f = await runChild(broker, [...flags]);
     print(
       `${name} (${flags.join(' ') || 'Node defaults'}): append ${f.appendPerS} msg/s, ` +
         `${MESSAGES} queued = ${f.queuedMiB} MiB on disk, RSS ${f.baseRssMiB} → peak ${f.appendPeakRssMiB} MiB; ` +
         `reconnect ${f.reconnectMs} ms after the broker returned; replay ${f.replayPerS} msg/s ` +
-        `(${Math.round((f.replayPerS / raw) * 100)}% of raw), peak RSS ${f.replayPeakRssMiB} MiB`,
+        `(${Math.round((f.replayPerS / raw) * 100)}% of raw), ${f.replayPerCpuS} msg per CPU-second ` +
+        `(${Math.round((f.replayPerCpuS / base.perCpuS) * 100)}% of raw's), peak RSS ${f.replayPeakRssMiB} MiB`,
     );
     for (const [k, v] of Object.entries(f)) figures[`${name}.${k}`] = v;
   }

@@ -151,7 +151,9 @@ export async function plcCheck(plc: PlcConfig, timeoutMs?: number): Promise<Diag
       } catch {
         resolve();
       }
-      setTimeout(resolve, 200).unref();
+      // Not unref'd: close() of a client that never connected may never call back, and nothing
+      // else may keep the process alive until diagnose has printed its report.
+      setTimeout(resolve, 200);
     });
   }
 }

@@ -34,7 +34,7 @@ export interface HealthMonitorOptions {
   logger?: Logger | undefined;
   /** Capacity of the outbox in bytes (wms.outbox.maxBytes), for the fill check. */
   outboxMaxBytes?: number | undefined;
-  /** Replaces the systeminformation sample (tests, or a host without /proc). */
+  /** Replaces the machine sample (tests, or a host without /proc). */
   sample?: (() => Promise<ResourceSample>) | undefined;
 }
 

@@ -17,9 +17,10 @@ export class EventStream {
   private readonly flushTimer: NodeJS.Timeout;
   private readonly keepAlive: NodeJS.Timeout;
   private readonly unsubscribe: Array<() => void> = [];
+  private readonly onValues = (e: unknown) => this.queueValues(e as ValuesEvent);
 
   constructor(
-    view: GatewayView,
+    private readonly view: GatewayView,
     extra: Array<[EventEmitter | undefined, string, string]>,
     private readonly o: EventStreamOptions,
   ) {
@@ -27,7 +28,7 @@ export class EventStream {
       em.on(ev, fn);
       this.unsubscribe.push(() => em.off(ev, fn));
     };
-    on(view, 'values', (e) => this.queueValues(e as ValuesEvent));
+    // 'values' is subscribed only while a client is attached: no work for listeners not there.
     for (const ev of ['status', 'alert', 'maintenance']) on(view, ev, (e) => this.broadcast(ev, e));
     for (const [em, ev, as] of extra) if (em) on(em, ev, (e) => this.broadcast(as, e));
     this.flushTimer = setInterval(() => this.flush(), o.flushMs);
@@ -50,8 +51,13 @@ export class EventStream {
       'X-Accel-Buffering': 'no',
     });
     res.write(`retry: 2000\nevent: state\ndata: ${jsonText(first)}\n\n`);
+    if (this.clients.size === 0) this.view.on('values', this.onValues);
     this.clients.add(res);
-    res.on('close', () => this.clients.delete(res));
+    res.on('close', () => {
+      if (!this.clients.delete(res) || this.clients.size > 0) return;
+      this.view.off('values', this.onValues);
+      this.pendingValues.clear();
+    });
     return true;
   }
 
@@ -75,6 +81,7 @@ export class EventStream {
   }
 
   broadcast(event: string, data: unknown): void {
+    if (this.clients.size === 0) return;
     let text: string;
     try {
       text = jsonText(data);
@@ -102,6 +109,7 @@ export class EventStream {
     clearInterval(this.flushTimer);
     clearInterval(this.keepAlive);
     for (const u of this.unsubscribe) u();
+    this.view.off('values', this.onValues);
     for (const c of this.clients) c.end();
     this.clients.clear();
   }

@@ -51,12 +51,33 @@ export class DataPump {
   }
 
   private pumping = false;
+  private corked: MqttClient['stream'] | undefined;
+
+  /**
+   * Hold the socket's writes until the current burst is over: the refills that follow a chunk of
+   * PUBACKs (one per ack) then leave in one write system call instead of one each. mqtt-packet
+   * corks each packet only until the next tick, which splits a burst spread over several acks.
+   */
+  private batchWrites(client: MqttClient): void {
+    const stream = client.stream as MqttClient['stream'] & {
+      cork?: () => void;
+      uncork?: () => void;
+    };
+    if (this.corked || typeof stream?.cork !== 'function') return;
+    stream.cork();
+    this.corked = stream;
+    setImmediate(() => {
+      this.corked = undefined;
+      stream.uncork?.();
+    });
+  }
 
   private pump(): void {
     const client = this.client;
     if (!client?.connected || this.pumping) return;
     this.pumping = true;
     try {
+      if (this.opts.inflight - this.opts.outbox.inflight > 0) this.batchWrites(client);
       this.publishSome(client);
     } finally {
       this.pumping = false;

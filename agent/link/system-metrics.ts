@@ -1,7 +1,7 @@
-// CPU load, memory use and disk use (of the filesystem holding the data dir) for the heartbeat, via
-// systeminformation. A probe that fails yields null for that field rather than no heartbeat at all.
-import { realpathSync } from 'node:fs';
-import si from 'systeminformation';
+// CPU load, memory use and disk use (of the filesystem holding the data dir) for the heartbeat, from
+// the same process-free sampler as the health monitor (nothing forks beside the poll loop). A probe
+// that fails yields null for that field rather than no heartbeat at all.
+import { sampleResources } from '../health/resources.js';
 
 export interface SystemMetrics {
   /** Percent, one decimal. */
@@ -13,29 +13,14 @@ export interface SystemMetrics {
 const round1 = (n: number) => Math.round(n * 10) / 10;
 
 export async function systemMetrics(dataDir: string): Promise<SystemMetrics> {
-  const [load, mem, fs] = await Promise.allSettled([si.currentLoad(), si.mem(), si.fsSize()]);
-  let disk: number | null = null;
-  if (fs.status === 'fulfilled') {
-    let dir = dataDir;
-    try {
-      dir = realpathSync(dataDir);
-    } catch {
-      /* not created yet: match on the configured path */
-    }
-    // The filesystem holding dataDir is the mount with the longest matching prefix.
-    const best = fs.value
-      .filter(
-        (f) => dir === f.mount || dir.startsWith(f.mount.endsWith('/') ? f.mount : f.mount + '/'),
-      )
-      .sort((a, b) => b.mount.length - a.mount.length)[0];
-    if (best && best.size > 0) disk = round1((best.used / best.size) * 100);
+  try {
+    const s = await sampleResources(dataDir);
+    return {
+      cpu: round1(s.cpuPct),
+      mem: s.memTotalBytes > 0 ? round1(s.memPct) : null,
+      disk: s.diskFreeBytes > 0 || s.diskPct > 0 ? round1(s.diskPct) : null,
+    };
+  } catch {
+    return { cpu: null, mem: null, disk: null };
   }
-  return {
-    cpu: load.status === 'fulfilled' ? round1(load.value.currentLoad) : null,
-    mem:
-      mem.status === 'fulfilled' && mem.value.total > 0
-        ? round1(((mem.value.total - mem.value.available) / mem.value.total) * 100)
-        : null,
-    disk,
-  };
 }

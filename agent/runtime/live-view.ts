@@ -15,7 +15,17 @@ export class LiveView extends EventEmitter implements GatewayView {
   constructor(private readonly gateway: Gateway) {
     super();
     this.setMaxListeners(100);
-    gateway.on('values', (v) => this.emit('values', v));
+    // Values are forwarded only while someone listens (a dashboard client): with none, the core
+    // does not even build the event (it checks its own listener count on the hot path).
+    const forwardValues = (v: unknown) => this.emit('values', v);
+    this.on('newListener', (ev: string | symbol) => {
+      if (ev === 'values' && this.listenerCount('values') === 0)
+        gateway.on('values', forwardValues);
+    });
+    this.on('removeListener', (ev: string | symbol) => {
+      if (ev === 'values' && this.listenerCount('values') === 0)
+        gateway.off('values', forwardValues);
+    });
     gateway.on('status', (s) => this.emit('status', { kind: 'plc', ...s }));
     gateway.on('alert', (a: AlertView) => {
       this.alerts.unshift(a);

@@ -190,7 +190,22 @@ export const plcSchema = z
     id: name.describe('PLC id, unique; used in MQTT topics'),
     transport: transportSchema,
     unitId: z.number().int().min(0).max(255).default(1).describe('Modbus unit (slave) id'),
-    timeoutMs: z.number().int().min(10).max(60_000).default(1000).describe('Per-request timeout'),
+    timeoutMs: z
+      .number()
+      .int()
+      .min(10)
+      .max(60_000)
+      .default(1000)
+      .describe('Per-request timeout (the same for every PLC behind one host:port)'),
+    tcpPipeline: z
+      .number()
+      .int()
+      .min(1)
+      .max(16)
+      .optional()
+      .describe(
+        'TCP only: Modbus transactions in flight at once on the connection, shared by every PLC behind the same host:port (default 1; more only if the PLC or gateway accepts several; the same for every PLC on the endpoint)',
+      ),
     maxGap: z
       .number()
       .int()
@@ -277,11 +292,28 @@ export const plcsSchema = z
   .superRefine((plcs, ctx) => {
     const ids = new Set<string>();
     const buses = new Map<string, { i: number; unitIds: Set<number>; key: string }>();
+    const endpoints = new Map<string, number>();
     plcs.forEach((p, i) => {
       if (ids.has(p.id))
         ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `duplicate PLC id "${p.id}"` });
       ids.add(p.id);
-      if (p.transport.type !== 'rtu') return;
+      if (p.transport.type === 'tcp') {
+        // PLCs behind one host:port share one connection: its timeout and pipeline must agree.
+        const ep = `${p.transport.host.toLowerCase()}:${p.transport.port}`;
+        const first = endpoints.get(ep);
+        if (first === undefined) return void endpoints.set(ep, i);
+        const o = plcs[first]!;
+        const clash = (field: 'timeoutMs' | 'tcpPipeline', a: unknown, b: unknown) =>
+          ctx.addIssue({
+            code: 'custom',
+            path: [i, field],
+            message: `PLC "${p.id}" shares the connection to ${ep} with PLC "${o.id}" (plcs.${first}) but its ${field} ${String(a)} differs from ${String(b)}: PLCs on one endpoint need the same ${field}`,
+          });
+        if (p.timeoutMs !== o.timeoutMs) clash('timeoutMs', p.timeoutMs, o.timeoutMs);
+        if ((p.tcpPipeline ?? 1) !== (o.tcpPipeline ?? 1))
+          clash('tcpPipeline', p.tcpPipeline ?? 1, o.tcpPipeline ?? 1);
+        return;
+      }
       const t = p.transport;
       const key = `${t.baudRate}/${t.parity}/${t.dataBits}/${t.stopBits}`;
       const bus = buses.get(t.path);

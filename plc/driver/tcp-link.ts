@@ -1,8 +1,12 @@
-// Modbus TCP: one connection per PLC. Connects with its own timeout (a black-holed address must not hang).
+// Modbus TCP: one connection per endpoint (host:port), shared by every PLC (unit id) behind it, as a
+// serial-to-Ethernet gateway expects. Connects with its own timeout (a black-holed address must not
+// hang) and keeps at most `pipeline` transactions in flight; MBAP transaction ids pair the answers.
 import { Socket } from 'node:net';
 import { ModbusRTU } from './modbus-serial.js';
-import { ModbusConnectionError } from './errors.js';
-import { ModbusLink } from './modbus-link.js';
+import { ModbusConnectionError, isModbusConnectionError, isModbusTimeoutError } from './errors.js';
+import { ModbusLink, type ModbusAnswer, type ModbusRequest } from './modbus-link.js';
+import { SlotLimiter } from './slot-limiter.js';
+import type { Priority } from './serial-queue.js';
 
 export const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
 
@@ -11,23 +15,67 @@ export interface TcpLinkOptions {
   port: number;
   /** Give up a TCP connect after this long. */
   connectTimeoutMs?: number;
+  /** Transactions in flight at once on this connection (all unit ids together). Default 1. */
+  pipeline?: number;
+}
+
+export function endpointKey(host: string, port: number): string {
+  return `${host.toLowerCase()}:${port}`;
 }
 
 export class TcpLink extends ModbusLink {
   readonly description: string;
+  readonly pipeline: number;
   private socket: Socket | undefined;
+  private opening: Promise<void> | undefined;
+  private retired = false;
+  private readonly slots: SlotLimiter;
+  /** Unit ids that answered on this connection (an exception frame is an answer too). */
+  private readonly answered = new Set<number>();
+  /** Unit ids that timed out since the last answer of any unit. */
+  private readonly silent = new Set<number>();
+  /** PLCs using this link (set by the registry). */
+  users = 1;
+  /** TCP connections made (tests count them: one per endpoint). */
+  connections = 0;
 
   constructor(private readonly opts: TcpLinkOptions) {
     super();
     this.description = `tcp ${opts.host}:${opts.port}`;
+    this.pipeline = Math.max(1, Math.trunc(opts.pipeline ?? 1));
+    this.slots = new SlotLimiter(this.pipeline);
+    this.setMaxListeners(0); // one 'close' listener per PLC behind the endpoint, up to 247 unit ids
   }
 
-  async open(): Promise<void> {
-    if (this.isOpen()) return;
-    await this.close();
+  /** Highest number of transactions that were in flight at once. */
+  get maxInFlight(): number {
+    return this.slots.maxBusy;
+  }
+
+  /** Idempotent: every PLC behind the endpoint calls it; the connection is made once. */
+  open(): Promise<void> {
+    if (this.isOpen()) return Promise.resolve();
+    if (this.retired)
+      return Promise.reject(new ModbusConnectionError(`${this.description}: released`));
+    this.opening ??= this.doOpen().finally(() => (this.opening = undefined));
+    return this.opening;
+  }
+
+  private async doOpen(): Promise<void> {
+    const stale = this.socket;
+    this.socket = undefined;
+    this.client = undefined;
+    stale?.destroy();
     const socket = await this.connect();
+    if (this.retired) {
+      socket.destroy();
+      throw new ModbusConnectionError(`${this.description}: released while connecting`);
+    }
     const client = new ModbusRTU();
     await client.linkTCP(socket, { port: this.opts.port });
+    this.connections++;
+    this.answered.clear();
+    this.silent.clear();
     this.socket = socket;
     this.client = client;
     socket.once('close', () => {
@@ -38,6 +86,50 @@ export class TcpLink extends ModbusLink {
     });
   }
 
+  /**
+   * A timeout is the unit's, not the connection's, while other units still answer: the connection
+   * is closed (so the next open starts in step) only when every unit that answered on it, or with
+   * none yet every PLC using it, timed out since the last answer — a half-open socket, a rebooted
+   * gateway. A dead unit behind a gateway never costs the healthy ones their connection.
+   */
+  override async exec(
+    unitId: number,
+    req: ModbusRequest,
+    timeoutMs: number,
+    priority: Priority = 'normal',
+  ): Promise<ModbusAnswer> {
+    await this.slots.acquire(priority);
+    try {
+      const answer = await super.exec(unitId, req, timeoutMs);
+      this.answeredBy(unitId);
+      return answer;
+    } catch (e) {
+      if (!isModbusTimeoutError(e)) {
+        if (!isModbusConnectionError(e)) this.answeredBy(unitId);
+      } else if (this.allSilent(unitId) && this.socket) {
+        const s = this.socket;
+        this.socket = undefined;
+        this.client = undefined;
+        this.linkDown(`nothing answered on the connection for ${timeoutMs} ms`);
+        s.destroy();
+      }
+      throw e;
+    } finally {
+      this.slots.release();
+    }
+  }
+
+  private answeredBy(unitId: number): void {
+    this.answered.add(unitId);
+    this.silent.clear();
+  }
+
+  private allSilent(unitId: number): boolean {
+    this.silent.add(unitId);
+    for (const u of this.answered) if (!this.silent.has(u)) return false;
+    return this.answered.size > 0 || this.silent.size >= this.users;
+  }
+
   async close(): Promise<void> {
     const s = this.socket;
     this.socket = undefined;
@@ -45,6 +137,13 @@ export class TcpLink extends ModbusLink {
     if (!s) return;
     this.linkDown('closed');
     if (!s.destroyed) s.destroy();
+  }
+
+  /** For good: the last PLC behind the endpoint is gone; a connect still under way is dropped. */
+  async retire(): Promise<void> {
+    this.retired = true;
+    this.slots.clear(new ModbusConnectionError(`${this.description}: released`));
+    await this.close();
   }
 
   private connect(): Promise<Socket> {
@@ -73,5 +172,42 @@ export class TcpLink extends ModbusLink {
       });
       socket.connect({ host: this.opts.host, port: this.opts.port });
     });
+  }
+}
+
+/** Shares one TcpLink per endpoint among the PLCs behind it (reference counted). */
+export class TcpLinkRegistry {
+  private readonly links = new Map<string, { link: TcpLink; users: number }>();
+
+  acquire(opts: TcpLinkOptions): TcpLink {
+    const key = endpointKey(opts.host, opts.port);
+    const entry = this.links.get(key);
+    if (entry) {
+      entry.link.users = ++entry.users;
+      return entry.link;
+    }
+    const link = new TcpLink(opts);
+    this.links.set(key, { link, users: 1 });
+    return link;
+  }
+
+  async release(link: TcpLink): Promise<void> {
+    for (const [key, entry] of this.links) {
+      if (entry.link !== link) continue;
+      entry.link.users = --entry.users;
+      if (entry.users > 0) return;
+      this.links.delete(key);
+      await link.retire();
+      return;
+    }
+  }
+
+  /** PLCs using the endpoint's connection (0: none). */
+  users(host: string, port: number): number {
+    return this.links.get(endpointKey(host, port))?.users ?? 0;
+  }
+
+  get(host: string, port: number): TcpLink | undefined {
+    return this.links.get(endpointKey(host, port))?.link;
   }
 }

@@ -1,5 +1,6 @@
-// One PLC: its link (own TCP connection, or a shared RTU bus), its poll groups on drift-free timers,
-// reconnect with capped exponential backoff + jitter, and commands queued ahead of the polls.
+// One PLC (one unit id): its link (a TCP connection shared with the other units behind the same
+// host:port, or a shared RTU bus), its poll groups on drift-free timers, reconnect and per-unit
+// backoff (capped exponential + jitter), and commands queued ahead of the polls.
 // A pure reader/writer: report-by-exception happens in the core (ChangeFilter on 'reading').
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
@@ -15,7 +16,8 @@ import {
 import {
   errorCode,
   isLinkFatal,
-  isModbusConnectionError,
+  isModbusExceptionError,
+  isModbusResponseError,
   isModbusTimeoutError,
   ModbusConnectionError,
   ModbusResponseError,
@@ -25,7 +27,7 @@ import type { ModbusLink } from '../driver/modbus-link.js';
 import { SerialBusRegistry, type SerialBus } from '../driver/serial-bus.js';
 import type { Priority } from '../driver/serial-queue.js';
 import { SerialQueue } from '../driver/serial-queue.js';
-import { TcpLink } from '../driver/tcp-link.js';
+import { TcpLinkRegistry, type TcpLink } from '../driver/tcp-link.js';
 import { CommandQueueFullError, TagNotWritableError, UnknownTagError } from './errors.js';
 import { backoffDelay } from '../../platform/backoff.js';
 import { TickScheduler } from './tick-scheduler.js';
@@ -46,6 +48,19 @@ export { DEFAULT_COMMAND_QUEUE_LENGTH, DEFAULT_TCP_PIPELINE, MAX_TCP_PIPELINE } 
 
 const MIN_CONNECT_TIMEOUT_MS = 3000;
 
+/** Gateway exceptions: the gateway is there, the unit behind it is not (Modbus v1.1b3 §7). */
+const GATEWAY_PATH_UNAVAILABLE = 0x0a;
+const GATEWAY_TARGET_FAILED = 0x0b;
+
+/** The unit itself does not answer (the link may be fine): back this unit off, not the others. */
+export function isUnitSilent(e: unknown): boolean {
+  return (
+    isModbusTimeoutError(e) ||
+    (isModbusExceptionError(e) &&
+      (e.exceptionCode === GATEWAY_PATH_UNAVAILABLE || e.exceptionCode === GATEWAY_TARGET_FAILED))
+  );
+}
+
 interface GroupPlan {
   blocks: ReadBlock[];
   tags: TagConfig[];
@@ -62,6 +77,11 @@ export class PlcPoller extends EventEmitter {
   private readonly tags = new Map<string, TagConfig>();
   private readonly logger: Logger;
   private readonly buses: SerialBusRegistry;
+  private readonly tcpLinks: TcpLinkRegistry;
+  /** Per-unit backoff: consecutive cycles the unit did not answer, and no polls before `until`. */
+  private unitAttempt = 0;
+  private unitBackoffUntil = 0;
+  private unitFailure = '';
   private running = false;
   private attempt = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -83,14 +103,22 @@ export class PlcPoller extends EventEmitter {
 
   constructor(
     readonly config: PlcConfig,
-    deps: { logger: Logger; buses?: SerialBusRegistry; options?: PollerOptions },
+    deps: {
+      logger: Logger;
+      buses?: SerialBusRegistry;
+      tcpLinks?: TcpLinkRegistry;
+      options?: PollerOptions;
+    },
   ) {
     super();
     this.id = config.id;
     this.logger = deps.logger.child({ plc: config.id });
     this.buses = deps.buses ?? new SerialBusRegistry();
+    this.tcpLinks = deps.tcpLinks ?? new TcpLinkRegistry();
     this.commandLimit = deps.options?.commandQueueLength ?? DEFAULT_COMMAND_QUEUE_LENGTH;
-    const depth = Math.trunc(deps.options?.tcpPipeline ?? DEFAULT_TCP_PIPELINE);
+    const depth = Math.trunc(
+      config.tcpPipeline ?? deps.options?.tcpPipeline ?? DEFAULT_TCP_PIPELINE,
+    );
     this.pipeline =
       config.transport.type === 'tcp' ? Math.min(MAX_TCP_PIPELINE, Math.max(1, depth)) : 1;
     const limits = {
@@ -107,11 +135,12 @@ export class PlcPoller extends EventEmitter {
     const t = config.transport;
     this.link =
       t.type === 'tcp'
-        ? new TcpLink({
+        ? this.tcpLinks.acquire({
             host: t.host,
             port: t.port,
             connectTimeoutMs:
               deps.options?.connectTimeoutMs ?? Math.max(config.timeoutMs, MIN_CONNECT_TIMEOUT_MS),
+            pipeline: this.pipeline,
           })
         : this.buses.acquire(t);
     this.client = new ModbusClient(this.link, {
@@ -166,7 +195,7 @@ export class PlcPoller extends EventEmitter {
     clearTimeout(this.reconnectTimer);
     this.queue.clear(new ModbusConnectionError(`PLC "${this.id}" poller stopped`));
     this.link.off('close', this.onLinkClose);
-    if (this.config.transport.type === 'tcp') await this.link.close();
+    if (this.config.transport.type === 'tcp') await this.tcpLinks.release(this.link as TcpLink);
     else await this.buses.release(this.link as SerialBus);
     // The job in progress ends fast: its requests fail once the link is closed (or finish on a shared bus).
     await this.queue.run(async () => undefined, 'urgent').catch(() => undefined);
@@ -185,13 +214,11 @@ export class PlcPoller extends EventEmitter {
     this.connecting ??= (async () => {
       try {
         await this.link.open();
-        if (!this.running) {
-          // stop() ran while connecting: do not leave the new connection behind (a bus is released by stop)
-          if (this.config.transport.type === 'tcp') await this.link.close();
-          return;
-        }
+        // stop() ran while connecting: the link was released (and closed if it was the last user)
+        if (!this.running) return;
+        // Not 'connected' yet: a TCP connect to a gateway says nothing about the unit behind it;
+        // the first answer of the unit does.
         this.logger.info({ transport: this.link.description }, 'PLC link up');
-        if (this.current.state === 'disconnected') this.setState('connected');
       } catch (e) {
         if (!this.running) return;
         this.setState('disconnected', e instanceof Error ? e.message : String(e));
@@ -238,12 +265,53 @@ export class PlcPoller extends EventEmitter {
   private tick(gi: number): boolean {
     const g = this.groups[gi]!;
     if (g.busy) return false;
+    if (this.unitBackoffUntil > performance.now()) {
+      this.backedOffReading(gi);
+      return true;
+    }
     g.busy = true;
     this.queue
       .run(() => this.cycle(gi))
       .catch(() => undefined) // stopped
       .finally(() => (g.busy = false));
     return true;
+  }
+
+  /** A tick while the unit is backed off: no request (the link stays free), every tag with the cause. */
+  private backedOffReading(gi: number): void {
+    const g = this.groups[gi]!;
+    const tsMs = Date.now();
+    const errors: Record<string, string> = {};
+    for (const t of g.tags) errors[t.name] = this.unitFailure;
+    this.progressMs = performance.now();
+    this.emit('reading', {
+      plc: this.id,
+      group: gi,
+      ts: new Date(tsMs).toISOString(),
+      tsMs,
+      durationMs: 0,
+      values: {},
+      errors,
+    } satisfies PlcReading);
+  }
+
+  /** The unit did not answer a whole cycle: skip its polls for a capped, jittered, growing delay. */
+  private backOffUnit(code: string): void {
+    const delay = backoffDelay(
+      this.unitAttempt++,
+      this.config.reconnect.minMs,
+      this.config.reconnect.maxMs,
+    );
+    this.unitBackoffUntil = performance.now() + delay;
+    this.unitFailure = code;
+    this.logger.debug(
+      { delayMs: Math.round(delay), attempt: this.unitAttempt, error: code },
+      'unit backed off',
+    );
+    this.setState(
+      'disconnected',
+      `${code}: unit ${this.config.unitId} does not answer via ${this.link.description}; its polls are backed off`,
+    );
   }
 
   private async cycle(gi: number): Promise<void> {
@@ -254,14 +322,14 @@ export class PlcPoller extends EventEmitter {
     const errors: Record<string, string> = {};
     let fatal: string | undefined;
     let ok = 0;
-    let timeouts = 0;
+    let unitSilent: string | undefined;
     const pipelined =
       this.pipeline > 1 && g.blocks.length > 1
         ? readPipelined(g.blocks, this.pipeline, (b) => this.readBlock(b, 'normal'))
         : undefined;
     for (const [bi, block] of g.blocks.entries()) {
       if (!this.running) return;
-      if (fatal === undefined && !pipelined && !this.link.isOpen()) fatal = 'DISCONNECTED';
+      if (fatal === undefined && !pipelined && !this.link.isOpen()) fatal = 'disconnected';
       if (fatal !== undefined) {
         for (const t of block.tags) errors[t.name] = fatal;
         continue;
@@ -270,23 +338,25 @@ export class PlcPoller extends EventEmitter {
         const data = pipelined ? await pipelined[bi]! : await this.readBlock(block, 'normal');
         const res = decodeBlock(block, data);
         Object.assign(values, res.values);
-        for (const name of Object.keys(res.errors)) errors[name] = 'BAD_RESPONSE';
+        for (const name of Object.keys(res.errors)) errors[name] = 'bad-response';
         ok++;
       } catch (e) {
         if (!this.running) return; // stopping: the link was closed under this read
         const code = errorCode(e);
         this.counters.errors++;
         for (const t of block.tags) errors[t.name] = code;
-        if (isModbusTimeoutError(e)) timeouts++;
-        // After a timeout or a garbled answer the rest of this cycle would only wait or mis-pair:
-        // give it the same error, and on TCP reconnect so the stream is in step again.
-        if (isLinkFatal(e)) {
+        if (isUnitSilent(e)) unitSilent ??= code;
+        // After a timeout, a gateway exception or a garbled answer the rest of this cycle would only
+        // wait or mis-pair: give it the same error. A garbled answer on TCP also reconnects so the
+        // stream is in step again (a timeout closes the connection only if no unit answers on it:
+        // TcpLink decides, so a dead unit behind a gateway does not cut off the others).
+        if (isLinkFatal(e) || isUnitSilent(e)) {
           fatal = code;
           this.logger.warn(
             { group: gi, area: block.area, start: block.start, count: block.count, error: code },
             'read failed',
           );
-          if (this.config.transport.type === 'tcp' && !isModbusConnectionError(e))
+          if (this.config.transport.type === 'tcp' && isModbusResponseError(e))
             await this.link.close();
         } else
           this.logger.debug(
@@ -299,11 +369,14 @@ export class PlcPoller extends EventEmitter {
     this.counters.polls++;
     this.counters.lastDurationMs = durationMs;
     this.progressMs = performance.now();
-    if (ok > 0) this.attempt = 0;
+    if (ok > 0) {
+      this.attempt = 0;
+      this.unitAttempt = 0;
+    }
     const failed = Object.keys(errors).length;
-    if (this.link.isOpen()) {
+    if (ok === 0 && unitSilent !== undefined) this.backOffUnit(unitSilent);
+    else if (this.link.isOpen()) {
       if (failed === 0) this.setState('connected');
-      else if (ok === 0 && timeouts > 0) this.setState('disconnected', 'TIMEOUT');
       else this.setState('degraded', Object.values(errors)[0]);
     }
     const reading: PlcReading = {

@@ -1,16 +1,20 @@
 // All PLC pollers of the gateway. Hot apply: only PLCs whose config changed are restarted; RTU buses
-// are shared through one registry so PLCs on the same serial path take turns on it.
+// and TCP endpoints are shared through registries so PLCs on the same serial path or host:port use
+// one bus or one connection.
 import { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from 'pino';
 import type { PlcConfig } from '../config/schema.js';
 import { SerialBusRegistry } from '../driver/serial-bus.js';
+import { TcpLinkRegistry } from '../driver/tcp-link.js';
 import { PlcPoller, type PlcReading, type PlcStatus, type PollerOptions } from './plc-poller.js';
 
 /** Events: 'reading' (PlcReading, with plc), 'status' (PlcStatus with plc). */
 export class PollerSet extends EventEmitter {
   private readonly pollers = new Map<string, PlcPoller>();
   readonly buses = new SerialBusRegistry();
+  /** One TCP connection per host:port, shared by the PLCs (unit ids) behind it. */
+  readonly tcpLinks = new TcpLinkRegistry();
   private applying: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: { logger: Logger; options?: PollerOptions }) {
@@ -46,6 +50,7 @@ export class PollerSet extends EventEmitter {
       const p = new PlcPoller(cfg, {
         logger: this.deps.logger,
         buses: this.buses,
+        tcpLinks: this.tcpLinks,
         options: this.deps.options,
       });
       p.on('reading', (r: PlcReading) => this.emit('reading', r));

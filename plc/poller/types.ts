@@ -12,7 +12,7 @@ export interface PlcReading {
   tsMs: number;
   durationMs: number;
   values: Record<string, TagValue>;
-  /** tag → error name, e.g. ILLEGAL_DATA_ADDRESS, TIMEOUT, DISCONNECTED, BAD_RESPONSE. */
+  /** tag → error code (docs/reason-codes.md), e.g. illegal-data-address, timeout, disconnected, bad-response. */
   errors: Record<string, string>;
 }
 
@@ -41,9 +41,10 @@ export interface PollerOptions {
   /** Commands waiting per PLC before new ones are rejected. */
   commandQueueLength?: number;
   /**
-   * Reads of one cycle in flight at once on a TCP PLC (Modbus TCP transaction ids keep them apart).
-   * 1 (default) suits every PLC; more cuts a cycle of n blocks from n round trips to about n/depth,
-   * for PLCs that accept several transactions. RTU is always 1.
+   * Default of a PLC's `tcpPipeline` when its config leaves it out: transactions in flight at once
+   * on a TCP connection (Modbus TCP transaction ids keep them apart). 1 (default) suits every PLC;
+   * more cuts a cycle of n blocks from n round trips to about n/depth, for PLCs that accept several
+   * transactions. RTU is always 1.
    */
   tcpPipeline?: number;
 }

@@ -1,12 +1,14 @@
 // Health monitor: thresholds with hysteresis (no flapping), one alert per rise, the state from resource
-// and component checks, and a real systeminformation sample of this machine.
+// and component checks, and a real sample of this machine.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import { HealthMonitor } from '../../agent/health/monitor.js';
 import { HysteresisLevel } from '../../agent/health/hysteresis.js';
 import { validateConfig } from '../../agent/config/validate.js';
+import { createRequire, syncBuiltinESMExports } from 'node:module';
 import { tmpDir } from '../helpers/tmp.js';
+import { systemMetrics } from '../../agent/link/system-metrics.js';
 import type { GatewaySnapshot, GatewayView } from '../../agent/health/gateway-view.js';
 
 test('a level rises above its threshold and clears only the hysteresis margin below it', () => {
@@ -111,22 +113,38 @@ test('components from the gateway view: a PLC down degrades, a full outbox fails
 });
 
 test(
-  'a real sample of this machine with systeminformation and the event loop delay',
+  'a real sample of this machine (no child process) and the event loop delay',
   { timeout: 30_000 },
   async () => {
     const dir = tmpDir();
+    // Sampling runs beside the poll loop: it must not fork (spawnSync blocks the event loop).
+    const cp = createRequire(import.meta.url)('node:child_process') as Record<string, unknown>;
+    const names = ['spawn', 'spawnSync', 'exec', 'execSync', 'execFile', 'execFileSync', 'fork'];
+    const saved = names.map((n) => cp[n]);
+    const spawned: string[] = [];
+    for (const n of names)
+      cp[n] = (...args: unknown[]) => {
+        spawned.push(`${n} ${String(args[0])}`);
+        throw new Error(`${n} called while sampling`);
+      };
+    syncBuiltinESMExports();
     try {
       const m = new HealthMonitor({ dataDir: dir.path, config: validateConfig({}).health });
       m.start();
       const r = await m.check();
       m.stop();
-      const names = r.checks.map((c) => c.name);
+      const hb = await systemMetrics(dir.path);
+      assert.deepEqual(spawned, [], 'no child process');
+      assert.ok(typeof hb.cpu === 'number' && typeof hb.mem === 'number', JSON.stringify(hb));
+      const checks = r.checks.map((c) => c.name);
       for (const n of ['cpu', 'memory', 'disk', 'eventLoopLagMs'])
-        assert.ok(names.includes(n), `${n} in ${names.join(',')}`);
+        assert.ok(checks.includes(n), `${n} in ${checks.join(',')}`);
       assert.ok(r.resources!.memTotalBytes > 0);
       assert.ok(r.resources!.diskPct > 0 && r.resources!.diskPct <= 100);
       assert.ok(['ok', 'degraded', 'failing'].includes(r.state));
     } finally {
+      names.forEach((n, i) => (cp[n] = saved[i]));
+      syncBuiltinESMExports();
       dir.cleanup();
     }
   },

@@ -270,9 +270,12 @@ test(
           });
         });
       });
+      // No dashboard client: nobody listens to the values, so the core does no work for them.
+      assert.equal(s.view.listenerCount('values'), 0);
       req.end();
       await waitFor(() => events.length >= 1, 3000);
       assert.equal(events[0]!.event, 'state');
+      assert.equal(s.view.listenerCount('values'), 1, 'one listener while a client is attached');
       for (let i = 0; i < 20; i++)
         s.view.values({
           plc: 'conveyor-1',
@@ -292,6 +295,7 @@ test(
       });
       await done;
       req.destroy();
+      await waitFor(() => s.view.listenerCount('values') === 0, 3000, 'values unsubscribed');
     } finally {
       await s.server.close();
       s.dir.cleanup();

@@ -158,7 +158,7 @@ test(
         running: true,
         setpoint: 0,
       });
-      assert.equal(last.get('ghost')?.errors.speed, 'TIMEOUT');
+      assert.equal(last.get('ghost')?.errors.speed, 'timeout');
       assert.equal(set.get('ghost')!.status().state, 'disconnected');
       for (const id of ['u1', 'u2', 'u3'])
         assert.equal(set.get(id)!.status().state, 'connected', id);
@@ -190,7 +190,7 @@ test(
         3000,
         (r) => r.plc === 'u3' && Object.keys(r.errors).length > 0,
       );
-      assert.deepEqual(ex!.errors, { running: 'ILLEGAL_DATA_ADDRESS' });
+      assert.deepEqual(ex!.errors, { running: 'illegal-data-address' });
       assert.equal(ex!.values.speed, 3.5);
       assert.equal(set.get('u3')!.status().state, 'degraded');
       sim.clearFault(fx);
@@ -231,6 +231,70 @@ test(
       const before = sim.served.get(3) ?? 0;
       await sleep(400);
       assert.ok((sim.served.get(3) ?? 0) > before, 'u3 still polled after u2 and ghost left');
+    } finally {
+      await set.stop();
+      await sim.close();
+      await pty.stop();
+      dir.cleanup();
+    }
+  },
+);
+
+test(
+  'a dead unit on the bus is backed off: it stops holding the bus for a timeout every interval',
+  { timeout: 20_000 },
+  async () => {
+    const dir = tmpDir('rtu-');
+    const pty = await ptyPair(dir.path);
+    const sim = await startRtuSimulator({
+      path: pty.a,
+      baudRate: 38400,
+      parity: 'none',
+      map: {
+        units: [1, 2].map((id) => ({
+          id,
+          registers: [{ area: 'holding', address: 2, type: 'uint32', value: id * 7 }],
+        })),
+      },
+    });
+    const set = new PollerSet({ logger: silentLogger });
+    const clean = new Map<string, number>();
+    let measuring = false;
+    set.on('reading', (r: PlcReading) => {
+      if (measuring && Object.keys(r.errors).length === 0)
+        clean.set(r.plc, (clean.get(r.plc) ?? 0) + 1);
+    });
+    // Without the backoff the dead unit's 250 ms timeout (+ 20 ms flush) every 100 ms interval would
+    // leave the healthy units about a third of their ticks; backed off, it is probed every 1-4 s.
+    const slow = { timeoutMs: 250, reconnect: { minMs: 1000, maxMs: 4000 } };
+    try {
+      await set.apply([
+        rtuPlc('u1', pty.b, 1, slow),
+        rtuPlc('u2', pty.b, 2, slow),
+        rtuPlc('dead', pty.b, 9, slow),
+      ]);
+      await nextEvents<PlcReading>(
+        set,
+        'reading',
+        2,
+        5000,
+        (r) => r.plc !== 'dead' && Object.keys(r.errors).length === 0,
+      );
+      await nextEvents<PlcReading>(set, 'reading', 1, 5000, (r) => r.plc === 'dead');
+      const dead = set.get('dead')!;
+      assert.equal(dead.status().state, 'disconnected');
+      assert.match(dead.status().error ?? '', /^timeout: unit 9 does not answer via rtu /);
+      await sleep(1500); // past the first, shortest backoff steps
+      const before = dead.stats().requests;
+      measuring = true;
+      await sleep(3000);
+      measuring = false;
+      const probes = dead.stats().requests - before;
+      assert.ok(probes <= 4, `dead unit probed ${probes} times in 3 s (30 ticks)`);
+      // The healthy units keep polling; their exact cadence on a pty under a loaded machine is too
+      // noisy to assert here (the TCP tests in shared-endpoint.test.ts measure it).
+      for (const id of ['u1', 'u2'])
+        assert.ok((clean.get(id) ?? 0) >= 8, `${id}: ${clean.get(id)} clean readings of 30`);
     } finally {
       await set.stop();
       await sim.close();
