@@ -3,8 +3,16 @@
 /** Why a bundle or offer was refused. Each reason is recorded in ota/state and the history. */
 export const REFUSAL_REASONS = [
   'bad-manifest', // not a manifest we can read (field named in the message)
+  // The shared verifier's and trust policy's reasons (platform/signature/errors.ts).
   'bad-signature',
+  'bad-alg',
   'unknown-key',
+  'revoked-key',
+  'key-expired',
+  'key-not-yet-valid',
+  'policy-expired',
+  'wrong-role',
+  'out-of-scope',
   'expired',
   'not-yet-valid',
   'counter-not-above', // anti-rollback

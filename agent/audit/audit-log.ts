@@ -7,7 +7,7 @@ import { fsyncDir } from '../../platform/atomic-file.js';
 export const AUDIT_FILE = 'audit.jsonl';
 
 export interface AuditEntry {
-  kind: 'command' | 'config';
+  kind: 'command' | 'config' | 'trust';
   /** Key id that signed it; null when unsigned or unverifiable. */
   who: string | null;
   /** Command id or config version. */

@@ -2,13 +2,14 @@
 // capped exponential backoff on transient failures. 429 is not retried here: it surfaces as a
 // RateLimit error so the caller can wait Retry-After without holding a request open.
 import got, { type Got } from 'got';
+import { backoffDelay } from '../../platform/backoff.js';
 
 export interface HttpSettings {
   /** Per-request timeout. */
   timeoutMs?: number;
   /** Retries of idempotent requests on network errors and 5xx. */
   retries?: number;
-  /** First retry delay; doubled per attempt. */
+  /** First retry delay; doubled per attempt (platform/backoff.ts: half fixed, half random). */
   backoffBaseMs?: number;
   /** Longest delay between two retries. */
   backoffCapMs?: number;
@@ -35,7 +36,7 @@ export function createBalenaHttp(baseUrl: string, token: string | undefined, s: 
       calculateDelay: ({ attemptCount, computedValue }) =>
         computedValue === 0
           ? 0
-          : Math.min(cfg.backoffCapMs, cfg.backoffBaseMs * 2 ** (attemptCount - 1)),
+          : Math.round(backoffDelay(attemptCount - 1, cfg.backoffBaseMs, cfg.backoffCapMs)),
     },
     throwHttpErrors: true,
   });

@@ -16,6 +16,7 @@ import {
 } from './errors.js';
 import type { HttpSettings } from './balena-http.js';
 import { SupervisorClient } from './supervisor-client.js';
+import { backoffDelay } from '../../platform/backoff.js';
 
 type Env = Record<string, string | undefined>;
 
@@ -194,9 +195,12 @@ export class DeviceTagReporter {
       }
       this.consecutiveFailures++;
       const wait = isTransientBalenaError(e)
-        ? Math.min(
-            this.cfg.backoffCapMs,
-            this.cfg.backoffBaseMs * 2 ** (this.consecutiveFailures - 1),
+        ? Math.round(
+            backoffDelay(
+              this.consecutiveFailures - 1,
+              this.cfg.backoffBaseMs,
+              this.cfg.backoffCapMs,
+            ),
           )
         : this.cfg.backoffCapMs;
       this.notBefore = Date.now() + wait;

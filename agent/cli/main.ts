@@ -11,6 +11,7 @@ import { registerBackupCommand } from './backup-command.js';
 import { registerLogsCommand } from './logs-command.js';
 import { registerOtaCommand } from './ota-command.js';
 import { registerRolloutCommand } from './rollout-command.js';
+import { registerTrustCommand } from './trust-command.js';
 
 export function buildProgram(): Command {
   const program = new Command('wms-gateway')
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   registerLogsCommand(program);
   registerOtaCommand(program);
   registerRolloutCommand(program);
+  registerTrustCommand(program);
   // Commands of other parts register here: ota, rollout, backup, diagnose, logs.
   for (const c of program.commands) c.exitOverride();
   return program;

@@ -119,10 +119,14 @@ function statePathOf(opts: { state?: string; dataDir?: string }): string {
   );
 }
 
-function apiClient(): CloudApiClient {
+/**
+ * `retries: 0` for the runner's client: the runner waits out transient failures of each step itself
+ * (PATCHes and 429 included), so got retrying inside it would multiply the requests.
+ */
+function apiClient(http: { retries?: number } = {}): CloudApiClient {
   const token = process.env.BALENA_API_KEY || process.env.BALENA_TOKEN;
   if (!token) throw new UsageError('set BALENA_API_KEY or BALENA_TOKEN to a balena API key');
-  return new CloudApiClient({ apiUrl: process.env.BALENA_API_URL, token });
+  return new CloudApiClient({ apiUrl: process.env.BALENA_API_URL, token, ...http });
 }
 
 async function planCommand(opts: PlanFlags, mode: 'plan' | 'dry-run' | 'start'): Promise<void> {
@@ -139,6 +143,7 @@ async function planCommand(opts: PlanFlags, mode: 'plan' | 'dry-run' | 'start'):
   };
   const existing = mode === 'plan' ? null : loadState(statePath);
   const api = apiClient();
+  const runnerApi = apiClient({ retries: 0 });
   if (existing?.status === 'running') {
     if (existing.pid !== null && existing.pid !== process.pid && processAlive(existing.pid))
       throw new UsageError(
@@ -154,7 +159,7 @@ async function planCommand(opts: PlanFlags, mode: 'plan' | 'dry-run' | 'start'):
     );
     if (mode === 'dry-run') return out('dry run: nothing changed');
     return finishWith(
-      await runRollout(existing, { api, statePath, out: interruptible(statePath) }),
+      await runRollout(existing, { api: runnerApi, statePath, out: interruptible(statePath) }),
     );
   }
   const plan = buildPlan(opts.plan ? readPlanFile(opts.plan) : {}, flags);
@@ -167,7 +172,7 @@ async function planCommand(opts: PlanFlags, mode: 'plan' | 'dry-run' | 'start'):
   if (mode !== 'start') return out(`${mode}: nothing pinned, no state written`);
   if (existing) out(`replacing the finished rollout (${existing.status}) in ${statePath}`);
   saveState(statePath, state);
-  finishWith(await runRollout(state, { api, statePath, out: interruptible(statePath) }));
+  finishWith(await runRollout(state, { api: runnerApi, statePath, out: interruptible(statePath) }));
 }
 
 /** Ctrl-C or SIGTERM: every step is already saved, so say how to resume and stop. */
@@ -247,7 +252,7 @@ async function abortCommand(opts: { state?: string; dataDir?: string }): Promise
       1,
     );
   }
-  const api = apiClient();
+  const api = apiClient({ retries: 0 }); // rollBack retries each step itself
   const wave = s.waves[s.currentWave]!;
   const tag = `wave ${s.currentWave + 1}/${s.waves.length} "${wave.spec.label}"`;
   if (wave.status === 'pinning' || wave.status === 'soaking') {

@@ -1,4 +1,5 @@
-// One call to attach the command path and remote config to the gateway core: audit log, CommandService
+// One call to attach the command path, remote config and trust to the gateway core: audit log, TrustService
+// on `trust/set` (the authority every signature is checked by), CommandService
 // on `cmd`, RemoteConfigService on `config/set` (apply = the core's hot apply + new command settings,
 // confirmed by the WMS link coming up when `wms` changed).
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import {
   type StatePublisher,
 } from '../remote-config/remote-config-service.js';
 import { confirmLinkUp } from '../remote-config/confirm-link.js';
+import { TrustService } from '../trust/trust-service.js';
 import {
   CommandService,
   type CommandTargets,
@@ -32,6 +34,8 @@ export interface CommandHost {
 export interface CommandServices {
   commands: CommandService;
   remote: RemoteConfigService;
+  /** Roots, the trust policy in force on trust/set, and the authority every signed input is checked by. */
+  trust: TrustService;
   audit: AuditLog;
   stop(): Promise<void>;
 }
@@ -49,7 +53,9 @@ export async function attachCommandServices(ctx: {
 }): Promise<CommandServices> {
   const { host, config, dataDir, logger } = ctx;
   const audit = await AuditLog.open(join(dataDir, 'audit'), config.commands.audit);
+  const trust = await TrustService.create({ config, dataDir, link: host.link, audit, logger });
   const commands = await CommandService.create({
+    trust: trust.authority,
     settings: config.commands,
     dataDir,
     pollers: host.pollers,
@@ -70,15 +76,19 @@ export async function attachCommandServices(ctx: {
     link: host.link,
     audit,
     logger,
+    trust: trust.authority,
     ...(ctx.env ? { env: ctx.env } : {}),
   });
   host.link.subscribe('cmd', (payload) => void commands.handle(payload));
   host.link.subscribe('config/set', (payload) => void remote.handle(payload));
+  host.link.subscribe('trust/set', (payload) => void trust.handle(payload));
   return {
     commands,
     remote,
+    trust,
     audit,
     async stop() {
+      trust.stop();
       await commands.close();
       await audit.close();
     },

@@ -1,6 +1,6 @@
 // The command payload (CONTRACT.md §3): shape first, then time. Each problem names its claim.
 import { RejectedError } from './rejection.js';
-import { looksLikeCompactJws } from './verify-jws.js';
+import { looksLikeCompactJws } from '../../platform/signature/verify-jws.js';
 
 export const MAX_ID_LENGTH = 128;
 

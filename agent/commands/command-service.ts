@@ -15,11 +15,13 @@ import {
   readUnverified,
   type Command,
 } from './claims.js';
-import { KeySet } from './key-set.js';
 import { LockLease } from './lock-lease.js';
-import { RejectedError, isRejectedError } from './rejection.js';
+import { RejectedError, fromSignatureError, isRejectedError } from './rejection.js';
 import { ReplayCache, type CommandResult } from './replay-cache.js';
-import { looksLikeCompactJws, verifyCompactJws } from './verify-jws.js';
+import { looksLikeCompactJws } from '../../platform/signature/verify-jws.js';
+import { isSignatureError } from '../../platform/signature/errors.js';
+import { KeyRing } from '../../platform/signature/key-ring.js';
+import { TrustAuthority } from '../trust/trust-authority.js';
 import { checkRead, checkWrite } from './value-check.js';
 import { StorageError, describeError, jsonValues, type ResultErrorCode } from './result-values.js';
 
@@ -62,6 +64,11 @@ export interface CommandServiceOptions {
   audit: AuditLog;
   logger: Logger;
   lock?: UpdateLock;
+  /**
+   * Who may sign (agent/trust). Without it the service trusts only settings.keys (no roots, no policy)
+   * and reloads them on reconfigure; with it, the owner keeps it current.
+   */
+  trust?: TrustAuthority;
   /** Clock in epoch ms (tests). */
   now?: () => number;
 }
@@ -80,7 +87,8 @@ export class CommandService {
   private constructor(
     private readonly opts: CommandServiceOptions,
     private settings: CommandsSettings,
-    private keys: KeySet,
+    private readonly trust: TrustAuthority,
+    private readonly ownsTrust: boolean,
     private readonly replay: ReplayCache,
   ) {
     this.now = opts.now ?? Date.now;
@@ -89,18 +97,24 @@ export class CommandService {
 
   /** Loads the keys (throws KeyError naming commands.keys.N) and the replay cache under $DATA_DIR/commands. */
   static async create(opts: CommandServiceOptions): Promise<CommandService> {
-    const keys = await KeySet.load(opts.settings.keys);
+    const trust =
+      opts.trust ??
+      (await TrustAuthority.create({
+        commandsKeys: opts.settings.keys,
+        otaKeys: [],
+        roots: await KeyRing.load([]),
+      }));
     const replay = await ReplayCache.open(join(opts.dataDir, 'commands'), {
       maxEntries: opts.settings.replayCacheEntries,
     });
-    const svc = new CommandService(opts, opts.settings, keys, replay);
+    const svc = new CommandService(opts, opts.settings, trust, !opts.trust, replay);
     svc.warnIfUnsigned();
     return svc;
   }
 
   /** New settings from a config change. Throws KeyError and keeps the old ones if a key is bad. */
   async reconfigure(settings: CommandsSettings): Promise<void> {
-    this.keys = await KeySet.load(settings.keys);
+    if (this.ownsTrust) await this.trust.setLocalKeys(settings.keys, []);
     const wasSigned = this.settings.requireSignature;
     this.settings = settings;
     if (wasSigned) this.warnIfUnsigned();
@@ -132,6 +146,8 @@ export class CommandService {
       kid = opened.kid;
       cmd = parseCommand(opened.doc, opened.kid !== null);
       id = cmd.id;
+      // The signer's scope: a delegated key commands only the PLCs its policy names.
+      if (kid !== null) this.authorize(kid, cmd.plc);
       run = this.admit(cmd, opened.hash, received, kid);
       ack = run ? { id, status: 'accepted' } : { id, status: 'accepted', note: 'duplicate' };
     } catch (e) {
@@ -221,11 +237,23 @@ export class CommandService {
     await this.replay.close();
   }
 
+  private authorize(kid: string, plc: string): void {
+    try {
+      this.trust.authorize(kid, 'commands', { scope: plc, nowSeconds: this.now() / 1000 });
+    } catch (e) {
+      throw isSignatureError(e) ? fromSignatureError(e) : e;
+    }
+  }
+
   /** JWS → verified payload; or, with requireSignature false, plain JSON. */
   private async open(text: string, setId: (id: string | number | null) => void) {
     if (looksLikeCompactJws(text)) {
       setId(peekId(readUnverified(text)));
-      const v = await verifyCompactJws(text, this.keys);
+      const v = await this.trust
+        .verify(text, 'commands', { nowSeconds: this.now() / 1000 })
+        .catch((e: unknown) => {
+          throw isSignatureError(e) ? fromSignatureError(e) : e;
+        });
       return {
         kid: v.kid as string | null,
         doc: parseJsonObject(v.payload),

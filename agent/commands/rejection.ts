@@ -1,13 +1,22 @@
 // Why a command (or a remote config) was refused: a stable code the WMS can branch on, plus text for people.
 // The wire form is `code[:subject][ (detail)]`, e.g. `out-of-range:target (1600 > max 1500)`.
+import type { SignatureError } from '../../platform/signature/errors.js';
 
 export const REJECTION_CODES = [
   'malformed',
   'too-large',
   'unsigned',
+  // The shared verifier's and the trust policy's reasons (platform/signature/errors.ts).
   'bad-signature',
   'bad-alg',
   'unknown-key',
+  'revoked-key',
+  'key-expired',
+  'key-not-yet-valid',
+  'policy-expired',
+  'wrong-role',
+  'out-of-scope',
+  'trust-change-needs-root',
   'missing-claim',
   'bad-claim',
   'expired',
@@ -45,6 +54,11 @@ export class RejectedError extends Error {
 
 export function isRejectedError(e: unknown): e is RejectedError {
   return e instanceof RejectedError;
+}
+
+/** The verifier's or trust authority's refusal as a reply reason (same word, same subject: the kid). */
+export function fromSignatureError(e: SignatureError): RejectedError {
+  return new RejectedError(e.reason, e.kid, e.message);
 }
 
 export function formatReason(code: RejectionCode, subject?: string, detail?: string): string {

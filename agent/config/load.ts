@@ -42,6 +42,15 @@ export function applyEnv(doc: Record<string, unknown>, env: Env): Record<string,
   if (env.WMS_KEY) tls.key = env.WMS_KEY;
   if (Object.keys(tls).length)
     section('wms').tls = { ...((section('wms').tls as object) ?? {}), ...tls };
+  if (env.GATEWAY_TRUST_ROOTS?.trim()) {
+    let roots: unknown = env.GATEWAY_TRUST_ROOTS;
+    try {
+      roots = JSON.parse(env.GATEWAY_TRUST_ROOTS);
+    } catch {
+      // Keep the text so validation names trust.roots.
+    }
+    section('trust').roots = roots;
+  }
   if (env.HTTP_PORT !== undefined && env.HTTP_PORT !== '') {
     const port = Number(env.HTTP_PORT);
     // Keep the raw text when it is not a number so validation names HTTP_PORT's field.

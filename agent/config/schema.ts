@@ -7,6 +7,7 @@ import { otaSchema } from '../../ota/config/schema.js';
 import { maintenanceSchema } from '../maintenance/config-schema.js';
 import { healthSchema } from '../health/config-schema.js';
 import { sparkplugSchema } from '../sparkplug/config-schema.js';
+import { trustSchema } from '../trust/config-schema.js';
 
 const brokerUrl = z.string().refine((u) => {
   try {
@@ -284,6 +285,7 @@ export const configSchema = z.strictObject({
   maintenance: maintenanceSchema,
   health: healthSchema,
   sparkplug: sparkplugSchema,
+  trust: trustSchema,
   // Sections owned by later parts (maintenance, health, balena) are added here with their own schemas.
 });
 

@@ -1,8 +1,10 @@
 // What the dashboard, /health, diagnose and the watchdog see of the running gateway.
 // The runtime implements it; this part only reads it, so it can be built and tested on its own.
 import type { EventEmitter } from 'node:events';
+import type { OtaStatePayload } from '../../ota/agent/state-payload.js';
+import type { PlcState } from '../../plc/poller/types.js';
 
-export type PlcLinkState = 'connected' | 'disconnected' | 'degraded' | 'starting' | string;
+export type PlcLinkState = PlcState | 'starting' | string;
 
 export interface PlcView {
   id: string;
@@ -30,7 +32,8 @@ export interface GatewaySnapshot {
     reconnects: number;
   };
   outbox: { messages: number; bytes: number; dropped: number; maxBytes?: number | undefined };
-  ota: unknown;
+  /** The retained ota/state payload; null before OTA is attached. */
+  ota: OtaStatePayload | null;
   alerts: AlertView[];
   maintenance: unknown[];
 }

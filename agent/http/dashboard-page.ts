@@ -94,11 +94,14 @@ function renderAlerts(list) {
 function renderOta(o) {
   var tb = $("ota"); clear(tb); var hist = $("ota-history"); clear(hist);
   if (!o || typeof o !== "object") { kv(tb, "state", "not available"); return; }
-  ["active", "phase", "progress", "error"].forEach(function (k) { if (o[k] !== undefined) kv(tb, k, o[k]); });
+  kv(tb, "active", o.active); kv(tb, "phase", o.phase + (o.phase === "Downloading" && o.progress ? " " + Math.round(o.progress * 100) + "%" : ""));
+  if (o.error) kv(tb, "error", o.error.reason + ": " + o.error.message);
+  if (o.update) kv(tb, "update", o.update.id);
   var slots = o.slots || {};
-  Object.keys(slots).forEach(function (s) { var v = slots[s]; kv(tb, "slot " + s, v && typeof v === "object" ? (v.version || "") + " " + (v.state || v.status || "") : v); });
-  (o.history || []).slice(-10).reverse().forEach(function (h) { hist.appendChild(el("li", "", typeof h === "object" ? [h.ts, h.version, h.result || h.phase || h.event].filter(Boolean).join(" · ") : String(h))); });
+  ["factory", "a", "b"].forEach(function (s) { var v = slots[s]; kv(tb, "slot " + s, v ? v.version + (s === o.active ? " active" : "") : "empty"); });
+  (o.history || []).slice(-10).reverse().forEach(function (h) { hist.appendChild(el("li", "", [new Date(h.ts).toLocaleString(), h.from + " → " + h.to, h.reason, h.message].filter(Boolean).join(" · "))); });
 }
+
 function renderMaintenance(list) {
   var ul = $("maintenance"); clear(ul);
   if (!list || !list.length) { ul.appendChild(el("li", "mute", "no run yet")); return; }

@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import type { PlcState } from '../../plc/poller/types.js';
 import type { MqttClient } from 'mqtt';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../../platform/logger.js';
@@ -22,7 +23,6 @@ import { checkClientCertificate } from './cert-check.js';
 import type { DataGate, LinkFormat } from './link-format.js';
 
 export type WmsConfig = GatewayConfig['wms'];
-export type PlcState = 'connected' | 'disconnected' | 'degraded';
 export interface HeartbeatExtras {
   plcs: Record<string, PlcState | string>;
   [k: string]: unknown;

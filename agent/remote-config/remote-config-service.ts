@@ -11,10 +11,13 @@ import { isConfigError } from '../../platform/config-error.js';
 import { parseConfigText, validateConfig, MAX_CONFIG_BYTES } from '../config/validate.js';
 import type { Logger } from '../../platform/logger.js';
 import type { AuditLog } from '../audit/audit-log.js';
-import { KeySet, isKeyError } from '../commands/key-set.js';
-import { looksLikeCompactJws, verifyCompactJws } from '../commands/verify-jws.js';
+import { KeyRing } from '../../platform/signature/key-ring.js';
+import { isKeyError, isSignatureError } from '../../platform/signature/errors.js';
+import { looksLikeCompactJws } from '../../platform/signature/verify-jws.js';
+import { TrustAuthority } from '../trust/trust-authority.js';
 import { checkTimes } from '../commands/claims.js';
-import { RejectedError, isRejectedError } from '../commands/rejection.js';
+import { RejectedError, fromSignatureError, isRejectedError } from '../commands/rejection.js';
+import { assertNoTrustChange } from './trust-guard.js';
 import { ConfigStore, type ConfigState } from './config-store.js';
 import { diffConfig } from './config-diff.js';
 
@@ -41,6 +44,8 @@ export interface RemoteConfigOptions {
   logger: Logger;
   /** Environment variables that win over the config (CONTRACT.md §2), applied to remote configs too. */
   env?: Env;
+  /** Who may sign config/set (role config). Without it: the config's own commands.keys. */
+  trust?: TrustAuthority;
   now?: () => number;
 }
 
@@ -111,11 +116,15 @@ export class RemoteConfigService {
       attempted = { sha256: sha256(opened.payload) };
       next = this.validate(opened.payload);
       attempted.version = next.version;
-      await KeySet.load(next.config.commands.keys).catch((e: unknown) => {
-        throw isKeyError(e)
-          ? new RejectedError('invalid-config', e.path, e.message.slice(e.path.length + 2))
-          : e;
-      });
+      assertNoTrustChange(this.current, next.config);
+      // Unchanged keys were checked when they came into force; this only catches a bad local file.
+      for (const [keys, path] of [
+        [next.config.commands.keys, 'commands.keys'],
+        [next.config.ota.keys, 'ota.keys'],
+      ] as const)
+        await KeyRing.load(keys, path).catch((e: unknown) => {
+          throw isKeyError(e) ? new RejectedError('invalid-config', e.path, e.detail) : e;
+        });
     } catch (e) {
       const err = isRejectedError(e)
         ? e
@@ -171,9 +180,19 @@ export class RemoteConfigService {
 
   private async open(text: string): Promise<{ kid: string | null; payload: Uint8Array }> {
     if (looksLikeCompactJws(text)) {
-      const keys = await KeySet.load(this.current.commands.keys);
-      const v = await verifyCompactJws(text, keys);
-      return { kid: v.kid, payload: v.payload };
+      const trust =
+        this.opts.trust ??
+        (await TrustAuthority.create({
+          commandsKeys: this.current.commands.keys,
+          otaKeys: [],
+          roots: await KeyRing.load([]),
+        }));
+      try {
+        const v = await trust.verify(text, 'config', { nowSeconds: this.now() / 1000 });
+        return { kid: v.kid, payload: v.payload };
+      } catch (e) {
+        throw isSignatureError(e) ? fromSignatureError(e) : e;
+      }
     }
     if (this.current.commands.requireSignature)
       throw new RejectedError(

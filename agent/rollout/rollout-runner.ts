@@ -10,6 +10,7 @@ import type { RolloutPlan } from './plan.js';
 import { saveState, type RolloutState, type WaveState } from './rollout-state.js';
 import { assignWaves } from './wave-selection.js';
 import { evaluateWave, type WaveCounts } from './wave-evaluation.js';
+import { backoffDelay } from '../../platform/backoff.js';
 
 export interface RunnerDeps {
   api: CloudApiClient;
@@ -219,12 +220,18 @@ async function retrying<T>(
       return await fn();
     } catch (e) {
       if (!isTransientBalenaError(e) || attempt >= RETRY_ATTEMPTS) throw e;
-      const wait = Math.min(RETRY_CAP_MS, 1000 * 2 ** (attempt - 1));
-      out(`${what}: cloud API unavailable (${(e as Error).message}); retrying in ${wait / 1000}s`);
+      const wait = Math.round(backoffDelay(attempt - 1, RETRY_BASE_MS, RETRY_CAP_MS));
+      out(
+        `${what}: cloud API unavailable (${(e as Error).message}); retrying in ${(wait / 1000).toFixed(1)}s`,
+      );
       await new Promise((r) => setTimeout(r, wait));
     }
   }
 }
-/** Attempts of one cloud API step before the command gives up (the state keeps the place). */
+/**
+ * Attempts of one cloud API step before the command gives up (the state keeps the place). The only
+ * retry loop: the runner's client is made with got's retries off (agent/cli/rollout-command.ts).
+ */
 const RETRY_ATTEMPTS = 10;
+const RETRY_BASE_MS = 1000;
 const RETRY_CAP_MS = 60_000;

@@ -9,6 +9,7 @@ import { OtaAgent, type OtaStatePayload } from '../../ota/agent/ota-agent.js';
 import { otaPaths } from '../../ota/device/paths.js';
 import { loadState } from '../../ota/device/state-store.js';
 import { scanTree, treeSha256 } from '../../ota/bundle/tree.js';
+import type { TrustAuthority } from '../trust/trust-authority.js';
 
 export interface OtaAttachment {
   state(): OtaStatePayload;
@@ -25,6 +26,8 @@ export async function attachOta(ctx: {
   lock: { withLock<T>(reason: string, fn: () => Promise<T>): Promise<T> };
   env: NodeJS.ProcessEnv;
   metrics: Metrics;
+  /** Who may sign manifests: ota.keys and keys delegated role ota (within their targets). */
+  trust?: TrustAuthority;
 }): Promise<OtaAttachment> {
   const { gateway, rc, logger, lock, metrics } = ctx;
   const paths = otaPaths(rc.dataDir);
@@ -46,6 +49,15 @@ export async function attachOta(ctx: {
       };
     },
     lock,
+    ...(ctx.trust
+      ? {
+          signers: {
+            keys: ctx.trust.resolverFor('ota'),
+            authorize: (kid: string, target: string) =>
+              void ctx.trust!.authorize(kid, 'ota', { scope: target }),
+          },
+        }
+      : {}),
     applyPlcMap: (plcs) => gateway.applyConfig({ ...gateway.currentConfig, plcs }),
     currentPlcMap: () => gateway.currentConfig.plcs,
     ...(existsSync(rc.configPath) ? { configPath: rc.configPath } : {}),

@@ -43,10 +43,31 @@ export interface LiveValues {
   full: boolean;
 }
 
+/**
+ * What north services (commands, OTA, health, maintenance, metrics, the live view) may do with the WMS
+ * link: publish, subscribe, alert, read its stats, compact the outbox, hear connect/disconnect. Not
+ * start, stop or reconfigure it: that is the core's.
+ */
+export type CoreLink = Pick<
+  WmsLink,
+  | 'publishRetained'
+  | 'publishEvent'
+  | 'subscribe'
+  | 'alert'
+  | 'stats'
+  | 'compact'
+  | 'on'
+  | 'once'
+  | 'off'
+>;
+
+/** What north services may do with the pollers: find one (to command it or see its progress), hear readings. */
+export type CorePollers = Pick<PollerSet, 'get' | 'on' | 'off'>;
+
 /** Events: 'values' (LiveValues, as published), 'status' ({plc, status}), 'alert' (from the link). */
 export class Gateway extends EventEmitter {
-  readonly pollers: PollerSet;
-  readonly link: WmsLink;
+  private readonly pollerSet: PollerSet;
+  private readonly wmsLink: WmsLink;
   /** With wms.format sparkplug-b: the edge node that is the link's data format. */
   readonly sparkplug: SparkplugNode | undefined;
   private config: GatewayConfig;
@@ -60,7 +81,7 @@ export class Gateway extends EventEmitter {
   constructor(private readonly opts: GatewayOptions) {
     super();
     this.config = opts.config;
-    this.pollers = new PollerSet({
+    this.pollerSet = new PollerSet({
       logger: opts.logger,
       options: { commandQueueLength: opts.config.commands.queueLength },
     });
@@ -72,11 +93,11 @@ export class Gateway extends EventEmitter {
             dataDir: opts.dataDir,
             logger: opts.logger,
             host: this,
-            backlog: () => this.link.stats().outbox.messages,
-            alert: (level, code, message, extra) => this.link.alert(level, code, message, extra),
+            backlog: () => this.wmsLink.stats().outbox.messages,
+            alert: (level, code, message, extra) => this.wmsLink.alert(level, code, message, extra),
           })
         : undefined;
-    this.link = new WmsLink({
+    this.wmsLink = new WmsLink({
       ...(this.sparkplug && { format: this.sparkplug }),
       tenant: opts.tenant,
       gatewayId: opts.gatewayId,
@@ -86,9 +107,19 @@ export class Gateway extends EventEmitter {
       logger: opts.logger,
       heartbeat: () => ({ plcs: this.plcStates(), ...this.heartbeatExtras() }),
     });
-    this.pollers.on('reading', (r: PlcReading) => this.onReading(r));
-    this.pollers.on('status', (s: PlcStatus & { plc: string }) => this.onStatus(s.plc, s));
-    this.link.on('alert', (a: unknown) => this.emit('alert', a));
+    this.pollerSet.on('reading', (r: PlcReading) => this.onReading(r));
+    this.pollerSet.on('status', (s: PlcStatus & { plc: string }) => this.onStatus(s.plc, s));
+    this.wmsLink.on('alert', (a: unknown) => this.emit('alert', a));
+  }
+
+  /** The pollers, as far as north services may use them. */
+  get pollers(): CorePollers {
+    return this.pollerSet;
+  }
+
+  /** The WMS link, as far as north services may use it. */
+  get link(): CoreLink {
+    return this.wmsLink;
   }
 
   get currentConfig(): GatewayConfig {
@@ -108,28 +139,28 @@ export class Gateway extends EventEmitter {
   }
 
   async start(): Promise<void> {
-    await this.link.start();
-    this.link.publishRetained('status', {
+    await this.wmsLink.start();
+    this.wmsLink.publishRetained('status', {
       state: 'online',
       version: this.opts.version,
       ts: new Date().toISOString(),
     });
     this.rebuildFilters(this.config.plcs, []);
-    await this.pollers.apply(this.config.plcs);
+    await this.pollerSet.apply(this.config.plcs);
     this.opts.logger.info({ plcs: this.config.plcs.map((p) => p.id) }, 'gateway started');
   }
 
   async stop(): Promise<void> {
-    await this.pollers.stop();
-    await this.link.stop();
+    await this.pollerSet.stop();
+    await this.wmsLink.stop();
   }
 
   /** Hot apply: PLCs added/removed/changed without disturbing the others; WMS settings → link reconnects if needed. */
   async applyConfig(next: GatewayConfig): Promise<void> {
     const prev = this.config;
     this.rebuildFilters(next.plcs, prev.plcs);
-    await this.pollers.apply(next.plcs);
-    if (!isDeepStrictEqual(prev.wms, next.wms)) await this.link.reconfigure(next.wms);
+    await this.pollerSet.apply(next.plcs);
+    if (!isDeepStrictEqual(prev.wms, next.wms)) await this.wmsLink.reconfigure(next.wms);
     for (const id of [...this.views.keys()])
       if (!next.plcs.some((p) => p.id === id)) this.views.delete(id);
     this.config = next;
@@ -140,9 +171,9 @@ export class Gateway extends EventEmitter {
   async restartPlc(id: string): Promise<void> {
     const plcs = this.config.plcs;
     if (!plcs.some((p) => p.id === id)) return;
-    await this.pollers.apply(plcs.filter((p) => p.id !== id));
+    await this.pollerSet.apply(plcs.filter((p) => p.id !== id));
     for (const f of this.filters.get(id) ?? []) f.reset();
-    await this.pollers.apply(plcs);
+    await this.pollerSet.apply(plcs);
   }
 
   plcStates(): Record<string, PlcStatus['state']> {
@@ -219,7 +250,7 @@ export class Gateway extends EventEmitter {
       delete values[tag];
       quality[tag] = 'bad';
     }
-    this.link.publishData(r.plc, { ts: r.ts, values, quality });
+    this.wmsLink.publishData(r.plc, { ts: r.ts, values, quality });
     this.published++;
     if (this.listenerCount('values') > 0)
       this.emit('values', {
@@ -241,7 +272,7 @@ export class Gateway extends EventEmitter {
     // After a reconnect the WMS gets a full picture again, not just changes.
     if (was === 'disconnected' && status.state !== 'disconnected')
       for (const f of this.filters.get(id) ?? []) f.reset();
-    this.link.publishRetained(`plc/${id}/status`, {
+    this.wmsLink.publishRetained(`plc/${id}/status`, {
       state: status.state,
       ...(status.error ? { error: status.error } : {}),
       ts: status.ts,

@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import type { Gateway } from './gateway.js';
 import type { AlertView, GatewaySnapshot, GatewayView } from '../health/gateway-view.js';
+import type { OtaStatePayload } from '../../ota/agent/state-payload.js';
 
 const MAX_ALERTS = 50;
 const MAX_REPORTS = 20;
@@ -10,7 +11,7 @@ const MAX_REPORTS = 20;
 export class LiveView extends EventEmitter implements GatewayView {
   private readonly alerts: AlertView[] = [];
   private readonly reports: unknown[] = [];
-  ota: () => unknown = () => null;
+  ota: () => OtaStatePayload | null = () => null;
 
   constructor(private readonly gateway: Gateway) {
     super();

@@ -57,7 +57,15 @@ export async function startServices(ctx: {
     env,
   });
   gateway.sparkplug?.useWriteService(commands.commands);
-  const ota = await attachOta({ gateway, rc, logger, lock, env, metrics });
+  const ota = await attachOta({
+    gateway,
+    rc,
+    logger,
+    lock,
+    env,
+    metrics,
+    trust: commands.trust.authority,
+  });
   view.ota = () => ota.state();
 
   const health = new HealthMonitor({

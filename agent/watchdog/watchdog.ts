@@ -7,6 +7,7 @@ import type { Logger } from '../../platform/logger.js';
 import type { WatchdogConfig } from '../health/config-schema.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { IncidentLog, type Incident } from './incident-log.js';
+import { backoffDelay } from '../../platform/backoff.js';
 
 export interface WatchedComponent {
   /** e.g. plc:conveyor-1, wms, outbox, scheduler */
@@ -88,7 +89,7 @@ export class Watchdog extends EventEmitter {
 
   private backoffMs(restarts: number): number {
     const { backoffMinMs, backoffMaxMs } = this.opts.config;
-    return Math.min(backoffMaxMs, backoffMinMs * 2 ** Math.max(0, restarts - 1));
+    return Math.round(backoffDelay(restarts - 1, backoffMinMs, backoffMaxMs));
   }
 
   private async checkOne(t: Tracked): Promise<void> {

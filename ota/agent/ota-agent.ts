@@ -15,6 +15,7 @@ import {
 import { plcMapInstaller } from '../plc-map/plc-map-update.js';
 import { HEALTH_MESSAGE, type HealthMessage } from '../launcher/health-message.js';
 import { parseOffer } from './offer.js';
+import type { KeyResolver } from '../../platform/signature/key-ring.js';
 import { statePayload, type OtaStatePayload } from './state-payload.js';
 
 export type { OtaStatePayload };
@@ -37,6 +38,11 @@ export interface OtaAgentOptions {
   /** Image dir (factory slot); default OTA_FACTORY_DIR or the project root. */
   factoryDir?: string;
   download?: Partial<DownloadSettings>;
+  /**
+   * Who may sign manifests (the agent's trust authority: ota.keys plus keys delegated role ota, within
+   * their targets). Without it: ota.keys only.
+   */
+  signers?: { keys: KeyResolver; authorize(kid: string, target: string): void };
   /** How often health goes to the launcher (ms). */
   healthReportMs?: number;
   /** Called when the launcher went away (the agent should stop); default SIGTERM to itself. */
@@ -145,7 +151,8 @@ export class OtaAgent {
     const ctx: UpdaterContext = {
       dataDir: this.o.dataDir,
       factory: this.factory,
-      keys: c.keys,
+      keys: this.o.signers?.keys ?? c.keys,
+      ...(this.o.signers ? { authorize: this.o.signers.authorize } : {}),
       maxBundleBytes: c.maxBundleBytes,
       facts: {
         gatewayId: this.o.gatewayId,

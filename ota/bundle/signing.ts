@@ -1,7 +1,8 @@
-// Manifest signatures: compact JWS (jose), EdDSA/Ed25519 or ES256, the key named by `kid`.
+// Manifest signatures: compact JWS, EdDSA/Ed25519 or ES256, the key named by `kid`. Signing (publisher
+// side) lives here; verification is the gateway's one verifier (platform/signature), plus the caller's
+// check that the signer may sign OTA for the manifest's target.
 import {
   CompactSign,
-  compactVerify,
   decodeProtectedHeader,
   exportJWK,
   generateKeyPair,
@@ -10,6 +11,9 @@ import {
   type JWK,
 } from 'jose';
 import { OtaRefusal } from '../errors.js';
+import { KeyRing, type KeyResolver } from '../../platform/signature/key-ring.js';
+import { isKeyError, isSignatureError } from '../../platform/signature/errors.js';
+import { verifyCompactJws } from '../../platform/signature/verify-jws.js';
 import { manifestSchema, type Manifest } from './manifest.js';
 
 export type SigningAlg = 'EdDSA' | 'ES256';
@@ -78,7 +82,10 @@ export function decodeManifestUnverified(jws: string): {
 }
 
 export interface VerifyOptions {
-  keys: readonly JWK[];
+  /** The OTA keys (ota.keys, or `ota verify --key`), or a resolver such as the agent's trust authority. */
+  keys: readonly JWK[] | KeyResolver;
+  /** Throws (SignatureError) unless `kid` may sign OTA for `target` now (role ota, targets). */
+  authorize?: (kid: string, target: string) => void;
   /** Seconds since the epoch; default now. */
   now?: number;
   clockToleranceSeconds?: number;
@@ -86,17 +93,26 @@ export interface VerifyOptions {
 
 /** Verify signature, key, schema and validity window. Throws OtaRefusal with the reason. */
 export async function verifyManifest(jws: string, opts: VerifyOptions): Promise<Manifest> {
-  const { kid } = decodeManifestUnverified(jws);
-  if (!kid) throw new OtaRefusal('unknown-key', 'manifest.jws: no kid in the protected header');
-  const jwk = opts.keys.find((k) => k.kid === kid);
-  if (!jwk) throw new OtaRefusal('unknown-key', `manifest signed by unknown key "${kid}"`);
-  const alg = algOf(jwk);
-  let payload: Uint8Array;
+  decodeManifestUnverified(jws);
+  let keys: KeyResolver;
   try {
-    const key = await importJWK(jwk, alg);
-    ({ payload } = await compactVerify(jws.trim(), key, { algorithms: [alg] }));
-  } catch {
-    throw new OtaRefusal('bad-signature', `manifest signature does not verify with key "${kid}"`);
+    keys = Array.isArray(opts.keys)
+      ? await KeyRing.load(opts.keys as JWK[] as Record<string, unknown>[], 'ota.keys')
+      : (opts.keys as KeyResolver);
+  } catch (e) {
+    if (isKeyError(e)) throw new OtaRefusal('unknown-key', e.message);
+    throw e;
+  }
+  let payload: Uint8Array;
+  let kid: string;
+  try {
+    ({ payload, kid } = await verifyCompactJws(jws.trim(), keys));
+  } catch (e) {
+    if (!isSignatureError(e)) throw e;
+    throw new OtaRefusal(
+      e.reason === 'malformed' ? 'bad-manifest' : e.reason,
+      `manifest: ${e.message}`,
+    );
   }
   let doc: unknown;
   try {
@@ -110,6 +126,17 @@ export async function verifyManifest(jws: string, opts: VerifyOptions): Promise<
     throw new OtaRefusal('bad-manifest', `manifest.${i.path.join('.') || '(root)'}: ${i.message}`);
   }
   const m = parsed.data;
+  if (opts.authorize)
+    try {
+      opts.authorize(kid, m.target);
+    } catch (e) {
+      if (isSignatureError(e))
+        throw new OtaRefusal(
+          e.reason === 'malformed' ? 'bad-manifest' : e.reason,
+          `manifest: ${e.message}`,
+        );
+      throw e;
+    }
   const now = opts.now ?? Math.floor(Date.now() / 1000);
   const tol = opts.clockToleranceSeconds ?? 30;
   if (m.exp + tol < now)

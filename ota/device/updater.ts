@@ -9,6 +9,7 @@ import { readBundle, resolveManifest, type OpenedBundle } from '../bundle/bundle
 import { bundleByteBound, manifestSchema, type Manifest } from '../bundle/manifest.js';
 import { checkPayload, materialize } from '../bundle/materialize.js';
 import { verifyManifest, decodeManifestUnverified } from '../bundle/signing.js';
+import type { KeyResolver } from '../../platform/signature/key-ring.js';
 import { scanTree, treeSha256, sha256 } from '../bundle/tree.js';
 import { replaceDirSync } from '../../platform/atomic-file.js';
 import { download, type DownloadSettings } from './download.js';
@@ -23,7 +24,9 @@ import { RESTING_PHASES, isTransitionError } from './states.js';
 export interface UpdaterContext {
   dataDir: string;
   factory: string;
-  keys: readonly JWK[];
+  keys: readonly JWK[] | KeyResolver;
+  /** Throws unless the signer may sign OTA for this target now (role ota, targets). */
+  authorize?: (kid: string, target: string) => void;
   maxBundleBytes: number;
   clockToleranceSeconds?: number;
   facts: DeviceFacts;
@@ -124,7 +127,11 @@ async function deploy(
   source: UpdateSource,
 ): Promise<void> {
   const verify = (jws: string) =>
-    verifyManifest(jws, { keys: ctx.keys, clockToleranceSeconds: ctx.clockToleranceSeconds });
+    verifyManifest(jws, {
+      keys: ctx.keys,
+      clockToleranceSeconds: ctx.clockToleranceSeconds,
+      ...(ctx.authorize ? { authorize: ctx.authorize } : {}),
+    });
   const offerJws = 'offerJws' in source ? source.offerJws : undefined;
   let cap = ctx.maxBundleBytes;
   let url = 'url' in source ? source.url : undefined;

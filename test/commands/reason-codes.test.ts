@@ -34,12 +34,16 @@ import {
   UnknownTagError,
 } from '../../plc/poller/errors.js';
 import { OTA_ERROR_REASONS } from '../../ota/device/state-store.js';
+import { TRUST_REFUSALS } from '../../agent/trust/policy.js';
+import { SIGNATURE_REASONS } from '../../platform/signature/errors.js';
 
 const KEBAB = /^[a-z0-9]+(-[a-z0-9]+)*$/;
 const families = {
   'cmd/ack, config/state': REJECTION_CODES,
   'cmd/result, plc status': RESULT_ERROR_CODES,
   'ota/state': OTA_ERROR_REASONS,
+  'trust/state': TRUST_REFUSALS,
+  'signatures (every topic)': SIGNATURE_REASONS,
 };
 
 test('every code of every family is kebab-case and in docs/reason-codes.md', () => {

@@ -77,14 +77,14 @@ describe('every rejection has its reason', { timeout: 90_000 }, () => {
   test('bad-alg: EdDSA header on the ES256 key', async () => {
     const ed = await makeSigner('EdDSA', h.signer.kid);
     const c = claims();
-    await expectRejected(await ed.sign(c), c.id, 'bad-alg:EdDSA');
+    await expectRejected(await ed.sign(c), c.id, 'bad-alg', /alg EdDSA/);
   });
   test('bad-alg: HS256 keyed with the public key (alg confusion)', async () => {
     const c = claims();
     const jws = await new CompactSign(Buffer.from(JSON.stringify(c)))
       .setProtectedHeader({ alg: 'HS256', kid: h.signer.kid })
       .sign(Buffer.from(JSON.stringify(h.signer.publicJwk)));
-    await expectRejected(jws, c.id, 'bad-alg:HS256');
+    await expectRejected(jws, c.id, 'bad-alg', /alg HS256/);
   });
   test('bad-signature: signed by another key with the same kid', async () => {
     const impostor = await makeSigner('ES256', h.signer.kid);

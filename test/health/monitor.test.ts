@@ -70,7 +70,7 @@ test('components from the gateway view: a PLC down degrades, a full outbox fails
     ],
     wms: { connected: true, reconnects: 0 },
     outbox: { messages: 1, bytes: 10, dropped: 0, maxBytes: 100 },
-    ota: {},
+    ota: null,
     alerts: [],
     maintenance: [],
   };

@@ -90,7 +90,9 @@ test(
       assert.match((await page.textContent('.plc[data-plc="press-2"] .err')) ?? '', /ECONNREFUSED/);
       assert.equal(await page.textContent('#outbox-messages'), '12');
       assert.equal(await page.textContent('#outbox-bytes'), '4.0 KiB');
-      assert.match((await page.textContent('#ota')) ?? '', /slot a.*0\.1\.0 committed/);
+      assert.match((await page.textContent('#ota')) ?? '', /phaseCommitted/);
+      assert.match((await page.textContent('#ota')) ?? '', /slot a0\.1\.0 active/);
+      assert.match((await page.textContent('#ota-history')) ?? '', /Probation → Committed/);
       assert.match((await page.textContent('#maintenance')) ?? '', /fullBackup · 1\.2 s/);
       assert.match((await page.textContent('#alerts')) ?? '', /press-2 disconnected/);
       const countCell = '.plc[data-plc="conveyor-1"] td[data-tag="count"]';

@@ -23,14 +23,33 @@ export class DrivenView extends EventEmitter implements GatewayView {
       reconnects: 2,
     },
     outbox: { messages: 12, bytes: 4096, dropped: 0, maxBytes: 1024 * 1024 },
+    // A real ota/state payload (what ota/agent/state-payload.ts publishes).
     ota: {
       active: 'a',
-      phase: 'idle',
       slots: {
-        a: { version: '0.1.0', state: 'committed' },
-        b: { version: '0.0.9', state: 'previous' },
+        factory: { version: '0.0.9' },
+        a: {
+          name: 'wms-gateway',
+          version: '0.1.0',
+          counter: 3,
+          installedAt: '2026-11-20T09:58:00Z',
+        },
+        b: null,
       },
-      history: [{ ts: '2026-11-20T10:00:00Z', version: '0.1.0', result: 'committed' }],
+      phase: 'Committed',
+      progress: 1,
+      update: { id: 'wms-gateway-0.1.0', version: '0.1.0', target: 'agent' },
+      history: [
+        {
+          ts: '2026-11-20T10:00:00Z',
+          from: 'Probation',
+          to: 'Committed',
+          update: 'wms-gateway-0.1.0',
+          active: 'a',
+          message: 'healthy through probation',
+        },
+      ],
+      ts: '2026-11-20T10:00:00Z',
     },
     alerts: [
       {

@@ -112,8 +112,9 @@ test('refusals name the problem and leave the config in force', { timeout: 10_00
     [signer.sign({ ...doc, plcs: [{ ...plc('p1'), unitId: 999 }] }), 'invalid-config'],
     [signer.sign({ ...doc, bogus: 1 }), 'invalid-config'],
     [
+      // Keys change only by a trust policy or the local file (CONTRACT.md §6).
       signer.sign({ ...doc, commands: { keys: [{ kty: 'oct', k: 'AA', kid: 'h' }] } }),
-      'invalid-config',
+      'trust-change-needs-root',
     ],
     [signer.sign({ ...doc, exp: Math.floor(Date.now() / 1000) - 3600 }), 'expired'],
     [signer.sign('plcs: [unclosed'), 'malformed'],

@@ -1,19 +1,20 @@
-// Key set and JWS verification: the right key by kid, algorithms pinned per key, every refusal named.
+// The one JWS verifier (platform/signature): the right key by kid, algorithms pinned per key (ES256,
+// EdDSA; never none, HMAC, RSA), every refusal named with one kebab-case reason.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CompactSign, exportJWK, generateKeyPair } from 'jose';
-import { KeySet, isKeyError } from '../../agent/commands/key-set.js';
-import { verifyCompactJws } from '../../agent/commands/verify-jws.js';
-import { isRejectedError, reasonCode } from '../../agent/commands/rejection.js';
-import { makeSigner } from './signer.js';
+import { KeyRing as KeySet } from '../../platform/signature/key-ring.js';
+import { isKeyError, isSignatureError } from '../../platform/signature/errors.js';
+import { verifyCompactJws } from '../../platform/signature/verify-jws.js';
+import { makeSigner } from '../commands/signer.js';
 
 async function rejects(p: Promise<unknown>, code: string): Promise<string> {
   try {
     await p;
   } catch (e) {
-    assert.ok(isRejectedError(e), `expected a RejectedError, got ${String(e)}`);
-    assert.equal(reasonCode(e.reason), code, e.reason);
-    return e.reason;
+    assert.ok(isSignatureError(e), `expected a SignatureError, got ${String(e)}`);
+    assert.equal(e.reason, code, e.message);
+    return e.message;
   }
   assert.fail(`expected ${code}`);
 }
@@ -24,7 +25,7 @@ test(
   async () => {
     const es = await makeSigner('ES256', 'wms-es');
     const ed = await makeSigner('EdDSA', 'wms-ed');
-    const keys = await KeySet.load([es.publicJwk, ed.publicJwk]);
+    const keys = await KeySet.load([es.publicJwk, ed.publicJwk], 'commands.keys');
     for (const s of [es, ed]) {
       const v = await verifyCompactJws(await s.sign({ id: 'x' }), keys);
       assert.equal(v.kid, s.kid);
@@ -36,7 +37,7 @@ test(
 test('a key without kid is known by its RFC 7638 thumbprint', { timeout: 10_000 }, async () => {
   const s = await makeSigner('EdDSA', 'ignored');
   const { kid: _kid, ...noKid } = s.publicJwk;
-  const keys = await KeySet.load([noKid]);
+  const keys = await KeySet.load([noKid], 'commands.keys');
   const { calculateJwkThumbprint } = await import('jose');
   const tp = await calculateJwkThumbprint(noKid);
   assert.ok(keys.get(tp));
@@ -47,7 +48,7 @@ test('a key without kid is known by its RFC 7638 thumbprint', { timeout: 10_000 
 test('refusals: unknown-key, bad-signature, bad-alg, malformed', { timeout: 10_000 }, async () => {
   const good = await makeSigner('ES256', 'k1');
   const impostor = await makeSigner('ES256', 'k1'); // same kid, other private key
-  const keys = await KeySet.load([good.publicJwk]);
+  const keys = await KeySet.load([good.publicJwk], 'commands.keys');
   await rejects(
     verifyCompactJws(await good.sign({ id: 'a' }, { kid: 'nope' }), keys),
     'unknown-key',
@@ -88,12 +89,20 @@ test(
       [[priv], /commands\.keys\.0: is a private key/],
       [[{ kty: 'oct', k: 'c2VjcmV0', kid: 'h' }], /commands\.keys\.0: unsupported key type oct/],
       [[{ kty: 'RSA', n: 'AQAB', e: 'AQAB', kid: 'r' }], /unsupported key type RSA/],
+      // One algorithm set for everything: ES384/ES512 keys are no longer accepted anywhere.
+      [
+        [{ kty: 'EC', crv: 'P-384', x: 'AA', y: 'AA', kid: 'p3' }],
+        /unsupported key type EC\/P-384/,
+      ],
       [[{ ...ed.publicJwk, alg: 'ES256' }], /alg ES256 does not fit/],
       [[ed.publicJwk, ed.publicJwk], /commands\.keys\.1\.kid: duplicate kid "d"/],
       [[{ kty: 'EC', crv: 'P-256', x: 'AA', y: 'AA', kid: 'bad' }], /not a usable public key/],
     ];
     for (const [jwks, re] of cases) {
-      await assert.rejects(KeySet.load(jwks), (e: unknown) => isKeyError(e) && re.test(e.message));
+      await assert.rejects(
+        KeySet.load(jwks, 'commands.keys'),
+        (e: unknown) => isKeyError(e) && re.test(e.message),
+      );
     }
   },
 );
