@@ -13,6 +13,7 @@ import { tmpDir } from '../test/helpers/tmp.js';
 import { startSimulator, type Simulator } from '../plc/simulator/simulator.js';
 import { rawModbusRate } from '../plc/simulator/raw-rate.js';
 import { cpuSeconds, peakRssMb, percentile } from './proc-stats.js';
+import { decodePayload } from '../agent/sparkplug/payload-codec.js';
 
 const PLCS = Number(process.env.BENCH_PLCS ?? 8);
 // The agent's production V8 flags (Dockerfile.template NODE_OPTIONS, npm start); BENCH_AGENT_FLAGS
@@ -32,10 +33,14 @@ interface Phase {
   type?: 'int16' | 'float32';
   /** Only the first n simulators (default all). */
   plcs?: number;
+  /** wms.format of the agent (default json). */
+  format?: 'json' | 'sparkplug-b';
 }
 
-/** BENCH_BRIDGE_PHASES=light,target,saturation,one-plc (default: all). */
-const PHASES = (process.env.BENCH_BRIDGE_PHASES ?? 'light,target,saturation,one-plc').split(',');
+/** BENCH_BRIDGE_PHASES=light,target,saturation,one-plc,sparkplug (default: all). */
+const PHASES = (
+  process.env.BENCH_BRIDGE_PHASES ?? 'light,target,saturation,one-plc,sparkplug'
+).split(',');
 
 async function runPhase(
   phase: Phase,
@@ -59,7 +64,7 @@ async function runPhase(
   const registers = float ? phase.tags * 2 : phase.tags;
   const config = {
     gateway: { tenant: 'bench', id: 'gw' },
-    wms: { urls: [brokerUrl], heartbeatSeconds: 3600 },
+    wms: { urls: [brokerUrl], heartbeatSeconds: 3600, format: phase.format ?? 'json' },
     plcs: sims.map((s, i) => ({
       id: `plc-${i}`,
       transport: { type: 'tcp', host: '127.0.0.1', port: s.port },
@@ -95,16 +100,28 @@ async function runPhase(
   let messages = 0;
   let counting = false;
   const latencies: number[] = [];
+  const sparkplug = phase.format === 'sparkplug-b';
   let first = false;
   sub.on('message', (_t, payload) => {
     first = true;
     if (!counting) return;
+    if (sparkplug) {
+      // Every DDATA decoded, as a host would; latency from the metrics' read time.
+      const p = decodePayload(payload);
+      messages++;
+      values += p.metrics.length;
+      const ts = p.metrics[0]?.timestamp;
+      if (ts !== undefined) latencies.push(Date.now() - ts);
+      return;
+    }
     const m = JSON.parse(payload.toString()) as { ts: string; values: object };
     messages++;
     values += Object.keys(m.values).length;
     latencies.push(Date.now() - Date.parse(m.ts));
   });
-  await sub.subscribeAsync('wms/bench/gw/plc/+/data', { qos: 1 });
+  await sub.subscribeAsync(sparkplug ? 'spBv1.0/bench/DDATA/gw/+' : 'wms/bench/gw/plc/+/data', {
+    qos: 1,
+  });
 
   // The built agent (dist/), as it runs in the image — not the tsx loader the tests use.
   const agent = spawn(
@@ -252,6 +269,34 @@ const bench: BenchFn = async (print) => {
         onePlcValuesPerCoreSec: one.valuesPerCoreSec,
         onePlcRssMb: one.rss,
       });
+    }
+    // Sparkplug B mode beside JSON: light and target load again with wms.format sparkplug-b (DDATA by
+    // alias through the same outbox), read as ratios against the JSON phases of the same run.
+    if (PHASES.includes('sparkplug')) {
+      for (const [key, tags, seconds] of [
+        ['light', 100, 10],
+        ['target', 1250, 20],
+      ] as const) {
+        const spb = await runPhase(
+          {
+            name: `${key} load (sparkplug-b)`,
+            tags,
+            intervalMs: 100,
+            seconds,
+            format: 'sparkplug-b',
+          },
+          sims,
+          broker.url,
+          print,
+        );
+        Object.assign(out, {
+          [`${key}SparkplugValuesPerSec`]: spb.valuesPerSec,
+          [`${key}SparkplugP50Ms`]: spb.p50,
+          [`${key}SparkplugP99Ms`]: spb.p99,
+          [`${key}SparkplugCpuPct`]: spb.cpu,
+          [`${key}SparkplugRssMb`]: spb.rss,
+        });
+      }
     }
     return out;
   } finally {

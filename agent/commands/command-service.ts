@@ -228,6 +228,56 @@ export class CommandService {
     this.reply('cmd/ack', { id, status: 'rejected', reason: QUEUE_FULL_REASON });
   }
 
+  /**
+   * A write already authorised by its transport (a Sparkplug DCMD, with sparkplug.commands on): the same
+   * PLC/tag/writable/min/max checks, per-PLC queue bound, update lock, execution and audit as a signed
+   * command, without the JWS and replay steps (the transport has no id or signature) and without
+   * cmd/ack or cmd/result (the caller reports). Throws RejectedError before anything touches the PLC;
+   * resolves with the result once the PLC answered.
+   */
+  async submitWrite(req: {
+    id: string;
+    plc: string;
+    values: Record<string, unknown>;
+    who: string;
+  }): Promise<CommandResult> {
+    const cmd: Command = { id: req.id, plc: req.plc, op: 'write', values: req.values };
+    const target = this.opts.pollers.get(cmd.plc);
+    let run: () => Promise<CommandResult>;
+    try {
+      if (!target)
+        throw new RejectedError('unknown-plc', cmd.plc, 'no PLC with this id in the config');
+      checkWrite(target.config, cmd.values);
+      const queued = this.inflight.get(cmd.plc) ?? 0;
+      if (queued >= this.settings.queueLength)
+        throw new RejectedError(
+          'queue-full',
+          cmd.plc,
+          `${queued} commands waiting (commands.queueLength)`,
+        );
+      this.inflight.set(cmd.plc, queued + 1);
+      run = () => this.execute(cmd, target, req.who, Promise.resolve(), false);
+    } catch (e) {
+      const reason = isRejectedError(e) ? e.reason : String(e);
+      void this.track(
+        this.audit({
+          kind: 'command',
+          who: req.who,
+          id: cmd.id,
+          what: summary(cmd),
+          outcome: 'rejected',
+          reason,
+        }),
+      );
+      throw e;
+    }
+    this.opts.logger.info(
+      { command: cmd.id, plc: cmd.plc, op: cmd.op, kid: req.who },
+      'command accepted',
+    );
+    return this.track(run());
+  }
+
   /** Resolves when every accepted command has its result published and audited (tests, shutdown). */
   async idle(): Promise<void> {
     while (this.tasks.size) await Promise.allSettled([...this.tasks]);
@@ -325,6 +375,7 @@ export class CommandService {
     target: CommandTarget,
     kid: string | null,
     durable: Promise<void>,
+    reply = true,
   ): Promise<CommandResult> {
     let result: CommandResult;
     try {
@@ -347,7 +398,7 @@ export class CommandService {
       this.inflight.set(cmd.plc, (this.inflight.get(cmd.plc) ?? 1) - 1);
     }
     // Published first: the stored copy only serves duplicates, and a lost one reads as "interrupted".
-    this.reply('cmd/result', result);
+    if (reply) this.reply('cmd/result', result);
     const stored = this.replay
       .setResult(result)
       .catch((e: unknown) =>

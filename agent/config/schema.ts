@@ -6,6 +6,7 @@ import { jwkSchema, sizeSchema } from '../../platform/config-fields.js';
 import { otaSchema } from '../../ota/config/schema.js';
 import { maintenanceSchema } from '../maintenance/config-schema.js';
 import { healthSchema } from '../health/config-schema.js';
+import { sparkplugSchema } from '../sparkplug/config-schema.js';
 import { trustSchema } from '../trust/config-schema.js';
 import { identitySchema } from '../identity/config-schema.js';
 
@@ -142,6 +143,12 @@ export const wmsSchema = z
       .union([z.literal(5), z.literal(4)])
       .default(5)
       .describe('MQTT 5 (default) or 3.1.1 (4)'),
+    format: z
+      .enum(['json', 'sparkplug-b'])
+      .default('json')
+      .describe(
+        'json: our topics (wms/{tenant}/{gateway}/plc/{plc}/data); sparkplug-b: a Sparkplug 3.0 edge node (docs/sparkplug.md). Takes effect at restart',
+      ),
     compression: z
       .enum(['none', 'gzip'])
       .default('none')
@@ -339,6 +346,7 @@ export const configSchema = z.strictObject({
   http: httpSchema,
   maintenance: maintenanceSchema,
   health: healthSchema,
+  sparkplug: sparkplugSchema,
   trust: trustSchema,
   identity: identitySchema,
   // Sections owned by later parts (maintenance, health, balena) are added here with their own schemas.

@@ -11,10 +11,19 @@ import { loadTlsMaterial, type ClientPair } from './tls-material.js';
 
 type Wms = GatewayConfig['wms'];
 
+export interface Will {
+  topic: string;
+  payload: Buffer;
+  properties?: { contentType?: string };
+  /** Default true (our retained status); a Sparkplug NDEATH is not retained. */
+  retain?: boolean;
+}
+
 export interface ConnectionOptions {
   wms: Wms;
   clientId: string;
-  will: { topic: string; payload: Buffer; properties?: { contentType?: string } };
+  /** A function is asked once per connection attempt (a Sparkplug will carries a new bdSeq each time). */
+  will: Will | (() => Will);
   logger: Logger;
   /** WMS_KEY_PASSPHRASE, for an encrypted client key. */
   keyPassphrase?: string | undefined;
@@ -118,7 +127,11 @@ export class Connection extends EventEmitter {
       queueQoSZero: false,
       keepalive: w.keepaliveSeconds,
       connectTimeout: w.connectTimeoutMs,
-      will: { ...this.opts.will, qos: 1, retain: true },
+      will: {
+        qos: 1,
+        retain: true,
+        ...(typeof this.opts.will === 'function' ? this.opts.will() : this.opts.will),
+      },
     };
     if (w.protocolVersion === 5)
       o.properties = {

@@ -3,10 +3,13 @@
 import type { MqttClient } from 'mqtt';
 import { FLAG_GZIP } from '../outbox/record.js';
 import type { Outbox, OutboxEntry } from '../outbox/outbox.js';
+import type { Rendered } from './link-format.js';
 
 export interface DataPumpOptions {
   outbox: Outbox;
   topicFor: (plc: string) => string;
+  /** A data format's own rendering of an entry (agent/sparkplug); undefined: nothing to send. */
+  render?: (e: OutboxEntry) => Rendered | undefined;
   qos: 0 | 1;
   protocolVersion: 4 | 5;
   inflight: number;
@@ -82,16 +85,29 @@ export class DataPump {
   }
 
   private publishSome(client: MqttClient): void {
-    const { outbox, qos, protocolVersion, topicFor } = this.opts;
+    const { outbox, qos, protocolVersion, topicFor, render } = this.opts;
     const gen = this.generation;
     const room = this.opts.inflight - outbox.inflight;
     if (room <= 0) return;
+    let skipped = 0;
     for (const e of outbox.take(room)) {
       const opts: Parameters<MqttClient['publish']>[2] = { qos };
+      if (render) {
+        const r = render(e);
+        if (!r) {
+          outbox.ack(e); // nothing to send for it: done, and the window refills below
+          skipped++;
+          continue;
+        }
+        if (protocolVersion === 5 && r.properties) opts.properties = r.properties;
+        client.publish(r.topic, r.payload, opts, (err) => this.done(gen, e, err));
+        continue;
+      }
       if (protocolVersion === 5 && e.flags & FLAG_GZIP)
         opts.properties = { contentType: 'application/gzip' };
       client.publish(topicFor(e.key), e.payload, opts, (err) => this.done(gen, e, err));
     }
+    if (skipped > 0) this.schedule();
   }
 
   private done(gen: number, e: OutboxEntry, err: Error | undefined): void {

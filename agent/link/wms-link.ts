@@ -27,6 +27,7 @@ import type { AckCounters } from './wms-ack.js';
 import type { PeerView } from './wms-peer.js';
 import { WmsConversation } from './wms-conversation.js';
 import { decodeInbound } from './inbound.js';
+import type { DataGate, LinkFormat } from './link-format.js';
 
 export type WmsConfig = GatewayConfig['wms'];
 export interface HeartbeatExtras {
@@ -57,6 +58,8 @@ export interface WmsLinkOptions {
   registration?: () => Record<string, unknown>;
   /** Whether a PLC id is configured (a WMS ack for another one is refused). */
   knownPlc?: (plc: string) => boolean;
+  /** Data in another format than plc/{plc}/data JSON (wms.format: sparkplug-b). */
+  format?: LinkFormat;
 }
 
 export interface WmsLinkStats {
@@ -124,6 +127,8 @@ export class WmsLink extends EventEmitter {
   private started = false;
   private pair: ClientPair | undefined;
   private talk!: WmsConversation;
+  private readonly format: LinkFormat | undefined;
+  private dataOpen = false;
 
   constructor(private readonly opts: WmsLinkOptions) {
     super();
@@ -131,6 +136,7 @@ export class WmsLink extends EventEmitter {
     this.pair = opts.clientPair;
     this.log = opts.logger.child({ component: 'wms-link' });
     this.prefix = `wms/${opts.tenant}/${opts.gatewayId}/`;
+    this.format = opts.format;
   }
 
   topic(subtopic: string): string {
@@ -187,6 +193,7 @@ export class WmsLink extends EventEmitter {
       protocolVersion: this.wms.protocolVersion,
       inflight: o.inflight,
       onPublished: (n) => (this.published += n),
+      ...(this.format && { render: this.format.render.bind(this.format) }),
     });
     this.outbox.on('appended', () => this.pump.schedule());
     this.talk = new WmsConversation({
@@ -204,7 +211,9 @@ export class WmsLink extends EventEmitter {
     this.conn = new Connection({
       wms: this.wms,
       clientId: `wmsgw-${this.opts.tenant}-${this.opts.gatewayId}`,
-      will: { topic: this.topic('status'), ...this.encode({ state: 'offline' }) },
+      will: this.format
+        ? () => this.format!.will()
+        : { topic: this.topic('status'), ...this.encode({ state: 'offline' }) },
       logger: this.log,
       keyPassphrase: this.opts.keyPassphrase,
       pair: () => this.pair,
@@ -234,7 +243,10 @@ export class WmsLink extends EventEmitter {
       while (this.outbox.inflight > 0 && Date.now() < deadline) await sleep(20);
       const offline = { state: 'offline', ts: new Date().toISOString() };
       await withTimeout(
-        new Promise<void>((resolve) => this.send(client, 'status', offline, true, resolve)),
+        Promise.all([
+          new Promise<void>((resolve) => this.send(client, 'status', offline, true, resolve)),
+          this.format?.close(client),
+        ]).then(() => undefined),
         Math.max(100, deadline - Date.now()),
       );
     }
@@ -249,6 +261,11 @@ export class WmsLink extends EventEmitter {
     plc: string,
     data: { ts: string; values: Record<string, unknown>; quality: Record<string, 'bad'> },
   ): void {
+    const format = this.format;
+    if (format) {
+      this.outbox.append(plc, 0, (seq) => format.record(plc, seq, data));
+      return;
+    }
     const gzip = this.wms.compression === 'gzip';
     const { tenant, gatewayId } = this.opts;
     this.outbox.append(plc, gzip ? FLAG_GZIP : 0, (seq) => {
@@ -457,7 +474,9 @@ export class WmsLink extends EventEmitter {
     this.send(client, 'status', birth, true);
     this.sendRegistration(client);
     for (const [sub, v] of this.retained) this.send(client, sub, v, true);
-    this.pump.attach(client);
+    this.dataOpen = false;
+    if (this.format) this.format.up(client, this.dataGate(client));
+    else this.openData(client);
     for (const e of this.events.splice(0)) this.send(client, e.subtopic, e.payload, false);
     this.log.info({ url }, 'WMS connected');
     if (this.downSince) {
@@ -477,8 +496,10 @@ export class WmsLink extends EventEmitter {
   private onDown(err?: Error): void {
     this.client = undefined;
     this.since = undefined;
+    this.dataOpen = false;
     this.pump.detach();
     this.talk.onDown();
+    this.format?.down();
     if (!this.downSince) {
       this.downSince = { at: Date.now(), buffered: this.outbox.stats().messages };
       this.alert(
@@ -510,10 +531,30 @@ export class WmsLink extends EventEmitter {
     });
   }
 
+  private openData(client: MqttClient): void {
+    if (this.dataOpen || this.client !== client) return;
+    this.dataOpen = true;
+    this.pump.attach(client);
+  }
+
+  /** The format's hold on data for one connection: a gate of an old connection does nothing. */
+  private dataGate(client: MqttClient): DataGate {
+    return {
+      resume: () => this.openData(client),
+      pause: () => {
+        if (!this.dataOpen || this.client !== client) return;
+        this.dataOpen = false;
+        this.pump.detach();
+      },
+    };
+  }
+
   private onMessage(topic: string, raw: Buffer, contentType?: string): void {
     const peer = topic === this.talk.peerTopic;
-    if (!peer && !topic.startsWith(this.prefix)) return;
-    const sub = peer ? topic : topic.slice(this.prefix.length);
+    const ours = topic.startsWith(this.prefix);
+    // Topics outside the gateway's prefix: the WMS heartbeat, and the data format's own (Sparkplug).
+    if (!peer && !ours && !this.format) return;
+    const sub = ours ? topic.slice(this.prefix.length) : topic;
     if (raw.length > this.wms.maxPayloadBytes) {
       this.log.warn(
         { topic: sub, bytes: raw.length, limit: this.wms.maxPayloadBytes },
@@ -529,6 +570,14 @@ export class WmsLink extends EventEmitter {
       return;
     }
     if (peer) return this.talk.onPeerHeartbeat(payload);
+    if (!ours) {
+      try {
+        this.format?.message(topic, payload);
+      } catch (e) {
+        this.log.error({ topic, err: (e as Error).message }, 'inbound message handler failed');
+      }
+      return;
+    }
     if (this.talk.routeAck(sub, payload)) return;
     this.emit('message', sub, payload, { topic });
     this.handlers.get(sub)?.push(payload);

@@ -14,6 +14,7 @@ import type { TagValue } from '../../plc/codec/codec.js';
 import { WmsLink } from '../link/wms-link.js';
 import type { ClientPair } from '../link/tls-material.js';
 import { registration } from './registration.js';
+import { SparkplugNode } from '../sparkplug/edge-node.js';
 
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -75,6 +76,8 @@ export type CorePollers = Pick<PollerSet, 'get' | 'on' | 'off'>;
 export class Gateway extends EventEmitter {
   private readonly pollerSet: PollerSet;
   private readonly wmsLink: WmsLink;
+  /** With wms.format sparkplug-b: the edge node that is the link's data format. */
+  readonly sparkplug: SparkplugNode | undefined;
   private config: GatewayConfig;
   private readonly filters = new Map<string, ChangeFilter[]>();
   private readonly views = new Map<string, PlcView>();
@@ -92,7 +95,20 @@ export class Gateway extends EventEmitter {
       logger: opts.logger,
       options: { commandQueueLength: opts.config.commands.queueLength },
     });
+    this.sparkplug =
+      opts.config.wms.format === 'sparkplug-b'
+        ? new SparkplugNode({
+            group: opts.tenant,
+            node: opts.gatewayId,
+            dataDir: opts.dataDir,
+            logger: opts.logger,
+            host: this,
+            backlog: () => this.wmsLink.stats().outbox.messages,
+            alert: (level, code, message, extra) => this.wmsLink.alert(level, code, message, extra),
+          })
+        : undefined;
     this.wmsLink = new WmsLink({
+      ...(this.sparkplug && { format: this.sparkplug }),
       tenant: opts.tenant,
       gatewayId: opts.gatewayId,
       dataDir: opts.dataDir,

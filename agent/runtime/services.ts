@@ -70,6 +70,7 @@ export async function startServices(ctx: {
     lock,
     env,
   });
+  gateway.sparkplug?.useWriteService(commands.commands);
   const ota = await attachOta({
     gateway,
     rc,
