@@ -2,6 +2,10 @@
 import type { Gateway } from './gateway.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { PlcReading } from '../../plc/poller/plc-poller.js';
+import { certificateNotAfter, loadTlsMaterial } from '../link/tls-material.js';
+
+/** How often the client certificate's expiry is re-read (a renewal or an operator may replace it). */
+const CERT_SAMPLE_MS = 60_000;
 
 export function feedCoreMetrics(gateway: Gateway, metrics: Metrics): () => void {
   const onReading = (r: PlcReading) => {
@@ -21,6 +25,23 @@ export function feedCoreMetrics(gateway: Gateway, metrics: Metrics): () => void 
     metrics.reconnects.inc({ link: 'wms' });
   };
   const onDisconnected = () => metrics.wmsConnected.set(0);
+  // Until the first connect the link is down: an offline first boot must show 0, not no series.
+  if (!gateway.link.stats().connected) metrics.wmsConnected.set(0);
+  const sampleCert = () => {
+    const tls = gateway.currentConfig.wms.tls;
+    try {
+      const cert = tls.cert ? loadTlsMaterial(tls).cert : undefined;
+      if (cert) metrics.tlsClientCertNotAfter.set(certificateNotAfter(cert).getTime() / 1000);
+      else metrics.tlsClientCertNotAfter.reset();
+    } catch {
+      // Unreadable material is reported by the link's own certificate check; no figure is better
+      // than a wrong one here.
+      metrics.tlsClientCertNotAfter.reset();
+    }
+  };
+  sampleCert();
+  const certTimer = setInterval(sampleCert, CERT_SAMPLE_MS);
+  certTimer.unref();
   let lastPublished = 0;
   let lastDropped = 0;
   // Outbox and publish counters are sampled, not evented: cheap, and exact at scrape granularity.
@@ -40,8 +61,11 @@ export function feedCoreMetrics(gateway: Gateway, metrics: Metrics): () => void 
   gateway.on('status', onStatus);
   gateway.link.on('connected', onConnected);
   gateway.link.on('disconnected', onDisconnected);
+  gateway.on('config-applied', sampleCert);
   return () => {
     clearInterval(timer);
+    clearInterval(certTimer);
+    gateway.off('config-applied', sampleCert);
     gateway.pollers.off('reading', onReading);
     gateway.off('status', onStatus);
     gateway.link.off('connected', onConnected);
