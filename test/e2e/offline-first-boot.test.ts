@@ -11,7 +11,7 @@ import { stringify } from 'yaml';
 import { spawnCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { freePort, waitForPort } from '../helpers/ports.js';
-import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
+import { startMosquitto } from '../helpers/mosquitto.js';
 import { waitFor, waitForAsync } from '../helpers/wait.js';
 import { startSimulator } from '../../plc/simulator/simulator.js';
 import { collect, gapsAndDisorder } from '../link/collector.js';
@@ -56,12 +56,10 @@ test(
     const agent = spawnCli(['run', '--config', cfg, '--data-dir', join(dir.path, 'data')], {
       env: { HTTP_PORT: String(httpPort) },
     });
-    let broker: Broker | undefined;
     t.after(async () => {
       clearInterval(mover);
       agent.kill('SIGKILL');
       await sim.close();
-      await broker?.stop();
       dir.cleanup();
     });
     await waitForPort(httpPort, '127.0.0.1', 30_000);
@@ -95,7 +93,8 @@ test(
     // The network arrives. The WMS side (broker + subscriber) is up first, then the gateway's route
     // to it opens: a loopback relay on the configured address, so no reading can slip past the
     // subscriber before it has subscribed.
-    broker = await startMosquitto();
+    const broker = await startMosquitto();
+    t.after(() => broker.stop());
     const sub = await collect(broker.url, 'wms/acme/gw-first/#', { clientId: 'first-boot' });
     t.after(() => sub.close());
     const relay = await openRelay(brokerPort, broker.port);
