@@ -51,7 +51,7 @@ export default async function bench(print: (line: string) => void) {
   try {
     // 1. The agent's own source tree, and the same with one line changed.
     const v1 = t('v1');
-    for (const d of ['agent', 'plc', 'ota', 'bin', 'package.json'])
+    for (const d of ['platform', 'agent', 'plc', 'ota', 'bin', 'package.json'])
       cpSync(join(ROOT, d), join(v1, d), { recursive: true });
     const v2 = t('v2');
     cpSync(v1, v2, { recursive: true });

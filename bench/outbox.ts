@@ -27,7 +27,7 @@ const SAMPLE = { speed: 1234.5, count: 987654, temp: 215, running: true, target:
 const CHILD = `
 const [{ wmsSchema }, { createLogger }, { WmsLink }] = await Promise.all([
   import(${JSON.stringify(join(ROOT, 'dist/agent/config/schema.js'))}),
-  import(${JSON.stringify(join(ROOT, 'dist/agent/runtime/logger.js'))}),
+  import(${JSON.stringify(join(ROOT, 'dist/platform/logger.js'))}),
   import(${JSON.stringify(join(ROOT, 'dist/agent/link/wms-link.js'))}),
 ]);
 const [url, dataDir, n] = process.argv.slice(1);

@@ -2,7 +2,7 @@
 // each fsynced before the call returns, rotated by size (audit.1.jsonl is the newest old file).
 import { mkdir, open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fsyncDir } from '../storage/atomic-file.js';
+import { fsyncDir } from '../../platform/atomic-file.js';
 
 export const AUDIT_FILE = 'audit.jsonl';
 

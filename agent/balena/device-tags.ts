@@ -4,7 +4,7 @@
 // kept and sent when it is back. Transport: the supervisor's PATCH /v2/device/tags (>= 17.8), else
 // the cloud API /v7/device_tag with the device's own API key.
 import semver from 'semver';
-import type { Logger } from '../runtime/logger.js';
+import type { Logger } from '../../platform/logger.js';
 import { CloudApiClient } from './cloud-api-client.js';
 import {
   isCloudApiConflictError,

@@ -14,7 +14,7 @@ import {
 } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { dirname } from 'node:path';
-import type { Logger } from '../runtime/logger.js';
+import type { Logger } from '../../platform/logger.js';
 
 export const DEFAULT_LOCK_PATH = '/tmp/balena/updates.lock';
 export const LOCK_OWNER = 'wms-gateway';

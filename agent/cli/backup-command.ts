@@ -1,7 +1,7 @@
 // `wms-gateway backup list|create|restore|verify`: config and state backups of the data dir.
 import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
-import { UsageError } from './usage-error.js';
+import { UsageError } from '../../platform/usage-error.js';
 import { progressOption, progressReporter, type ProgressMode } from './progress-reporter.js';
 
 const DATA_DIR_HELP = 'persistent state directory (default ./data, /data under balena)';
@@ -9,7 +9,7 @@ const DATA_DIR_HELP = 'persistent state directory (default ./data, /data under b
 async function backupSettings(opts: { config?: string; dataDir?: string }) {
   const { loadConfig, resolveDataDir } = await import('../config/load.js');
   const { validateConfig } = await import('../config/validate.js');
-  const { isConfigError } = await import('../config/errors.js');
+  const { isConfigError } = await import('../../platform/config-error.js');
   try {
     const r = loadConfig({ configPath: opts.config, dataDir: opts.dataDir });
     return { dataDir: r.dataDir, m: r.config.maintenance };

@@ -1,7 +1,7 @@
 // `wms-gateway config check FILE`: every error as `path.to.field: what is wrong`, exit 2; exit 0 when valid.
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
-import { UsageError } from './usage-error.js';
+import { UsageError } from '../../platform/usage-error.js';
 import { parseConfigText, validateConfig } from '../config/validate.js';
 
 export function registerConfigCommand(program: Command): void {

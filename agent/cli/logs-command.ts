@@ -1,7 +1,7 @@
 // `wms-gateway logs`: search the agent's logs in $DATA_DIR/logs, rotated .gz files included.
 import type { Command } from 'commander';
 import { join } from 'node:path';
-import { UsageError } from './usage-error.js';
+import { UsageError } from '../../platform/usage-error.js';
 
 export const DEFAULT_LOG_LIMIT = 200;
 

@@ -1,8 +1,8 @@
 // The wms-gateway command line (CONTRACT.md §1). Each command lives in its own module and registers itself here.
 import { Command, CommanderError } from 'commander';
-import { isConfigError, formatIssues } from '../config/errors.js';
-import { isUsageError } from './usage-error.js';
-import { VERSION } from '../runtime/version.js';
+import { isConfigError, formatIssues } from '../../platform/config-error.js';
+import { isUsageError } from '../../platform/usage-error.js';
+import { VERSION } from '../../platform/version.js';
 import { registerRunCommand } from './run-command.js';
 import { registerConfigCommand } from './config-command.js';
 import { registerSimulateCommand } from './simulate-command.js';

@@ -16,7 +16,7 @@ import {
 import { tmpdir } from 'node:os';
 import { basename, extname, join } from 'node:path';
 import type { JWK } from 'jose';
-import { UsageError } from './usage-error.js';
+import { UsageError } from '../../platform/usage-error.js';
 import { progressOption, progressReporter, type ProgressMode } from './progress-reporter.js';
 
 type PackOpts = {
@@ -306,7 +306,10 @@ export function registerOtaCommand(program: Command): void {
   ).action(async (o: { dataDir?: string; json?: boolean }) =>
     guard(async () => {
       const { deviceStatus } = await import('../../ota/device/device-commands.js');
-      process.stdout.write(await deviceStatus(o.dataDir, Boolean(o.json)));
+      const { resolveDataDir } = await import('../config/load.js');
+      process.stdout.write(
+        await deviceStatus(resolveDataDir({ dataDir: o.dataDir }), Boolean(o.json)),
+      );
     }),
   );
 
@@ -318,7 +321,10 @@ export function registerOtaCommand(program: Command): void {
   ).action(async (o: { dataDir?: string; json?: boolean }) =>
     guard(async () => {
       const { deviceHistory } = await import('../../ota/device/device-commands.js');
-      process.stdout.write(await deviceHistory(o.dataDir, Boolean(o.json)));
+      const { resolveDataDir } = await import('../config/load.js');
+      process.stdout.write(
+        await deviceHistory(resolveDataDir({ dataDir: o.dataDir }), Boolean(o.json)),
+      );
     }),
   );
 
@@ -329,7 +335,8 @@ export function registerOtaCommand(program: Command): void {
   ).action(async (o: { dataDir?: string }) =>
     guard(async () => {
       const { deviceRollback } = await import('../../ota/device/device-commands.js');
-      process.stdout.write(await deviceRollback(o.dataDir));
+      const { resolveDataDir } = await import('../config/load.js');
+      process.stdout.write(await deviceRollback(resolveDataDir({ dataDir: o.dataDir })));
     }),
   );
 
@@ -342,7 +349,14 @@ export function registerOtaCommand(program: Command): void {
   ).action(async (src: string, o: { dataDir?: string; config?: string }) =>
     guard(async () => {
       const { deviceInstall } = await import('../../ota/device/device-commands.js');
-      const { text, ok } = await deviceInstall(src, o.dataDir, o.config);
+      const { loadConfig } = await import('../config/load.js');
+      const r = loadConfig({ configPath: o.config, dataDir: o.dataDir });
+      const { text, ok } = await deviceInstall(src, {
+        dataDir: r.dataDir,
+        gatewayId: r.gatewayId,
+        ota: r.config.ota,
+        configPath: r.configPath,
+      });
       process.stdout.write(text);
       if (!ok) throw new UsageError('install refused (see above)');
     }),

@@ -2,7 +2,7 @@
 // wave by wave, gated on the gw.health device tags the agents report (docs/fleet.md).
 import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
-import { UsageError } from './usage-error.js';
+import { UsageError } from '../../platform/usage-error.js';
 import { resolveDataDir } from '../config/load.js';
 import { CloudApiClient } from '../balena/cloud-api-client.js';
 import { isCloudApiAuthError, isCloudApiNotFoundError } from '../balena/errors.js';

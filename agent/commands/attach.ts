@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Env } from '../config/load.js';
-import type { Logger } from '../runtime/logger.js';
+import type { Logger } from '../../platform/logger.js';
 import { AuditLog } from '../audit/audit-log.js';
 import {
   RemoteConfigService,

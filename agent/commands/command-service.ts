@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import type { GatewayConfig } from '../config/schema.js';
 import type { PlcConfig } from '../../plc/config/schema.js';
-import type { Logger } from '../runtime/logger.js';
+import type { Logger } from '../../platform/logger.js';
 import type { AuditEntry, AuditLog } from '../audit/audit-log.js';
 import {
   checkTimes,

@@ -2,7 +2,7 @@
 // make a command run twice. An append-only journal (fsynced before the command is acked), compacted now and then.
 import { mkdir, open, readFile, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../storage/atomic-file.js';
+import { writeFileAtomic } from '../../platform/atomic-file.js';
 import { RejectedError } from './rejection.js';
 
 export interface CommandResult {

@@ -1,18 +1,17 @@
 // Where the config comes from: a file, GATEWAY_CONFIG_YAML, then env vars (balena variables), which win.
-import { readFileSync, existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
 import type { GatewayConfig } from './schema.js';
-import { ConfigError } from './errors.js';
-import { parseConfigText, validateConfig } from './validate.js';
+import {
+  isUnderBalena,
+  readConfigDocument,
+  type Env,
+  type SourceOptions,
+} from '../../platform/config-source.js';
+import { validateConfig } from './validate.js';
 
-export type Env = Record<string, string | undefined>;
+export { isUnderBalena, resolveDataDir, type Env } from '../../platform/config-source.js';
 
-export interface LoadOptions {
-  configPath?: string | undefined;
-  dataDir?: string | undefined;
-  env?: Env;
-}
+export type LoadOptions = SourceOptions;
 
 /** A validated config plus what was resolved from the environment. */
 export interface ResolvedConfig {
@@ -25,15 +24,6 @@ export interface ResolvedConfig {
   /** Where the config document came from (file path, GATEWAY_CONFIG_YAML or defaults). */
   source: string;
   underBalena: boolean;
-}
-
-export function isUnderBalena(env: Env): boolean {
-  return Boolean(env.BALENA_SUPERVISOR_ADDRESS || env.BALENA_DEVICE_UUID || env.BALENA === '1');
-}
-
-export function resolveDataDir(opts: LoadOptions): string {
-  const env = opts.env ?? process.env;
-  return resolve(opts.dataDir ?? env.DATA_DIR ?? (isUnderBalena(env) ? '/data' : './data'));
 }
 
 /** Apply the env vars of CONTRACT.md §2 on top of a parsed document (env wins). */
@@ -62,22 +52,8 @@ export function applyEnv(doc: Record<string, unknown>, env: Env): Record<string,
 
 export function loadConfig(opts: LoadOptions = {}): ResolvedConfig {
   const env = opts.env ?? process.env;
-  const dataDir = resolveDataDir(opts);
-  const configPath = resolve(
-    opts.configPath ?? env.GATEWAY_CONFIG ?? join(dataDir, 'gateway.yaml'),
-  );
-  let doc: unknown = {};
-  let source = 'defaults';
-  if (env.GATEWAY_CONFIG_YAML?.trim()) {
-    source = 'GATEWAY_CONFIG_YAML';
-    doc = parseConfigText(env.GATEWAY_CONFIG_YAML, source);
-  } else if (existsSync(configPath)) {
-    source = configPath;
-    doc = parseConfigText(readFileSync(configPath, 'utf8'), source);
-  } else if (opts.configPath ?? env.GATEWAY_CONFIG) {
-    throw new ConfigError([{ path: '', message: 'file not found' }], configPath);
-  }
-  const config = validateConfig(applyEnv(doc as Record<string, unknown>, env), source);
+  const { doc, source, configPath, dataDir } = readConfigDocument(opts);
+  const config = validateConfig(applyEnv(doc, env), source);
   return resolveConfig(config, { env, dataDir, configPath, source });
 }
 

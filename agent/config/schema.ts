@@ -2,13 +2,10 @@
 // Each section has defaults so an empty file is a valid config (the embedded default).
 import { z } from 'zod';
 import { plcsSchema } from '../../plc/config/schema.js';
-import { sizeSchema } from './size.js';
+import { jwkSchema, sizeSchema } from '../../platform/config-fields.js';
+import { otaSchema } from '../../ota/config/schema.js';
 import { maintenanceSchema } from '../maintenance/config-schema.js';
 import { healthSchema } from '../health/config-schema.js';
-
-const jwk = z
-  .looseObject({ kty: z.string(), kid: z.string().optional() })
-  .describe('A JWK public key');
 
 const brokerUrl = z.string().refine((u) => {
   try {
@@ -170,7 +167,7 @@ export const wmsSchema = z
 export const commandsSchema = z
   .strictObject({
     keys: z
-      .array(jwk)
+      .array(jwkSchema)
       .default([])
       .describe('Public keys (JWK, ES256 or EdDSA) allowed to sign commands and remote config'),
     requireSignature: z
@@ -254,43 +251,6 @@ export const commandsSchema = z
           .describe('Audit files kept, current included'),
       })
       .prefault({}),
-  })
-  .prefault({});
-
-export const otaSchema = z
-  .strictObject({
-    keys: z
-      .array(jwk)
-      .default([])
-      .describe('Public keys (JWK, Ed25519 or ES256) allowed to sign OTA bundles'),
-    minHealthySeconds: z
-      .number()
-      .int()
-      .min(1)
-      .max(86_400)
-      .default(60)
-      .describe('Probation a new slot must stay healthy for'),
-    probationGraceSeconds: z
-      .number()
-      .int()
-      .min(0)
-      .max(86_400)
-      .default(30)
-      .describe('Extra time a new slot gets to become healthy before probation fails'),
-    crashLoop: z
-      .strictObject({
-        exits: z.number().int().min(1).default(3),
-        windowSeconds: z.number().int().min(1).default(60),
-      })
-      .prefault({}),
-    maxBundleBytes: sizeSchema(1024, 4 * 1024 ** 3)
-      .default(256 * 1024 ** 2)
-      .describe('Largest OTA bundle accepted (default 256MiB)'),
-    deviceType: z
-      .string()
-      .optional()
-      .describe('Overrides BALENA_DEVICE_TYPE for requires.deviceTypes'),
-    ring: z.string().optional().describe('Rollout ring of this gateway (e.g. canary)'),
   })
   .prefault({});
 

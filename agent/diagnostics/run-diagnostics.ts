@@ -2,7 +2,7 @@
 // a failing one never stops the others, and each non-ok result carries a recommendation.
 import { validateConfig } from '../config/validate.js';
 import { loadConfig, resolveDataDir, type Env } from '../config/load.js';
-import { isConfigError, formatIssues } from '../config/errors.js';
+import { isConfigError, formatIssues } from '../../platform/config-error.js';
 import type { GatewayConfig } from '../config/schema.js';
 import { hostname } from 'node:os';
 import { timed, verdictOf, type DiagCheck, type Verdict } from './check.js';

@@ -2,7 +2,7 @@
 // Feeds /health, the heartbeat and the balena device tags; raises alerts when a level rises.
 import { EventEmitter } from 'node:events';
 import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
-import type { Logger } from '../runtime/logger.js';
+import type { Logger } from '../../platform/logger.js';
 import type { HealthConfig } from './config-schema.js';
 import type { GatewayView } from './gateway-view.js';
 import { HysteresisLevel, LEVEL_RANK, type Level } from './hysteresis.js';

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { EventEmitter } from 'node:events';
-import type { Logger } from '../runtime/logger.js';
+import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { GatewayView } from '../health/gateway-view.js';
 import type { HealthReport } from '../health/monitor.js';

@@ -4,8 +4,8 @@
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { GatewayConfig } from '../config/schema.js';
-import type { Logger } from '../runtime/logger.js';
-import { Backoff } from './backoff.js';
+import type { Logger } from '../../platform/logger.js';
+import { Backoff } from '../../platform/backoff.js';
 import { BrokerConnectError, classifyConnectError } from './link-errors.js';
 import { loadTlsMaterial } from './tls-material.js';
 

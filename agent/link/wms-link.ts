@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { MqttClient } from 'mqtt';
 import type { GatewayConfig } from '../config/schema.js';
-import type { Logger } from '../runtime/logger.js';
+import type { Logger } from '../../platform/logger.js';
 import { Outbox, type DropEvent } from '../outbox/outbox.js';
 import { FLAG_GZIP } from '../outbox/record.js';
 import { Connection, connectionKey } from './connection.js';

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { BackupError } from './errors.js';
 import { selectFiles, type Skipped } from './file-select.js';
 import { readPaced, sha256, yieldTo, DEFAULT_PACE, type Pace } from './pace.js';
-import { writeFileAtomic } from '../storage/atomic-file.js';
+import { writeFileAtomic } from '../../platform/atomic-file.js';
 import { byteCounter, type OnProgress } from '../../platform/progress.js';
 
 export type BackupKind = 'full' | 'diff';

@@ -1,7 +1,7 @@
 // `maintenance:` section of the config: schedules, backups, log retention and pacing.
 import { z } from 'zod';
 import cron from 'node-cron';
-import { sizeSchema } from '../config/size.js';
+import { sizeSchema } from '../../platform/config-fields.js';
 
 const cronExpr = (def: string) =>
   z

@@ -4,7 +4,7 @@
 import { readFile } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
 import { parseConfigText, validateConfig } from '../config/validate.js';
-import { writeFileAtomic } from '../storage/atomic-file.js';
+import { writeFileAtomic } from '../../platform/atomic-file.js';
 import { copiesOf, backupsDirOf } from './backup-store.js';
 import { sha256 } from './pace.js';
 

@@ -3,7 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import cron, { type ScheduledTask } from 'node-cron';
-import type { Logger } from '../runtime/logger.js';
+import type { Logger } from '../../platform/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { MaintenanceConfig } from './config-schema.js';
 import {

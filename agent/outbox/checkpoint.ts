@@ -1,7 +1,7 @@
 // The checkpoint: where the acknowledged prefix of the outbox ends, and the last seq handed out per key.
 // Written atomically (tmp + fsync + rename + fsync dir), so a crash leaves the old or the new one, never half.
 import { readFileSync } from 'node:fs';
-import { writeFileAtomicSync } from '../storage/atomic-file.js';
+import { writeFileAtomicSync } from '../../platform/atomic-file.js';
 import { join } from 'node:path';
 import { z } from 'zod';
 

@@ -14,9 +14,9 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import type { Logger } from '../runtime/logger.js';
+import type { Logger } from '../../platform/logger.js';
 import { isCheckpointError, readCheckpoint, writeCheckpointSync } from './checkpoint.js';
-import { fsyncDirSync } from '../storage/atomic-file.js';
+import { fsyncDirSync } from '../../platform/atomic-file.js';
 import { encodeRecord, HEADER_BYTES } from './record.js';
 import { listSegments, segmentPath, SegmentReader } from './segment-files.js';
 import { DeliveryWindow, type OutboxEntry } from './delivery-window.js';

@@ -2,7 +2,7 @@
 // and history/ with the last N applied ones. Every file is replaced atomically (temp, fsync, rename).
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../storage/atomic-file.js';
+import { writeFileAtomic } from '../../platform/atomic-file.js';
 
 export type ConfigStatus = 'local' | 'applied' | 'rejected' | 'rolled_back';
 

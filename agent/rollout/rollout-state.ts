@@ -2,7 +2,7 @@
 // directory) after every step, so a rollout interrupted at any point resumes from its last step.
 // A state file is input like any other: validated on load, with the field named on error.
 import { readFileSync } from 'node:fs';
-import { writeFileAtomicSync } from '../storage/atomic-file.js';
+import { writeFileAtomicSync } from '../../platform/atomic-file.js';
 import { join } from 'node:path';
 import { z } from 'zod';
 

@@ -2,7 +2,7 @@
 // to the launcher, PLC-map bundles through the core's hot apply, and slot integrity for maintenance.
 import { existsSync } from 'node:fs';
 import type { ResolvedConfig } from '../config/load.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../../platform/logger.js';
 import type { Gateway } from './gateway.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { OtaAgent, type OtaStatePayload } from '../../ota/agent/ota-agent.js';

@@ -4,7 +4,7 @@
 // maintenance) attach to it in services.ts; nobody reaches across.
 import { EventEmitter } from 'node:events';
 import { isDeepStrictEqual } from 'node:util';
-import type { Logger } from './logger.js';
+import type { Logger } from '../../platform/logger.js';
 import type { GatewayConfig } from '../config/schema.js';
 import type { PlcConfig } from '../../plc/config/schema.js';
 import { PollerSet } from '../../plc/poller/poller-set.js';

@@ -3,9 +3,9 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, type ResolvedConfig } from '../config/load.js';
-import { createLogger, type Logger } from './logger.js';
+import { createLogger, type Logger } from '../../platform/logger.js';
 import { Gateway } from './gateway.js';
-import { VERSION } from './version.js';
+import { VERSION } from '../../platform/version.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './embedded-broker.js';
 import { startServices, type Services } from './services.js';
 import { RemoteConfigService } from '../remote-config/remote-config-service.js';

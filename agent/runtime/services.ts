@@ -2,10 +2,10 @@
 // metrics and HTTP, balena device tags and the update lock, OTA. Each gets only what it needs.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { reopenLogFile } from './logger.js';
+import { reopenLogFile } from '../../platform/logger.js';
 import { recordFileHash } from '../maintenance/integrity-check.js';
 import type { ResolvedConfig } from '../config/load.js';
-import type { Logger } from './logger.js';
+import type { Logger } from '../../platform/logger.js';
 import type { Gateway } from './gateway.js';
 import { LiveView } from './live-view.js';
 import { feedCoreMetrics } from './core-metrics.js';

@@ -3,7 +3,7 @@
 // restarts the whole container.
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
-import type { Logger } from '../runtime/logger.js';
+import type { Logger } from '../../platform/logger.js';
 import type { WatchdogConfig } from '../health/config-schema.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { IncidentLog, type Incident } from './incident-log.js';

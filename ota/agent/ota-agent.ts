@@ -1,6 +1,6 @@
 // What the running agent wires: ota/offer → an update; ota/state out; health reports to the launcher.
 import type { Logger } from 'pino';
-import type { GatewayConfig } from '../../agent/config/schema.js';
+import type { OtaConfig } from '../config/schema.js';
 import type { PlcConfig } from '../../plc/config/schema.js';
 import { isOtaRefusal, isOtaStateError } from '../errors.js';
 import { type DownloadSettings } from '../device/download.js';
@@ -21,7 +21,7 @@ export type { OtaStatePayload };
 
 export interface OtaAgentOptions {
   dataDir: string;
-  config: GatewayConfig['ota'];
+  config: OtaConfig;
   gatewayId: string;
   logger: Logger;
   publishState: (state: OtaStatePayload) => void;

@@ -1,7 +1,8 @@
 // Device side of `wms-gateway ota`: status, history, rollback, install against the local data dir.
+// The CLI (agent/cli/ota-command.ts) resolves the data dir and the config and hands them in.
 import { existsSync } from 'node:fs';
-import { loadConfig, resolveDataDir } from '../../agent/config/load.js';
-import { createLogger } from '../../agent/runtime/logger.js';
+import type { OtaConfig } from '../config/schema.js';
+import { createLogger } from '../../platform/logger.js';
 import { statePayload } from '../agent/state-payload.js';
 import { withOtaLock } from './op-lock.js';
 import { factoryDir, imageVersion, otaPaths, slotEntry } from './paths.js';
@@ -9,8 +10,7 @@ import { rollBack } from './slot-switch.js';
 import { loadState } from './state-store.js';
 import { runUpdate } from './updater.js';
 
-export async function deviceStatus(dataDir: string | undefined, json: boolean): Promise<string> {
-  const dir = resolveDataDir({ dataDir });
+export async function deviceStatus(dir: string, json: boolean): Promise<string> {
   const factory = factoryDir();
   const p = statePayload(loadState(otaPaths(dir)), imageVersion(factory));
   if (json) return JSON.stringify(p, null, 2) + '\n';
@@ -36,8 +36,8 @@ export async function deviceStatus(dataDir: string | undefined, json: boolean): 
   );
 }
 
-export async function deviceHistory(dataDir: string | undefined, json: boolean): Promise<string> {
-  const s = loadState(otaPaths(resolveDataDir({ dataDir })));
+export async function deviceHistory(dataDir: string, json: boolean): Promise<string> {
+  const s = loadState(otaPaths(dataDir));
   if (json) return JSON.stringify(s.history, null, 2) + '\n';
   if (!s.history.length) return 'no OTA history\n';
   return (
@@ -50,8 +50,8 @@ export async function deviceHistory(dataDir: string | undefined, json: boolean):
   );
 }
 
-export async function deviceRollback(dataDir: string | undefined): Promise<string> {
-  const paths = otaPaths(resolveDataDir({ dataDir }));
+export async function deviceRollback(dataDir: string): Promise<string> {
+  const paths = otaPaths(dataDir);
   const factory = factoryDir();
   return withOtaLock(paths.lock, 'cli rollback', () => {
     const s = loadState(paths);
@@ -67,14 +67,21 @@ export async function deviceRollback(dataDir: string | undefined): Promise<strin
   });
 }
 
+/** What an install needs of the loaded config. */
+export interface InstallContext {
+  dataDir: string;
+  gatewayId: string;
+  ota: OtaConfig;
+  /** The config file (backed up before the install). */
+  configPath: string;
+}
+
 export async function deviceInstall(
   src: string,
-  dataDir: string | undefined,
-  configPath: string | undefined,
+  r: InstallContext,
 ): Promise<{ text: string; ok: boolean }> {
-  const r = loadConfig({ configPath, dataDir });
   const factory = factoryDir();
-  const c = r.config.ota;
+  const c = r.ota;
   const s = await runUpdate(
     {
       dataDir: r.dataDir,

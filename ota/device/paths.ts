@@ -1,5 +1,5 @@
 // Where OTA keeps its files under $DATA_DIR (docs/ota.md §Files on the device).
-import { findPackageRoot } from '../../agent/runtime/version.js';
+import { findPackageRoot } from '../../platform/version.js';
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';

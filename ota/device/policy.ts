@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import semver from 'semver';
 import { OtaRefusal } from '../errors.js';
 import type { Manifest } from '../bundle/manifest.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomicSync, WORLD_READABLE } from '../../platform/atomic-file.js';
 import type { OtaPaths } from './paths.js';
 
 export interface DeviceFacts {
@@ -29,7 +29,8 @@ export function readCounter(paths: OtaPaths, target: Manifest['target']): number
 
 /** Raise the anti-rollback counter (never lowers it). */
 export function raiseCounter(paths: OtaPaths, target: Manifest['target'], counter: number): void {
-  if (counter > readCounter(paths, target)) writeFileAtomic(paths.counter(target), `${counter}\n`);
+  if (counter > readCounter(paths, target))
+    writeFileAtomicSync(paths.counter(target), `${counter}\n`, WORLD_READABLE);
 }
 
 export function checkPolicy(m: Manifest, facts: DeviceFacts, installedCounter: number): void {

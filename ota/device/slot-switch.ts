@@ -1,7 +1,7 @@
 // The moves that change which slot runs: switch (after install), commit, roll back. Each is one atomic
 // state write, so a power cut leaves either the old or the new slot active, never a mix.
 import { existsSync, readFileSync } from 'node:fs';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomicSync, WORLD_READABLE } from '../../platform/atomic-file.js';
 import { OtaStateError } from '../errors.js';
 import { move, type Health, type OtaState } from './state-store.js';
 import type { OtaPaths, SlotName } from './paths.js';
@@ -72,7 +72,7 @@ export function finishRollBack(
 ): OtaState {
   const backup = s.update?.configBackup;
   if (backup && existsSync(backup.backup))
-    writeFileAtomic(backup.path, readFileSync(backup.backup));
+    writeFileAtomicSync(backup.path, readFileSync(backup.backup), WORLD_READABLE);
   let to = s.update?.fromSlot ?? 'factory';
   if (!slotExists(to)) to = 'factory';
   const bad = s.active;
@@ -102,6 +102,6 @@ export function backupConfig(
 ): { path: string; backup: string } | undefined {
   if (!configPath || !existsSync(configPath)) return undefined;
   const backup = `${paths.configBackup}/config`;
-  writeFileAtomic(backup, readFileSync(configPath));
+  writeFileAtomicSync(backup, readFileSync(configPath), WORLD_READABLE);
   return { path: configPath, backup };
 }

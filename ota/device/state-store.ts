@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { REFUSAL_REASONS, OtaStateError } from '../errors.js';
-import { writeFileAtomic } from './atomic-file.js';
+import { writeFileAtomicSync, WORLD_READABLE } from '../../platform/atomic-file.js';
 import type { OtaPaths } from './paths.js';
 import { PHASES, MAX_TRANSITIONS, TransitionError, canTransition, type Phase } from './states.js';
 
@@ -111,7 +111,7 @@ export function loadState(paths: OtaPaths): OtaState {
 }
 
 export function saveState(paths: OtaPaths, s: OtaState): void {
-  writeFileAtomic(paths.state, JSON.stringify(s, null, 1) + '\n');
+  writeFileAtomicSync(paths.state, JSON.stringify(s, null, 1) + '\n', WORLD_READABLE);
 }
 
 export interface MoveOptions {

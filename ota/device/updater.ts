@@ -10,7 +10,7 @@ import { bundleByteBound, manifestSchema, type Manifest } from '../bundle/manife
 import { checkPayload, materialize } from '../bundle/materialize.js';
 import { verifyManifest, decodeManifestUnverified } from '../bundle/signing.js';
 import { scanTree, treeSha256, sha256 } from '../bundle/tree.js';
-import { replaceDir } from './atomic-file.js';
+import { replaceDirSync } from '../../platform/atomic-file.js';
 import { download, type DownloadSettings } from './download.js';
 import { holdIfAsked } from './hold.js';
 import { withOtaLock } from './op-lock.js';
@@ -226,7 +226,7 @@ async function deploy(
   const deps = join(ctx.factory, 'node_modules');
   if (!existsSync(join(staging, 'node_modules')) && existsSync(deps))
     symlinkSync(deps, join(staging, 'node_modules'), 'dir');
-  replaceDir(staging, paths.slot(slot));
+  replaceDirSync(staging, paths.slot(slot));
   s.slots[slot] = {
     name: m.name,
     version: m.version,

@@ -1,8 +1,10 @@
 // The image's entry point: `node dist/ota/launcher/main.js run [--config F] [--data-dir D]`.
 // Tiny on purpose (it is not updated by OTA): reads its settings, runs the supervisor, forwards signals.
-import { loadConfig, resolveDataDir } from '../../agent/config/load.js';
-import { otaSchema } from '../../agent/config/schema.js';
-import { createLogger } from '../../agent/runtime/logger.js';
+// It reads only the `ota:` section of the config, and imports only ota/ and platform/ (npm run lint
+// checks this closure: .dependency-cruiser.mjs).
+import { resolveDataDir } from '../../platform/config-source.js';
+import { createLogger } from '../../platform/logger.js';
+import { otaSchema, readOtaConfig } from '../config/schema.js';
 import { factoryDir } from '../device/paths.js';
 import { DEFAULT_LAUNCHER, Launcher } from './supervisor.js';
 
@@ -15,7 +17,7 @@ const logger = createLogger({ name: 'wms-gateway-launcher' });
 const dataDir = resolveDataDir({ dataDir: opt('--data-dir') });
 let ota = otaSchema.parse({});
 try {
-  ota = loadConfig({ configPath: opt('--config'), dataDir }).config.ota;
+  ota = readOtaConfig({ configPath: opt('--config'), dataDir });
 } catch (e) {
   // The agent reports a bad config itself; the launcher still has to run it.
   logger.warn({ err: (e as Error).message }, 'launcher: config unreadable, using OTA defaults');

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { PlcConfig } from '../../plc/config/schema.js';
 import type { Manifest } from '../bundle/manifest.js';
-import { fsyncDir, writeFileAtomic } from '../device/atomic-file.js';
+import { fsyncDirSync, writeFileAtomicSync, WORLD_READABLE } from '../../platform/atomic-file.js';
 import type { OtaPaths } from '../device/paths.js';
 import { raiseCounter } from '../device/policy.js';
 import { isHealthyAgainst } from '../device/slot-switch.js';
@@ -35,7 +35,7 @@ export function plcMapInstaller(
     const plcs = parsePlcMap(map.text, m.files[0]!.path);
     const previousFile = join(paths.plcMapDir, 'previous.json');
     const previous = hooks.current?.() ?? readJson(join(paths.plcMapDir, 'current.json'));
-    writeFileAtomic(previousFile, JSON.stringify(previous ?? null));
+    writeFileAtomicSync(previousFile, JSON.stringify(previous ?? null), WORLD_READABLE);
     const baseline = hooks.health();
     s.update!.baseline = baseline;
     raiseCounter(paths, 'plc-map', m.counter);
@@ -88,11 +88,15 @@ export function plcMapInstaller(
         );
       await new Promise((r) => setTimeout(r, sample));
     }
-    writeFileAtomic(join(paths.plcMapDir, 'current.json'), JSON.stringify(plcs));
+    writeFileAtomicSync(
+      join(paths.plcMapDir, 'current.json'),
+      JSON.stringify(plcs),
+      WORLD_READABLE,
+    );
     const tree = join(paths.plcMapDir, 'tree');
     rmSync(tree, { recursive: true, force: true });
     cpSync(map.tree, tree, { recursive: true });
-    fsyncDir(paths.plcMapDir);
+    fsyncDirSync(paths.plcMapDir);
     s.plcMap = { name: m.name, version: m.version, counter: m.counter };
     s.progress = 1;
     move(paths, s, 'Committed', {
@@ -122,7 +126,8 @@ async function rollBackMap(
         hooks.logger.error({ err: e.message }, 'ota: re-applying the previous PLC map failed'),
       );
   const b = s.update?.configBackup;
-  if (b && existsSync(b.backup)) writeFileAtomic(b.path, readFileSync(b.backup));
+  if (b && existsSync(b.backup))
+    writeFileAtomicSync(b.path, readFileSync(b.backup), WORLD_READABLE);
   move(paths, s, 'Failed', { message: `PLC map rolled back: ${message}`, reason });
   hooks.logger.warn({ update: s.update?.id, reason }, `ota PLC map rolled back: ${message}`);
   publish(ctx, s);

@@ -27,7 +27,8 @@ import type { Priority } from '../driver/serial-queue.js';
 import { SerialQueue } from '../driver/serial-queue.js';
 import { TcpLink } from '../driver/tcp-link.js';
 import { CommandQueueFullError, TagNotWritableError, UnknownTagError } from './errors.js';
-import { backoffDelay, TickScheduler } from './tick-scheduler.js';
+import { backoffDelay } from '../../platform/backoff.js';
+import { TickScheduler } from './tick-scheduler.js';
 import { readPipelined } from './pipeline.js';
 import {
   DEFAULT_COMMAND_QUEUE_LENGTH,

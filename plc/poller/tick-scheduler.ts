@@ -49,14 +49,3 @@ export class TickScheduler {
     this.arm();
   }
 }
-
-/** Capped exponential backoff with equal jitter: attempt 0 → [min/2, min], then doubling up to max. */
-export function backoffDelay(
-  attempt: number,
-  minMs: number,
-  maxMs: number,
-  rnd = Math.random,
-): number {
-  const d = Math.min(maxMs, minMs * 2 ** Math.min(attempt, 30));
-  return d / 2 + rnd() * (d / 2);
-}

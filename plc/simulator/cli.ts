@@ -1,5 +1,5 @@
 // `wms-gateway simulate [--port N] [--host ADDR] [--map FILE]`: the simulator in the foreground until SIGINT/SIGTERM.
-import { UsageError } from '../../agent/cli/usage-error.js';
+import { UsageError } from '../../platform/usage-error.js';
 import { demoMap } from './demo.js';
 import {
   isSimulatorMapError,

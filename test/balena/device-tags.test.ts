@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DeviceTagReporter } from '../../agent/balena/device-tags.js';
-import { createLogger } from '../../agent/runtime/logger.js';
+import { createLogger } from '../../platform/logger.js';
 import { startFakeSupervisor, type FakeBalenaSupervisor } from '../fakes/fake-balena-supervisor.js';
 import { startFakeCloudApi } from '../fakes/fake-balena-cloud-api.js';
 import { waitFor, sleep } from '../helpers/wait.js';

@@ -12,7 +12,7 @@ import {
   isUpdateLockError,
   LOCK_OWNER,
 } from '../../agent/balena/update-lock.js';
-import { createLogger } from '../../agent/runtime/logger.js';
+import { createLogger } from '../../platform/logger.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { waitForOutput } from '../helpers/cli.js';
 

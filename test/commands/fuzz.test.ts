@@ -11,7 +11,7 @@ import { AuditLog } from '../../agent/audit/audit-log.js';
 import { CommandService, type Ack } from '../../agent/commands/command-service.js';
 import { REJECTION_CODES, reasonCode } from '../../agent/commands/rejection.js';
 import { RemoteConfigService } from '../../agent/remote-config/remote-config-service.js';
-import { createLogger } from '../../agent/runtime/logger.js';
+import { createLogger } from '../../platform/logger.js';
 import { PollerSet } from '../../plc/poller/poller-set.js';
 import { makeSigner, nowSec, type Signer } from './signer.js';
 import { plcDoc, startHarness, startPlc } from './harness.js';

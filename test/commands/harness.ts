@@ -6,7 +6,7 @@ import { ModbusRTU, type ModbusRTUClient } from '../../plc/driver/modbus-serial.
 import { validateConfig } from '../../agent/config/validate.js';
 import type { GatewayConfig } from '../../agent/config/schema.js';
 import { Gateway } from '../../agent/runtime/gateway.js';
-import { createLogger } from '../../agent/runtime/logger.js';
+import { createLogger } from '../../platform/logger.js';
 import type { AuditLog } from '../../agent/audit/audit-log.js';
 import { CommandService } from '../../agent/commands/command-service.js';
 import type { RemoteConfigService } from '../../agent/remote-config/remote-config-service.js';

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { validateConfig } from '../../agent/config/validate.js';
 import { AuditLog } from '../../agent/audit/audit-log.js';
 import { CommandService } from '../../agent/commands/command-service.js';
-import { createLogger } from '../../agent/runtime/logger.js';
+import { createLogger } from '../../platform/logger.js';
 import { PollerSet } from '../../plc/poller/poller-set.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { ackAndResult, startHarness } from './harness.js';

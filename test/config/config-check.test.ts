@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { loadConfig } from '../../agent/config/load.js';
-import { isConfigError } from '../../agent/config/errors.js';
+import { isConfigError } from '../../platform/config-error.js';
 import { validateConfig } from '../../agent/config/validate.js';
 
 const GOOD = `

@@ -6,7 +6,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tmpDir } from '../helpers/tmp.js';
 import { runCli } from '../helpers/cli.js';
-import { createLogger, reopenLogFile } from '../../agent/runtime/logger.js';
+import { createLogger, reopenLogFile } from '../../platform/logger.js';
 import { rotateLogs } from '../../agent/maintenance/log-rotation.js';
 
 test(

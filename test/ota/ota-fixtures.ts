@@ -4,8 +4,8 @@ import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Header } from 'tar';
 import { gzipSync } from 'node:zlib';
-import { createLogger } from '../../agent/runtime/logger.js';
-import { otaSchema } from '../../agent/config/schema.js';
+import { createLogger } from '../../platform/logger.js';
+import { otaSchema } from '../../ota/config/schema.js';
 import { ROOT } from '../helpers/cli.js';
 import {
   detachSignature,

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { appendFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Outbox, type OutboxOptions, type DropEvent } from '../../agent/outbox/outbox.js';
-import { createLogger } from '../../agent/runtime/logger.js';
+import { createLogger } from '../../platform/logger.js';
 import { tmpDir } from '../helpers/tmp.js';
 
 const logger = createLogger({ level: 'silent' });

@@ -1,7 +1,7 @@
 // Reconnect backoff: capped exponential with equal jitter, per PLC.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { backoffDelay } from '../../plc/poller/tick-scheduler.js';
+import { backoffDelay } from '../../platform/backoff.js';
 
 test('backoff doubles from minMs, stays within [d/2, d], and is capped at maxMs', () => {
   const lo = () => 0;

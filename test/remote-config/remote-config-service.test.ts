@@ -8,7 +8,7 @@ import { validateConfig } from '../../agent/config/validate.js';
 import type { GatewayConfig } from '../../agent/config/schema.js';
 import { AuditLog } from '../../agent/audit/audit-log.js';
 import { RemoteConfigService } from '../../agent/remote-config/remote-config-service.js';
-import { createLogger } from '../../agent/runtime/logger.js';
+import { createLogger } from '../../platform/logger.js';
 import { reasonCode } from '../../agent/commands/rejection.js';
 import { makeSigner, type Signer } from '../commands/signer.js';
 import { tmpDir } from '../helpers/tmp.js';

@@ -1,6 +1,7 @@
 // Replace a file so that after a power cut it holds either the old or the new content, never a mix:
 // write a temp file, fsync it, rename over the target, fsync the directory. Used for every piece of
-// agent state that must survive a crash (applied config, replay cache, backups, integrity records).
+// state that must survive a crash: the agent's (applied config, replay cache, backups, integrity
+// records, outbox checkpoint) and OTA's (state, counters, slot markers, whole slot directories).
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -60,6 +61,9 @@ export function writeFileAtomicSync(path: string, data: string | Uint8Array, mod
   fsyncDirSync(dir);
 }
 
+/** For files that hold no secret and that other users may read (OTA state and slots' code). */
+export const WORLD_READABLE = 0o644;
+
 export function fsyncDirSync(dir: string): void {
   const fd = openSync(dir, 'r');
   try {
@@ -67,4 +71,11 @@ export function fsyncDirSync(dir: string): void {
   } finally {
     closeSync(fd);
   }
+}
+
+/** Replace directory `to` by `from` (rename), fsyncing the parent. The old `to` is removed first. */
+export function replaceDirSync(from: string, to: string): void {
+  rmSync(to, { recursive: true, force: true });
+  renameSync(from, to);
+  fsyncDirSync(dirname(to));
 }

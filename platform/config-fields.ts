@@ -1,5 +1,10 @@
-// Byte sizes in config may be written for people: 512MiB, 100MB, 64k, or a plain number of bytes.
+// Config fields that the agent's and OTA's sections share: byte sizes written for people (512MiB,
+// 100MB, 64k, or a plain number of bytes) and JWK public keys.
 import { z } from 'zod';
+
+export const jwkSchema = z
+  .looseObject({ kty: z.string(), kid: z.string().optional() })
+  .describe('A JWK public key');
 
 const UNITS: Record<string, number> = {
   '': 1,
