@@ -113,7 +113,7 @@ export class CommandService {
     let kid: string | null = null;
     let cmd: Command | undefined;
     let id: string | number | null = null;
-    let run: (() => void) | undefined;
+    let run: (() => Promise<CommandResult>) | undefined;
     try {
       const buf =
         typeof raw === 'string'
@@ -145,7 +145,7 @@ export class CommandService {
     }
     // The ack goes out before the PLC is touched; the result follows on the same ordered link.
     this.reply('cmd/ack', ack);
-    run?.();
+    void run?.();
     this.logAck(ack, cmd, kid, received);
     void this.track(
       this.audit({
@@ -158,6 +158,65 @@ export class CommandService {
       }),
     );
     return ack;
+  }
+
+  /**
+   * A write from the gateway's own page (the HTTP server has checked the token): the same checks,
+   * queue bound, durable id, update lock, execution and audit as a WMS command, with `who` (e.g.
+   * `dashboard`) in the audit log instead of a key id. The ack and the result are also published on
+   * cmd/ack and cmd/result, so the WMS sees the PLC was written locally. Never rejects.
+   */
+  async local(
+    doc: Record<string, unknown>,
+    who: string,
+  ): Promise<{ ack: Ack; result?: CommandResult }> {
+    const received = this.now();
+    const nowS = Math.floor(received / 1000);
+    let cmd: Command | undefined;
+    let ack: Ack;
+    let run: (() => Promise<CommandResult>) | undefined;
+    try {
+      cmd = parseCommand({ iat: nowS, exp: nowS + 60, ...doc }, true);
+      run = this.admit(cmd, sha256(JSON.stringify(doc)), received, who);
+      ack = run
+        ? { id: cmd.id, status: 'accepted' }
+        : { id: cmd.id, status: 'accepted', note: 'duplicate' };
+    } catch (e) {
+      if (!isRejectedError(e))
+        this.opts.logger.error({ err: e, who }, 'local command check failed unexpectedly');
+      const reason = isRejectedError(e)
+        ? e.reason
+        : new RejectedError('malformed', undefined, 'internal error while checking').reason;
+      ack = { id: cmd?.id ?? peekId(doc), status: 'rejected', reason };
+      run = undefined;
+    }
+    this.reply('cmd/ack', ack);
+    const pending = run?.();
+    this.logAck(ack, cmd, who, received);
+    if (!run)
+      await this.audit({
+        kind: 'command',
+        who,
+        id: ack.id,
+        what: summary(cmd),
+        outcome: ack.note ? 'duplicate' : ack.status,
+        ...(ack.reason ? { reason: ack.reason } : {}),
+      });
+    return pending ? { ack, result: await pending } : { ack };
+  }
+
+  /** Record a local write refused before it reached the checks (no or wrong token at the page). */
+  async auditRefused(who: string, doc: unknown, reason: string): Promise<void> {
+    const d = (doc && typeof doc === 'object' ? doc : {}) as Record<string, unknown>;
+    this.opts.logger.warn({ who, plc: d.plc, reason }, 'local command refused');
+    await this.audit({
+      kind: 'command',
+      who,
+      id: peekId(d),
+      what: { plc: d.plc, op: 'write', values: d.values },
+      outcome: 'rejected',
+      reason,
+    });
   }
 
   /** Resolves when every accepted command has its result published and audited (tests, shutdown). */
@@ -203,7 +262,7 @@ export class CommandService {
     hash: string,
     received: number,
     kid: string | null,
-  ): (() => void) | undefined {
+  ): (() => Promise<CommandResult>) | undefined {
     const seen = this.replay.lookup(cmd.id);
     if (seen) {
       if (seen.hash !== hash)
@@ -236,7 +295,7 @@ export class CommandService {
     durable.catch(() => undefined); // awaited in execute
     this.inflight.set(cmd.plc, queued + 1);
     this.active.add(cmd.id);
-    return () => void this.track(this.execute(cmd, target, kid, durable));
+    return () => this.track(this.execute(cmd, target, kid, durable));
   }
 
   private async execute(

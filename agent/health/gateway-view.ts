@@ -11,6 +11,18 @@ export interface PlcView {
   lastReadTs?: string | undefined;
   values: Record<string, unknown>;
   quality: Record<string, 'bad'>;
+  /** The PLC's tags as configured: what the page may trend and offer to write. */
+  tags?: TagMeta[] | undefined;
+  /** Values older than this (3 poll intervals) are shown stale. */
+  staleAfterMs?: number | undefined;
+}
+
+export interface TagMeta {
+  name: string;
+  type: string;
+  writable: boolean;
+  min?: number | undefined;
+  max?: number | undefined;
 }
 
 export interface AlertView {
@@ -31,6 +43,12 @@ export interface GatewaySnapshot {
   };
   outbox: { messages: number; bytes: number; dropped: number; maxBytes?: number | undefined };
   ota: unknown;
+  /** The WMS link's client certificate (the cert/state payload); null without mutual TLS. */
+  identity?: unknown;
+  /** The trust policy in force (the trust/state payload); null with local keys only. */
+  trust?: unknown;
+  /** The next or current maintenance window (the maintenance/window payload); null without windows. */
+  maintenanceWindow?: unknown;
   alerts: AlertView[];
   maintenance: unknown[];
 }

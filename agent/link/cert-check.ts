@@ -1,5 +1,6 @@
 // Client certificate health for mutual TLS: expiry (warning N days before, critical M days before or
 // after) and a private key file that group or others may read. Returns alerts; the link publishes them.
+import { X509Certificate } from 'node:crypto';
 import type { GatewayConfig } from '../config/schema.js';
 import { certificateNotAfter, keyFileTooOpen, loadTlsMaterial } from './tls-material.js';
 
@@ -46,4 +47,28 @@ export function checkClientCertificate(
     out.push({ level: 'critical', code: 'wms.tls.material', message: (e as Error).message });
   }
   return out;
+}
+
+/** The client certificate in use, shaped like the cert/state payload (CONTRACT.md §7); null without one. */
+export function clientCertificateState(
+  tls: GatewayConfig['wms']['tls'],
+  now = Date.now(),
+): Record<string, unknown> | null {
+  if (!tls.cert) return null;
+  try {
+    const pem = loadTlsMaterial(tls).cert;
+    if (!pem) return null;
+    const c = new X509Certificate(pem);
+    const notAfter = new Date(c.validTo);
+    const days = (notAfter.getTime() - now) / MS_PER_DAY;
+    return {
+      serial: c.serialNumber,
+      subject: c.subject.replace(/\n/g, ', '),
+      notBefore: new Date(c.validFrom).toISOString(),
+      notAfter: notAfter.toISOString(),
+      status: days <= 0 ? 'expired' : days <= tls.expiryWarningDays ? 'expiring' : 'ok',
+    };
+  } catch (e) {
+    return { status: 'expired', error: (e as Error).message };
+  }
 }

@@ -21,6 +21,7 @@ import { UpdateLock } from '../balena/update-lock.js';
 import { DeviceTagReporter } from '../balena/device-tags.js';
 import { attachCommandServices } from '../commands/attach.js';
 import { attachOta } from './attach-ota.js';
+import { clientCertificateState } from '../link/cert-check.js';
 
 export interface Services {
   httpPort?: number;
@@ -58,6 +59,7 @@ export async function startServices(ctx: {
   });
   const ota = await attachOta({ gateway, rc, logger, lock, env, metrics });
   view.ota = () => ota.state();
+  view.identity = () => clientCertificateState(gateway.currentConfig.wms.tls);
 
   const health = new HealthMonitor({
     dataDir: rc.dataDir,
@@ -128,6 +130,8 @@ export async function startServices(ctx: {
           maintenance.run(kind === 'full' ? 'fullBackup' : 'diffBackup'),
         ),
       reports: () => maintenance.reports(),
+      write: (doc) => commands.commands.local({ ...doc }, 'dashboard'),
+      writeRefused: (doc, reason) => commands.commands.auditRefused('dashboard', doc, reason),
       incidents: () => watchdog.incidents(),
     },
   });
