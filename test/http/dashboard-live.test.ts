@@ -110,11 +110,11 @@ test(
       ],
     });
     mkdirSync(OUT, { recursive: true });
-    let lastPage: import('playwright-core').Page | undefined;
+    const last: { page?: import('playwright-core').Page } = {};
     t.after(async () => {
       clearInterval(mover);
       // What the page showed last, for a failed run.
-      await lastPage
+      await last.page
         ?.screenshot({ path: join(OUT, 'dashboard-live-last.png'), fullPage: true })
         .catch(() => undefined);
       await browser.close();
@@ -127,7 +127,7 @@ test(
     const base = `http://127.0.0.1:${httpPort}`;
 
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
-    lastPage = page;
+    last.page = page;
     // What the page showed last, for a failed run.
     t.after(() =>
       page
