@@ -60,8 +60,8 @@ function need<T>(
   what: string,
 ): T {
   const v = doc[k];
-  if (v === undefined || v === null) throw new RejectedError('missing_claim', k);
-  if (!ok(v)) throw new RejectedError('bad_claim', k, what);
+  if (v === undefined || v === null) throw new RejectedError('missing-claim', k);
+  if (!ok(v)) throw new RejectedError('bad-claim', k, what);
   return v;
 }
 
@@ -85,23 +85,23 @@ export function parseCommand(doc: Record<string, unknown>, requireTimes: boolean
   const times: Pick<Common, 'iat' | 'exp' | 'nbf'> = {};
   for (const k of ['iat', 'exp', 'nbf'] as const) {
     if (doc[k] === undefined || doc[k] === null) {
-      if (requireTimes && k !== 'nbf') throw new RejectedError('missing_claim', k);
+      if (requireTimes && k !== 'nbf') throw new RejectedError('missing-claim', k);
       continue;
     }
     if (!isNumericDate(doc[k]))
-      throw new RejectedError('bad_claim', k, 'seconds since 1970 (NumericDate)');
+      throw new RejectedError('bad-claim', k, 'seconds since 1970 (NumericDate)');
     times[k] = doc[k];
   }
   if (op === 'write') {
     const values = need(doc, 'values', isObject, 'an object of tag: value');
     if (Object.keys(values).length === 0)
-      throw new RejectedError('bad_claim', 'values', 'names no tag');
+      throw new RejectedError('bad-claim', 'values', 'names no tag');
     return { id, plc, op, values, ...times };
   }
   const tags = need(doc, 'tags', (v): v is unknown[] => Array.isArray(v), 'an array of tag names');
-  if (tags.length === 0) throw new RejectedError('bad_claim', 'tags', 'names no tag');
+  if (tags.length === 0) throw new RejectedError('bad-claim', 'tags', 'names no tag');
   if (!tags.every(isName))
-    throw new RejectedError('bad_claim', 'tags', 'every entry must be a tag name');
+    throw new RejectedError('bad-claim', 'tags', 'every entry must be a tag name');
   return { id, plc, op, tags: [...new Set(tags as string[])], ...times };
 }
 
@@ -124,14 +124,14 @@ export function checkTimes(c: Pick<Common, 'iat' | 'exp' | 'nbf'>, p: TimePolicy
     const t = c[k];
     if (t !== undefined && t > now + tol)
       throw new RejectedError(
-        'not_yet_valid',
+        'not-yet-valid',
         k,
         `${k} is ${Math.round(t - now)} s ahead of the gateway clock`,
       );
   }
   if (c.exp !== undefined && c.iat !== undefined && c.exp - c.iat > p.maxLifetimeSeconds)
     throw new RejectedError(
-      'lifetime_too_long',
+      'lifetime-too-long',
       undefined,
       `exp - iat = ${Math.round(c.exp - c.iat)} s > ${p.maxLifetimeSeconds} s`,
     );

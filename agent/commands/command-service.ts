@@ -21,7 +21,7 @@ import { RejectedError, isRejectedError } from './rejection.js';
 import { ReplayCache, type CommandResult } from './replay-cache.js';
 import { looksLikeCompactJws, verifyCompactJws } from './verify-jws.js';
 import { checkRead, checkWrite } from './value-check.js';
-import { StorageError, describeError, jsonValues } from './result-values.js';
+import { StorageError, describeError, jsonValues, type ResultErrorCode } from './result-values.js';
 
 export type CommandsSettings = GatewayConfig['commands'];
 
@@ -123,7 +123,7 @@ export class CommandService {
         // Still say which command it was, if it can be read (the link already bounds the size).
         id = peekId(readUnverified(buf.toString('utf8').trim()));
         throw new RejectedError(
-          'too_large',
+          'too-large',
           undefined,
           `${buf.length} bytes > commands.maxPayloadBytes ${this.settings.maxPayloadBytes}`,
         );
@@ -277,13 +277,13 @@ export class CommandService {
     });
     const target = this.opts.pollers.get(cmd.plc);
     if (!target)
-      throw new RejectedError('unknown_plc', cmd.plc, 'no PLC with this id in the config');
+      throw new RejectedError('unknown-plc', cmd.plc, 'no PLC with this id in the config');
     if (cmd.op === 'write') checkWrite(target.config, cmd.values);
     else checkRead(target.config, cmd.tags);
     const queued = this.inflight.get(cmd.plc) ?? 0;
     if (queued >= this.settings.queueLength)
       throw new RejectedError(
-        'queue_full',
+        'queue-full',
         cmd.plc,
         `${queued} commands waiting (commands.queueLength)`,
       );
@@ -374,8 +374,7 @@ export class CommandService {
       earlier ?? {
         id,
         status: 'error',
-        error:
-          'interrupted: the gateway restarted before the PLC answered; check the PLC state before retrying with a new id',
+        error: `${'interrupted' satisfies ResultErrorCode}: the gateway restarted before the PLC answered; check the PLC state before retrying with a new id`,
         ts: new Date().toISOString(),
       },
     );

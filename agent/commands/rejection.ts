@@ -1,28 +1,28 @@
 // Why a command (or a remote config) was refused: a stable code the WMS can branch on, plus text for people.
-// The wire form is `code[:subject][ (detail)]`, e.g. `out_of_range:target (1600 > max 1500)`.
+// The wire form is `code[:subject][ (detail)]`, e.g. `out-of-range:target (1600 > max 1500)`.
 
 export const REJECTION_CODES = [
   'malformed',
-  'too_large',
+  'too-large',
   'unsigned',
-  'bad_signature',
-  'bad_alg',
-  'unknown_key',
-  'missing_claim',
-  'bad_claim',
+  'bad-signature',
+  'bad-alg',
+  'unknown-key',
+  'missing-claim',
+  'bad-claim',
   'expired',
-  'not_yet_valid',
-  'lifetime_too_long',
+  'not-yet-valid',
+  'lifetime-too-long',
   'replayed',
-  'replay_cache_full',
-  'unknown_plc',
-  'unknown_tag',
-  'not_writable',
-  'bad_value',
-  'out_of_range',
-  'queue_full',
-  'stale_version',
-  'invalid_config',
+  'replay-cache-full',
+  'unknown-plc',
+  'unknown-tag',
+  'not-writable',
+  'bad-value',
+  'out-of-range',
+  'queue-full',
+  'stale-version',
+  'invalid-config',
 ] as const;
 
 export type RejectionCode = (typeof REJECTION_CODES)[number];
@@ -58,5 +58,5 @@ export function formatReason(code: RejectionCode, subject?: string, detail?: str
 
 /** The stable code of a reason string: the text before the first `:` or space. */
 export function reasonCode(reason: string): string {
-  return /^[a-z_]+/.exec(reason)?.[0] ?? reason;
+  return /^[a-z-]+/.exec(reason)?.[0] ?? reason;
 }

@@ -83,7 +83,7 @@ export class ReplayCache {
   }
 
   /**
-   * Remember an id; the promise resolves once it is on disk. Throws RejectedError(replay_cache_full)
+   * Remember an id; the promise resolves once it is on disk. Throws RejectedError(replay-cache-full)
    * synchronously; a failed write forgets the id again (it was never durable, so never run).
    */
   claim(id: string, hash: string, until: number, nowMs = Date.now()): Promise<void> {
@@ -91,7 +91,7 @@ export class ReplayCache {
     // Evicting a live id would reopen a replay window; refusing new commands is the safe side.
     if (this.entries.size >= this.maxEntries)
       throw new RejectedError(
-        'replay_cache_full',
+        'replay-cache-full',
         undefined,
         `${this.maxEntries} live command ids; retry later`,
       );

@@ -1,5 +1,5 @@
-// What goes into cmd/result: JSON-safe values and a PLC error named by kind (Modbus exception, TIMEOUT, ...).
-import { errorCode } from '../../plc/driver/errors.js';
+// What goes into cmd/result: JSON-safe values and a PLC error named by kind (Modbus exception, timeout, ...).
+import { errorCode, PLC_ERROR_CODES, type PlcErrorCode } from '../../plc/driver/errors.js';
 import { isLockBusyError } from '../balena/update-lock.js';
 
 /** JSON has no NaN/Infinity/bigint: non-finite numbers become null, bigints strings. */
@@ -14,9 +14,21 @@ export function jsonValues(values: Record<string, unknown>): Record<string, unkn
   return out;
 }
 
+/**
+ * The codes that start cmd/result's `error` (`code: message`; docs/reason-codes.md): the PLC's, plus the
+ * command service's own.
+ */
+export const RESULT_ERROR_CODES = [
+  ...PLC_ERROR_CODES,
+  'storage-error', // the command id could not be recorded on disk: not run
+  'update-lock-busy', // balena's update lock could not be taken for the write
+  'interrupted', // the gateway restarted before the PLC answered
+] as const;
+export type ResultErrorCode = (typeof RESULT_ERROR_CODES)[number] | PlcErrorCode;
+
 /** The command id could not be recorded on disk, so the command was not run. */
 export class StorageError extends Error {
-  readonly code = 'STORAGE_ERROR';
+  readonly code = 'storage-error';
   constructor(override readonly cause: unknown) {
     super(
       `could not record the command id on disk (${(cause as Error)?.message ?? String(cause)}); not run`,
@@ -28,9 +40,13 @@ export function isStorageError(e: unknown): e is StorageError {
   return e instanceof StorageError;
 }
 
-/** `CODE: message`, e.g. `ILLEGAL_DATA_ADDRESS: Modbus exception 2 ... to FC16`, `TIMEOUT: no answer within 1000 ms`. */
+/** `code: message`, e.g. `illegal-data-address: Modbus exception 2 ... to FC16`, `timeout: no answer within 1000 ms`. */
 export function describeError(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
-  const code = isLockBusyError(e) ? 'UPDATE_LOCK_BUSY' : errorCode(e);
+  const code: ResultErrorCode = isStorageError(e)
+    ? e.code
+    : isLockBusyError(e)
+      ? 'update-lock-busy'
+      : errorCode(e);
   return `${code}: ${msg}`.slice(0, 500);
 }

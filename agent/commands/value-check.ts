@@ -15,9 +15,9 @@ function checkLimits(tag: TagConfig, v: unknown): void {
   const n = typeof v === 'string' && tag.type !== 'string' ? Number(v) : v;
   if (typeof n !== 'number' || Number.isNaN(n)) return;
   if (tag.min !== undefined && n < tag.min)
-    throw new RejectedError('out_of_range', tag.name, `${String(v)} < min ${tag.min}`);
+    throw new RejectedError('out-of-range', tag.name, `${String(v)} < min ${tag.min}`);
   if (tag.max !== undefined && n > tag.max)
-    throw new RejectedError('out_of_range', tag.name, `${String(v)} > max ${tag.max}`);
+    throw new RejectedError('out-of-range', tag.name, `${String(v)} > max ${tag.max}`);
 }
 
 /** Encode with the codec; its typed errors become rejection reasons. */
@@ -30,29 +30,29 @@ function checkEncodes(tag: TagConfig, v: unknown): void {
     if (!isCodecError(e)) throw e;
     const detail = e.message.replace(/^tag "[^"]*": /, '');
     if (e.kind === 'range' || e.kind === 'limit')
-      throw new RejectedError('out_of_range', tag.name, detail);
-    if (e.kind === 'not-writable') throw new RejectedError('not_writable', tag.name, detail);
-    throw new RejectedError('bad_value', tag.name, detail);
+      throw new RejectedError('out-of-range', tag.name, detail);
+    if (e.kind === 'not-writable') throw new RejectedError('not-writable', tag.name, detail);
+    throw new RejectedError('bad-value', tag.name, detail);
   }
 }
 
-/** Throws RejectedError (unknown_tag, not_writable, bad_value, out_of_range) for the first bad entry. */
+/** Throws RejectedError (unknown-tag, not-writable, bad-value, out-of-range) for the first bad entry. */
 export function checkWrite(plc: PlcConfig, values: Record<string, unknown>): void {
   const tags = tagIndex(plc);
   for (const [name, v] of Object.entries(values)) {
     const tag = tags.get(name);
-    if (!tag) throw new RejectedError('unknown_tag', name, `PLC ${plc.id} has no tag ${name}`);
+    if (!tag) throw new RejectedError('unknown-tag', name, `PLC ${plc.id} has no tag ${name}`);
     if (!tag.writable)
-      throw new RejectedError('not_writable', name, 'the tag is not writable: true in the config');
+      throw new RejectedError('not-writable', name, 'the tag is not writable: true in the config');
     checkEncodes(tag, v); // type first: a limit compared with a wrong-typed value means nothing
     checkLimits(tag, v);
   }
 }
 
-/** Throws RejectedError(unknown_tag). */
+/** Throws RejectedError(unknown-tag). */
 export function checkRead(plc: PlcConfig, names: string[]): void {
   const tags = tagIndex(plc);
   for (const name of names)
     if (!tags.has(name))
-      throw new RejectedError('unknown_tag', name, `PLC ${plc.id} has no tag ${name}`);
+      throw new RejectedError('unknown-tag', name, `PLC ${plc.id} has no tag ${name}`);
 }

@@ -16,7 +16,7 @@ export function looksLikeCompactJws(text: string): boolean {
   return COMPACT_JWS.test(text);
 }
 
-/** Throws RejectedError (malformed, unknown_key, bad_alg, bad_signature). */
+/** Throws RejectedError (malformed, unknown-key, bad-alg, bad-signature). */
 export async function verifyCompactJws(text: string, keys: KeySet): Promise<VerifiedJws> {
   if (!looksLikeCompactJws(text))
     throw new RejectedError('malformed', undefined, 'not a compact JWS (header.payload.signature)');
@@ -27,13 +27,13 @@ export async function verifyCompactJws(text: string, keys: KeySet): Promise<Veri
     throw new RejectedError('malformed', 'header', 'JWS header is not base64url JSON');
   }
   if (typeof header.kid !== 'string' || header.kid === '')
-    throw new RejectedError('unknown_key', undefined, 'the JWS header has no kid');
+    throw new RejectedError('unknown-key', undefined, 'the JWS header has no kid');
   const pinned = keys.get(header.kid);
   if (!pinned)
-    throw new RejectedError('unknown_key', header.kid, 'no key with this kid in commands.keys');
+    throw new RejectedError('unknown-key', header.kid, 'no key with this kid in commands.keys');
   if (typeof header.alg !== 'string' || !pinned.algs.includes(header.alg))
     throw new RejectedError(
-      'bad_alg',
+      'bad-alg',
       String(header.alg),
       `key ${pinned.kid} only verifies ${pinned.algs.join('/')}`,
     );
@@ -44,7 +44,7 @@ export async function verifyCompactJws(text: string, keys: KeySet): Promise<Veri
     const code = (e as { code?: string }).code;
     if (code === 'ERR_JWS_SIGNATURE_VERIFICATION_FAILED')
       throw new RejectedError(
-        'bad_signature',
+        'bad-signature',
         pinned.kid,
         'signature does not verify with this key',
       );

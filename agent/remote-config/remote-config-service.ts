@@ -102,7 +102,7 @@ export class RemoteConfigService {
     try {
       if (buf.length > MAX_CONFIG_SET_BYTES)
         throw new RejectedError(
-          'too_large',
+          'too-large',
           undefined,
           `${buf.length} bytes > ${MAX_CONFIG_SET_BYTES}`,
         );
@@ -113,7 +113,7 @@ export class RemoteConfigService {
       attempted.version = next.version;
       await KeySet.load(next.config.commands.keys).catch((e: unknown) => {
         throw isKeyError(e)
-          ? new RejectedError('invalid_config', e.path, e.message.slice(e.path.length + 2))
+          ? new RejectedError('invalid-config', e.path, e.message.slice(e.path.length + 2))
           : e;
       });
     } catch (e) {
@@ -139,7 +139,7 @@ export class RemoteConfigService {
       } catch (e2) {
         error += `; rollback also failed: ${(e2 as Error).message}`;
         this.opts.logger.fatal({ err: e2 }, 'rollback to the previous config failed');
-        this.opts.link.alert?.('critical', 'config_rollback_failed', error);
+        this.opts.link.alert?.('critical', 'config.rollback-failed', error);
       }
       return this.refused('rolled_back', error, kid, attempted, change);
     }
@@ -203,7 +203,7 @@ export class RemoteConfigService {
       }
     for (const k of ['iat', 'exp', 'nbf'] as const)
       if (claims[k] !== undefined && (typeof claims[k] !== 'number' || !Number.isFinite(claims[k])))
-        throw new RejectedError('bad_claim', k, 'seconds since 1970 (NumericDate)');
+        throw new RejectedError('bad-claim', k, 'seconds since 1970 (NumericDate)');
     checkTimes(claims as { iat?: number; exp?: number; nbf?: number }, {
       nowSeconds: this.now() / 1000,
       toleranceSeconds: this.current.commands.clockToleranceSeconds,
@@ -212,11 +212,11 @@ export class RemoteConfigService {
     let version = this.state.version + 1;
     if (claims.version !== undefined) {
       if (!Number.isSafeInteger(claims.version) || (claims.version as number) < 1)
-        throw new RejectedError('bad_claim', 'version', 'a positive integer');
+        throw new RejectedError('bad-claim', 'version', 'a positive integer');
       version = claims.version as number;
       if (version <= this.state.version)
         throw new RejectedError(
-          'stale_version',
+          'stale-version',
           String(version),
           `the config in force is version ${this.state.version}`,
         );
@@ -229,7 +229,7 @@ export class RemoteConfigService {
         .slice(0, 5)
         .map((i) => `${i.path || '(root)'}: ${i.message}`)
         .join('; ');
-      throw new RejectedError('invalid_config', e.issues[0]?.path || undefined, first);
+      throw new RejectedError('invalid-config', e.issues[0]?.path || undefined, first);
     }
     return { config, text: toYaml(doc), version, sha256: sha256(payload) };
   }
@@ -255,7 +255,7 @@ export class RemoteConfigService {
       .catch((e: unknown) => this.opts.logger.error({ err: e }, 'could not save config state'));
     this.publish();
     this.opts.logger.warn({ status, error, kid, attempted }, `remote config ${status}`);
-    if (status === 'rolled_back') this.opts.link.alert?.('warning', 'config_rolled_back', error);
+    if (status === 'rolled_back') this.opts.link.alert?.('warning', 'config.rolled-back', error);
     await this.audit(kid, attempted?.version ?? null, { ...attempted, ...change }, status, error);
     return this.configState;
   }

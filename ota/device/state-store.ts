@@ -23,15 +23,18 @@ const slotInfo = z.object({
 });
 export type SlotInfo = z.infer<typeof slotInfo>;
 
+/** ota/state `error.reason`: a refusal, or why an update was rolled back (docs/reason-codes.md). */
+export const OTA_ERROR_REASONS = [
+  ...REFUSAL_REASONS,
+  'crash-loop',
+  'unhealthy',
+  'manual',
+  'loop-guard',
+  'interrupted',
+] as const;
+
 const error = z.object({
-  reason: z.enum([
-    ...REFUSAL_REASONS,
-    'crash-loop',
-    'unhealthy',
-    'manual',
-    'loop-guard',
-    'interrupted',
-  ]),
+  reason: z.enum(OTA_ERROR_REASONS),
   message: z.string(),
 });
 export type OtaErrorInfo = z.infer<typeof error>;

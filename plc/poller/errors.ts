@@ -1,6 +1,6 @@
 // Typed command errors of a poller (the Modbus ones are in plc/driver/errors.ts, codec ones in plc/codec).
 export class UnknownTagError extends Error {
-  readonly code = 'UNKNOWN_TAG';
+  readonly code = 'unknown-tag';
   constructor(
     readonly plc: string,
     readonly tag: string,
@@ -14,7 +14,7 @@ export function isUnknownTagError(e: unknown): e is UnknownTagError {
 }
 
 export class TagNotWritableError extends Error {
-  readonly code = 'NOT_WRITABLE';
+  readonly code = 'not-writable';
   constructor(
     readonly plc: string,
     readonly tag: string,
@@ -29,7 +29,7 @@ export function isTagNotWritableError(e: unknown): e is TagNotWritableError {
 
 /** More commands waiting for this PLC than `commandQueueLength`. */
 export class CommandQueueFullError extends Error {
-  readonly code = 'QUEUE_FULL';
+  readonly code = 'queue-full';
   constructor(
     readonly plc: string,
     readonly limit: number,

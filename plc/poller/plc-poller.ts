@@ -261,7 +261,7 @@ export class PlcPoller extends EventEmitter {
         : undefined;
     for (const [bi, block] of g.blocks.entries()) {
       if (!this.running) return;
-      if (fatal === undefined && !pipelined && !this.link.isOpen()) fatal = 'DISCONNECTED';
+      if (fatal === undefined && !pipelined && !this.link.isOpen()) fatal = 'disconnected';
       if (fatal !== undefined) {
         for (const t of block.tags) errors[t.name] = fatal;
         continue;
@@ -270,7 +270,7 @@ export class PlcPoller extends EventEmitter {
         const data = pipelined ? await pipelined[bi]! : await this.readBlock(block, 'normal');
         const res = decodeBlock(block, data);
         Object.assign(values, res.values);
-        for (const name of Object.keys(res.errors)) errors[name] = 'BAD_RESPONSE';
+        for (const name of Object.keys(res.errors)) errors[name] = 'bad-response';
         ok++;
       } catch (e) {
         if (!this.running) return; // stopping: the link was closed under this read
@@ -303,7 +303,7 @@ export class PlcPoller extends EventEmitter {
     const failed = Object.keys(errors).length;
     if (this.link.isOpen()) {
       if (failed === 0) this.setState('connected');
-      else if (ok === 0 && timeouts > 0) this.setState('disconnected', 'TIMEOUT');
+      else if (ok === 0 && timeouts > 0) this.setState('disconnected', 'timeout');
       else this.setState('degraded', Object.values(errors)[0]);
     }
     const reading: PlcReading = {

@@ -12,7 +12,7 @@ export interface PlcReading {
   tsMs: number;
   durationMs: number;
   values: Record<string, TagValue>;
-  /** tag → error name, e.g. ILLEGAL_DATA_ADDRESS, TIMEOUT, DISCONNECTED, BAD_RESPONSE. */
+  /** tag → error code (docs/reason-codes.md), e.g. illegal-data-address, timeout, disconnected, bad-response. */
   errors: Record<string, string>;
 }
 

@@ -80,7 +80,7 @@ const unitSchema = z.strictObject({
       input: size.optional(),
     })
     .default({})
-    .describe('Addresses served per area (beyond: ILLEGAL_DATA_ADDRESS); default 65536'),
+    .describe('Addresses served per area (beyond: illegal-data-address); default 65536'),
   registers: z.array(z.record(z.string(), z.unknown())).default([]),
 });
 

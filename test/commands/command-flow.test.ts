@@ -169,10 +169,10 @@ describe('signed commands against the simulator', { timeout: 60_000 }, () => {
     const { ack, result } = await ackAndResult(h, id);
     assert.equal(ack.status, 'accepted');
     assert.equal(result!.status, 'error');
-    assert.match(String(result!.error), /^ILLEGAL_DATA_ADDRESS: /);
+    assert.match(String(result!.error), /^illegal-data-address: /);
   });
 
-  test('a PLC that does not answer gives TIMEOUT in cmd/result', { timeout: 10_000 }, async () => {
+  test('a PLC that does not answer gives timeout in cmd/result', { timeout: 10_000 }, async () => {
     const fault = h.sims[0]!.setFault({
       area: 'holding',
       from: 20,
@@ -186,7 +186,7 @@ describe('signed commands against the simulator', { timeout: 60_000 }, () => {
       await h.send('cmd', await h.signer.sign(claims));
       const { result } = await ackAndResult(h, id, 8000);
       assert.equal(result!.status, 'error');
-      assert.match(String(result!.error), /^TIMEOUT: /);
+      assert.match(String(result!.error), /^timeout: /);
     } finally {
       h.sims[0]!.clearFault(fault);
     }

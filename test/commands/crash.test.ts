@@ -8,6 +8,7 @@ import mqtt from 'mqtt';
 import { waitForOutput, ROOT } from '../helpers/cli.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { waitForValue } from '../helpers/wait.js';
 import { ModbusRTU } from '../../plc/driver/modbus-serial.js';
 import { plcDoc, startPlc } from './harness.js';
 import { cmdId, makeSigner, nowSec } from './signer.js';
@@ -16,7 +17,7 @@ const CHILD = join(ROOT, 'test', 'commands', 'fixtures', 'agent-child.ts');
 
 test(
   'after kill -9 and a restart, the same command writes nothing and returns the earlier result',
-  { timeout: 60_000 },
+  { timeout: 120_000 },
   async (t) => {
     const dir = tmpDir();
     t.after(dir.cleanup);
@@ -49,7 +50,7 @@ test(
       child.once('exit', (code) => {
         if (code) process.stderr.write(`agent child exited with ${code}: ${err}\n`);
       });
-      await waitForOutput(child, /ready/, 20_000);
+      await waitForOutput(child, /ready/, 45_000); // tsx start-up on a loaded machine
     };
     const wms = await mqtt.connectAsync(broker.url);
     t.after(() => wms.endAsync(true));
@@ -62,14 +63,12 @@ test(
       }
     });
     await wms.subscribeAsync('wms/t/g/cmd/#', { qos: 1 });
-    const waitFor = async (pred: (m: (typeof seen)[number]) => boolean, label: string) => {
-      for (let i = 0; i < 300; i++) {
-        const m = seen.find(pred);
-        if (m) return m;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      throw new Error(`timeout: ${label}; seen ${JSON.stringify(seen.slice(-4))}`);
-    };
+    const waitFor = (pred: (m: (typeof seen)[number]) => boolean, label: string) =>
+      waitForValue(
+        () => `${label}; seen ${JSON.stringify(seen.slice(-4))}`,
+        () => seen.find(pred),
+        15_000,
+      );
 
     await startChild();
     const id = cmdId('crash');
@@ -119,7 +118,23 @@ test(
       're-sent result',
     );
     assert.deepEqual(resent.json, first.json, 'the earlier result, ts included');
-    await new Promise((r) => setTimeout(r, 200));
+    // Commands to one PLC run in order: once a read sent after the duplicate has its result, a write
+    // the duplicate might have caused would already have happened.
+    const readId = cmdId('crash-read');
+    const read = await signer.sign({
+      id: readId,
+      plc: 'plc1',
+      op: 'read',
+      tags: ['target'],
+      iat: nowSec(),
+      exp: nowSec() + 60,
+    });
+    await wms.publishAsync('wms/t/g/cmd', read, { qos: 1 });
+    const readResult = await waitFor(
+      (m) => m.topic === 'cmd/result' && m.json.id === readId,
+      'the result of a later read',
+    );
+    assert.deepEqual(readResult.json.values, { target: 11 }, 'not written again (gateway read)');
     assert.deepEqual((await mb.readHoldingRegisters(20, 1)).data, [11], 'not written again');
     // A replay with other content under the same id is still refused after the crash.
     await wms.publishAsync(

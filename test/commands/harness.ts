@@ -79,7 +79,7 @@ export function plcDoc(id: string, port: number, extra: object = {}) {
 }
 
 /** A simulator whose holding register 60 counts (so data keeps flowing) and that answers
- * ILLEGAL_DATA_ADDRESS past holding 800 (for the exception test). */
+ * illegal-data-address past holding 800 (for the exception test). */
 export function startPlc(): Promise<Simulator> {
   return startSimulator({
     map: {

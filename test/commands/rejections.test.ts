@@ -61,62 +61,62 @@ describe('every rejection has its reason', { timeout: 90_000 }, () => {
   test('malformed: a JSON array', async () => {
     await expectRejected('[1,2]', null, 'malformed');
   });
-  test('too_large', async () => {
+  test('too-large', async () => {
     const c = claims({ pad: 'x'.repeat(5000) });
-    await expectRejected(await h.signer.sign(c), c.id, 'too_large');
-    await expectRejected('x'.repeat(5000), null, 'too_large');
+    await expectRejected(await h.signer.sign(c), c.id, 'too-large');
+    await expectRejected('x'.repeat(5000), null, 'too-large');
   });
   test('unsigned: plain JSON while requireSignature is true', async () => {
     const c = claims();
     await expectRejected(JSON.stringify(c), c.id, 'unsigned');
   });
-  test('unknown_key: unknown kid', async () => {
+  test('unknown-key: unknown kid', async () => {
     const c = claims();
-    await expectRejected(await h.signer.sign(c, { kid: 'who' }), c.id, 'unknown_key:who');
+    await expectRejected(await h.signer.sign(c, { kid: 'who' }), c.id, 'unknown-key:who');
   });
-  test('bad_alg: EdDSA header on the ES256 key', async () => {
+  test('bad-alg: EdDSA header on the ES256 key', async () => {
     const ed = await makeSigner('EdDSA', h.signer.kid);
     const c = claims();
-    await expectRejected(await ed.sign(c), c.id, 'bad_alg:EdDSA');
+    await expectRejected(await ed.sign(c), c.id, 'bad-alg:EdDSA');
   });
-  test('bad_alg: HS256 keyed with the public key (alg confusion)', async () => {
+  test('bad-alg: HS256 keyed with the public key (alg confusion)', async () => {
     const c = claims();
     const jws = await new CompactSign(Buffer.from(JSON.stringify(c)))
       .setProtectedHeader({ alg: 'HS256', kid: h.signer.kid })
       .sign(Buffer.from(JSON.stringify(h.signer.publicJwk)));
-    await expectRejected(jws, c.id, 'bad_alg:HS256');
+    await expectRejected(jws, c.id, 'bad-alg:HS256');
   });
-  test('bad_signature: signed by another key with the same kid', async () => {
+  test('bad-signature: signed by another key with the same kid', async () => {
     const impostor = await makeSigner('ES256', h.signer.kid);
     const c = claims();
-    await expectRejected(await impostor.sign(c), c.id, 'bad_signature');
+    await expectRejected(await impostor.sign(c), c.id, 'bad-signature');
   });
-  test('bad_signature: payload changed after signing', async () => {
+  test('bad-signature: payload changed after signing', async () => {
     const c = claims({ values: { target: 10 } });
     const [hd, , sig] = (await h.signer.sign(c)).split('.');
     const forged = `${hd}.${Buffer.from(JSON.stringify({ ...c, values: { target: 1400 } })).toString('base64url')}.${sig}`;
-    await expectRejected(forged, c.id, 'bad_signature');
+    await expectRejected(forged, c.id, 'bad-signature');
   });
   for (const claim of ['exp', 'iat', 'plc', 'op', 'values'] as const) {
-    test(`missing_claim:${claim}`, async () => {
+    test(`missing-claim:${claim}`, async () => {
       const c: Record<string, unknown> = claims();
       delete c[claim];
-      await expectRejected(await h.signer.sign(c), c.id as string, `missing_claim:${claim}`);
+      await expectRejected(await h.signer.sign(c), c.id as string, `missing-claim:${claim}`);
     });
   }
-  test('missing_claim:id → id null', async () => {
+  test('missing-claim:id → id null', async () => {
     const { id: _id, ...c } = claims();
-    await expectRejected(await h.signer.sign(c), null, 'missing_claim:id');
+    await expectRejected(await h.signer.sign(c), null, 'missing-claim:id');
   });
-  test('missing_claim:tags for a read', async () => {
+  test('missing-claim:tags for a read', async () => {
     const c = claims({ op: 'read', values: undefined });
-    await expectRejected(await h.signer.sign(c), c.id, 'missing_claim:tags');
+    await expectRejected(await h.signer.sign(c), c.id, 'missing-claim:tags');
   });
-  test('bad_claim: op neither write nor read, exp not a number', async () => {
+  test('bad-claim: op neither write nor read, exp not a number', async () => {
     const c1 = claims({ op: 'erase' });
-    await expectRejected(await h.signer.sign(c1), c1.id, 'bad_claim:op');
+    await expectRejected(await h.signer.sign(c1), c1.id, 'bad-claim:op');
     const c2 = claims({ exp: 'tomorrow' });
-    await expectRejected(await h.signer.sign(c2), c2.id, 'bad_claim:exp');
+    await expectRejected(await h.signer.sign(c2), c2.id, 'bad-claim:exp');
   });
   test('expired (beyond the clock tolerance)', async () => {
     const c = claims({ iat: nowSec() - 300, exp: nowSec() - 60 });
@@ -128,15 +128,15 @@ describe('every rejection has its reason', { timeout: 90_000 }, () => {
     const ack = await h.waitFor((m) => m.topic === 'cmd/ack' && m.json.id === c.id);
     assert.equal(ack.json.status, 'accepted');
   });
-  test('not_yet_valid:iat and :nbf', async () => {
+  test('not-yet-valid:iat and :nbf', async () => {
     const c = claims({ iat: nowSec() + 300, exp: nowSec() + 400 });
-    await expectRejected(await h.signer.sign(c), c.id, 'not_yet_valid:iat');
+    await expectRejected(await h.signer.sign(c), c.id, 'not-yet-valid:iat');
     const c2 = claims({ nbf: nowSec() + 300 });
-    await expectRejected(await h.signer.sign(c2), c2.id, 'not_yet_valid:nbf');
+    await expectRejected(await h.signer.sign(c2), c2.id, 'not-yet-valid:nbf');
   });
-  test('lifetime_too_long', async () => {
+  test('lifetime-too-long', async () => {
     const c = claims({ exp: nowSec() + 3600 });
-    await expectRejected(await h.signer.sign(c), c.id, 'lifetime_too_long');
+    await expectRejected(await h.signer.sign(c), c.id, 'lifetime-too-long');
   });
   test('replayed: an id reused by another command', async () => {
     const c = claims();
@@ -154,53 +154,53 @@ describe('every rejection has its reason', { timeout: 90_000 }, () => {
       before,
     );
   });
-  test('unknown_plc', async () => {
+  test('unknown-plc', async () => {
     const c = claims({ plc: 'nope' });
-    await expectRejected(await h.signer.sign(c), c.id, 'unknown_plc:nope');
+    await expectRejected(await h.signer.sign(c), c.id, 'unknown-plc:nope');
   });
-  test('unknown_tag:x (and nothing else of the command is written)', async () => {
+  test('unknown-tag:x (and nothing else of the command is written)', async () => {
     const mb = await h.modbus(h.sims[0]!);
     await mb.writeRegister(20, 42);
     const c = claims({ values: { target: 1, x: 1 } });
-    await expectRejected(await h.signer.sign(c), c.id, 'unknown_tag:x');
+    await expectRejected(await h.signer.sign(c), c.id, 'unknown-tag:x');
     assert.deepEqual((await mb.readHoldingRegisters(20, 1)).data, [42]);
   });
-  test('unknown_tag in a read', async () => {
+  test('unknown-tag in a read', async () => {
     const c = claims({ op: 'read', tags: ['target', 'y'] });
-    await expectRejected(await h.signer.sign(c), c.id, 'unknown_tag:y');
+    await expectRejected(await h.signer.sign(c), c.id, 'unknown-tag:y');
   });
-  test('not_writable: a holding tag without writable, an input register', async () => {
+  test('not-writable: a holding tag without writable, an input register', async () => {
     const c = claims({ values: { ro: 1 } });
-    await expectRejected(await h.signer.sign(c), c.id, 'not_writable:ro');
+    await expectRejected(await h.signer.sign(c), c.id, 'not-writable:ro');
     const c2 = claims({ values: { temp: 1 } });
-    await expectRejected(await h.signer.sign(c2), c2.id, 'not_writable:temp');
+    await expectRejected(await h.signer.sign(c2), c2.id, 'not-writable:temp');
   });
-  test('bad_value: wrong types for int16, bool, bit and string', async () => {
+  test('bad-value: wrong types for int16, bool, bit and string', async () => {
     const cases: [Record<string, unknown>, string][] = [
-      [{ target: 'fast' }, 'bad_value:target'],
-      [{ running: 'yes' }, 'bad_value:running'],
-      [{ flag: 2 }, 'bad_value:flag'],
-      [{ label: 'toolong!!' }, 'bad_value:label'],
-      [{ label: 5 }, 'bad_value:label'],
-      [{ target: null }, 'bad_value:target'],
+      [{ target: 'fast' }, 'bad-value:target'],
+      [{ running: 'yes' }, 'bad-value:running'],
+      [{ flag: 2 }, 'bad-value:flag'],
+      [{ label: 'toolong!!' }, 'bad-value:label'],
+      [{ label: 5 }, 'bad-value:label'],
+      [{ target: null }, 'bad-value:target'],
     ];
     for (const [values, code] of cases) {
       const c = claims({ values });
       await expectRejected(await h.signer.sign(c), c.id, code);
     }
   });
-  test('out_of_range: above max, below min, beyond the type', async () => {
+  test('out-of-range: above max, below min, beyond the type', async () => {
     const mb = await h.modbus(h.sims[0]!);
     await mb.writeRegister(20, 42);
     const c = claims({ values: { target: 1600 } });
-    await expectRejected(await h.signer.sign(c), c.id, 'out_of_range:target', /1600 > max 1500/);
+    await expectRejected(await h.signer.sign(c), c.id, 'out-of-range:target', /1600 > max 1500/);
     const c2 = claims({ values: { target: -1 } });
-    await expectRejected(await h.signer.sign(c2), c2.id, 'out_of_range:target', /< min 0/);
+    await expectRejected(await h.signer.sign(c2), c2.id, 'out-of-range:target', /< min 0/);
     const c3 = claims({ values: { count: -5 } });
-    await expectRejected(await h.signer.sign(c3), c3.id, 'out_of_range:count');
+    await expectRejected(await h.signer.sign(c3), c3.id, 'out-of-range:count');
     assert.deepEqual((await mb.readHoldingRegisters(20, 1)).data, [42]);
   });
-  test('queue_full: more than queueLength commands waiting for one PLC', async () => {
+  test('queue-full: more than queueLength commands waiting for one PLC', async () => {
     const fault = h.sims[0]!.setFault({
       area: 'holding',
       fc: 6,
@@ -220,7 +220,7 @@ describe('every rejection has its reason', { timeout: 90_000 }, () => {
         acks.map((a) => a.json.status),
         ['accepted', 'accepted', 'rejected'],
       );
-      assert.match(String(acks[2]!.json.reason), /^queue_full:plc1/);
+      assert.match(String(acks[2]!.json.reason), /^queue-full:plc1/);
     } finally {
       h.sims[0]!.clearFault(fault);
       await h.commands.idle();

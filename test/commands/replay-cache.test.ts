@@ -47,7 +47,7 @@ test(
     await c.claim('c', 'h', now + 60_000);
     assert.throws(
       () => c.claim('d', 'h', now + 60_000, now),
-      (e) => isRejectedError(e) && e.code === 'replay_cache_full',
+      (e) => isRejectedError(e) && e.code === 'replay-cache-full',
     );
     await c.claim('d', 'h', now + 60_000, now + 100); // 'a' has expired by then
     assert.equal(c.size, 3);

@@ -44,36 +44,36 @@ test('a key without kid is known by its RFC 7638 thumbprint', { timeout: 10_000 
   assert.equal(v.kid, tp);
 });
 
-test('refusals: unknown_key, bad_signature, bad_alg, malformed', { timeout: 10_000 }, async () => {
+test('refusals: unknown-key, bad-signature, bad-alg, malformed', { timeout: 10_000 }, async () => {
   const good = await makeSigner('ES256', 'k1');
   const impostor = await makeSigner('ES256', 'k1'); // same kid, other private key
   const keys = await KeySet.load([good.publicJwk]);
   await rejects(
     verifyCompactJws(await good.sign({ id: 'a' }, { kid: 'nope' }), keys),
-    'unknown_key',
+    'unknown-key',
   );
   await rejects(
     verifyCompactJws(await good.sign({ id: 'a' }, { kid: undefined }), keys),
-    'unknown_key',
+    'unknown-key',
   );
-  await rejects(verifyCompactJws(await impostor.sign({ id: 'a' }), keys), 'bad_signature');
+  await rejects(verifyCompactJws(await impostor.sign({ id: 'a' }), keys), 'bad-signature');
   // Tampered payload: signature of one payload with another's bytes.
   const [h, , sig] = (await good.sign({ id: 'a', v: 1 })).split('.');
   const forged = `${h}.${Buffer.from(JSON.stringify({ id: 'a', v: 2 })).toString('base64url')}.${sig}`;
-  await rejects(verifyCompactJws(forged, keys), 'bad_signature');
+  await rejects(verifyCompactJws(forged, keys), 'bad-signature');
   // alg confusion: HS256 keyed with the public JWK text must not pass.
   const hs = await new CompactSign(Buffer.from('{"id":"a"}'))
     .setProtectedHeader({ alg: 'HS256', kid: 'k1' })
     .sign(Buffer.from(JSON.stringify(good.publicJwk)));
-  await rejects(verifyCompactJws(hs, keys), 'bad_alg');
+  await rejects(verifyCompactJws(hs, keys), 'bad-alg');
   // An EdDSA header on the ES256 key.
   const ed = await makeSigner('EdDSA', 'k1');
-  await rejects(verifyCompactJws(await ed.sign({ id: 'a' }), keys), 'bad_alg');
+  await rejects(verifyCompactJws(await ed.sign({ id: 'a' }), keys), 'bad-alg');
   // alg none (unsecured JWS, empty signature).
   const none = `${Buffer.from('{"alg":"none","kid":"k1"}').toString('base64url')}.${Buffer.from('{"id":"a"}').toString('base64url')}.`;
   await rejects(verifyCompactJws(none, keys), 'malformed');
   await rejects(verifyCompactJws('not a jws', keys), 'malformed');
-  await rejects(verifyCompactJws('e30.e30.AAAA', keys), 'unknown_key');
+  await rejects(verifyCompactJws('e30.e30.AAAA', keys), 'unknown-key');
   await rejects(verifyCompactJws('!!!.e30.AAAA', keys), 'malformed');
 });
 

@@ -77,6 +77,6 @@ test(
       { kid: 'unknown' },
     );
     await h.send('cmd', jws);
-    assert.match(String((await ackAndResult(h, forged)).ack.reason), /^unknown_key/);
+    assert.match(String((await ackAndResult(h, forged)).ack.reason), /^unknown-key/);
   },
 );

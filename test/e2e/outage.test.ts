@@ -1,6 +1,7 @@
 // Issue 3 through the whole agent: PLC values change every 100 ms while the broker is down for 20 s,
 // the agent is killed with kill -9 during the outage and started again; the subscriber still gets
-// every seq of every PLC, in order (duplicates allowed, gaps never).
+// every seq of every PLC, in order (duplicates allowed, gaps never), and the readings taken during the
+// outage — by the killed agent and by the restarted one — were buffered and delivered afterwards.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -14,9 +15,9 @@ import { sleep, waitFor } from '../helpers/wait.js';
 
 test(
   'broker down 20 s and the agent kill -9ed during it: every seq of every PLC arrives in order',
-  { timeout: 120_000 },
+  { timeout: 180_000 },
   async (t) => {
-    const { broker, cleanup } = await persistentBroker();
+    const { broker, cleanup, saved } = await persistentBroker();
     const sims = [await startSimulator({ port: 0 }), await startSimulator({ port: 0 })];
     const dir = tmpDir();
     const cfg = join(dir.path, 'gateway.yaml');
@@ -64,14 +65,29 @@ test(
       dir.cleanup();
     });
     const count = () => ['plc-0', 'plc-1'].map((p) => sub.seqs.get(p)?.length ?? 0);
-    await waitFor(() => count().every((n) => n >= 10), 30_000, 'data flowing before the outage');
+    await waitFor(() => count().every((n) => n >= 10), 60_000, 'data flowing before the outage');
+    await saved(); // the subscriber's session survives the broker's stop
 
+    // The outage's length is the scenario (8 s, a kill -9, 12 s more), not a wait for a condition.
     await broker.stop();
+    const down = Date.now();
     await sleep(8000); // readings pile up in the outbox
     agent.kill('SIGKILL');
     await new Promise((r) => agent.once('exit', r));
+    const killed = Date.now();
     agent = start(); // restarts during the outage, replays its outbox when the broker returns
-    await sleep(12_000);
+    const restarted = Date.now();
+    // At least 12 s more, and until the restarted agent has polled each PLC ~50 times (its start-up
+    // can take seconds on a loaded machine), so it has readings of its own to buffer.
+    const polls = () => sims.map((s) => s.requestsByFc[3]!);
+    const atKill = polls();
+    await waitFor(
+      () => polls().every((n, i) => n >= atKill[i]! + 50),
+      60_000,
+      'the restarted agent polling during the outage',
+    );
+    await sleep(Math.max(0, 12_000 - (Date.now() - restarted)));
+    const up = Date.now();
     await broker.start();
 
     // After the outage, data keeps flowing: wait until each PLC's newest seq is well past the outage.
@@ -98,6 +114,30 @@ test(
         distinct,
         maxSeq(p) - first + 1,
         `${p}: every seq from ${first} to ${maxSeq(p)} arrived`,
+      );
+    }
+    // The readings taken while the broker was down arrived afterwards: by `ts` (the time of the read),
+    // about 10 a second per PLC before the kill (the killed agent's outbox) and after the restart.
+    const readAt = (p: string) =>
+      sub.messages
+        .filter((m) => m.topic.endsWith(`/plc/${p}/data`))
+        .map((m) => Date.parse((JSON.parse(m.payload.toString()) as { ts: string }).ts));
+    for (const p of ['plc-0', 'plc-1']) {
+      const ts = readAt(p);
+      const between = (a: number, b: number) => new Set(ts.filter((x) => x > a && x < b)).size;
+      const beforeKill = between(down + 500, killed - 200);
+      const afterRestart = between(restarted, up - 200);
+      t.diagnostic(
+        `${p}: ${beforeKill} readings before the kill, ${afterRestart} after the restart`,
+      );
+      // Margins for a loaded machine: 7 s at 10/s before the kill, 50 polls or more after.
+      assert.ok(
+        beforeKill >= 25,
+        `${p}: the killed agent's outage readings arrived (${beforeKill})`,
+      );
+      assert.ok(
+        afterRestart >= 25,
+        `${p}: the restarted agent's outage readings arrived (${afterRestart})`,
       );
     }
   },

@@ -1,6 +1,6 @@
 // Run the real CLI from source in a child process (so kill -9 is a real crash, not a function call).
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { join, dirname } from 'node:path';
 
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -8,9 +8,14 @@ export const CLI_ENTRY = join(ROOT, 'agent', 'cli', 'main.ts');
 
 export function spawnCli(
   args: string[],
-  opts: SpawnOptions & { env?: NodeJS.ProcessEnv } = {},
+  opts: SpawnOptions & {
+    env?: NodeJS.ProcessEnv;
+    /** Test modules to load first (`--import`), e.g. test/ota/fixtures/hold-phase.ts. */
+    preload?: string[];
+  } = {},
 ): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], {
+  const preload = (opts.preload ?? []).flatMap((m) => ['--import', pathToFileURL(m).href]);
+  return spawn(process.execPath, ['--import', 'tsx', ...preload, CLI_ENTRY, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
     ...opts,

@@ -1,9 +1,11 @@
 // Test helper: a subscriber that records every data message's seq per PLC, and checks at-least-once
 // delivery: every seq from 1 (or `from`) up to the highest seen arrived, and none arrived ahead of its turn.
-import { chmodSync } from 'node:fs';
+import { chmodSync, existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
 
 export interface Collector {
   client: MqttClient;
@@ -63,12 +65,26 @@ export function gapsAndDisorder(received: number[], first = 1): string[] {
 }
 
 /** A mosquitto whose sessions survive its kill and restart (autosaved every second). */
-export async function persistentBroker(): Promise<{ broker: Broker; cleanup: () => void }> {
+export async function persistentBroker(): Promise<{
+  broker: Broker;
+  cleanup: () => void;
+  /** Resolves once the broker has saved its sessions to disk after this call (a later autosave). */
+  saved: () => Promise<void>;
+}> {
   const d = tmpDir('mosq-db-');
   chmodSync(d.path, 0o777); // mosquitto started as root writes as the mosquitto user
   // The subscriber's session (and its queued messages) must survive the broker's kill and restart.
   const broker = await startMosquitto({
     extra: `persistence true\npersistence_location ${d.path}/\nautosave_interval 1`,
   });
-  return { broker, cleanup: d.cleanup };
+  const db = join(d.path, 'mosquitto.db');
+  const saved = () => {
+    const since = Date.now();
+    return waitFor(
+      () => existsSync(db) && statSync(db).mtimeMs > since,
+      10_000,
+      'the broker to save its sessions',
+    );
+  };
+  return { broker, cleanup: d.cleanup, saved };
 }

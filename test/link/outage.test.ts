@@ -7,7 +7,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tmpDir } from '../helpers/tmp.js';
 import { collect, gapsAndDisorder, persistentBroker } from './collector.js';
-import { sleep, waitFor } from '../helpers/wait.js';
+import { waitFor } from '../helpers/wait.js';
 
 const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'producer.ts');
 const PLCS = ['plc-a', 'plc-b', 'plc-c'];
@@ -61,7 +61,7 @@ test(
   'a 20-s broker outage: every seq of every PLC arrives, in order, no gaps',
   { timeout: 90_000 },
   async () => {
-    const { broker, cleanup } = await persistentBroker();
+    const { broker, cleanup, saved } = await persistentBroker();
     const data = tmpDir();
     const sub = await collect(broker.url, 'wms/t1/gw1/plc/+/data', {
       clientId: 'collector-1',
@@ -70,12 +70,14 @@ test(
     const prod = startProducer(data.path, broker.url);
     try {
       await waitFor(() => !!prod.last?.connected, 15_000, 'producer connected');
-      await sleep(2500); // > autosave_interval, so the subscriber's session is on the broker's disk
+      await saved(); // the subscriber's session is on the broker's disk
       await broker.stop();
-      await sleep(20_000);
-      assert.ok(
-        prod.last!.outbox.messages > 400,
-        `buffered during the outage: ${prod.last!.outbox.messages}`,
+      const down = Date.now();
+      // 20 s at 3 PLCs x 10 readings/s: 600 readings produced, all of them kept in the outbox.
+      await waitFor(
+        () => Date.now() - down >= 20_000 && (prod.last?.outbox.messages ?? 0) > 400,
+        40_000,
+        `a 20-s outage with over 400 readings buffered (${prod.last?.outbox.messages})`,
       );
       await broker.start();
       await waitFor(
@@ -106,7 +108,7 @@ test(
   'kill -9 of the producer during an outage: no gaps after its restart, seq keeps rising',
   { timeout: 90_000 },
   async () => {
-    const { broker, cleanup } = await persistentBroker();
+    const { broker, cleanup, saved } = await persistentBroker();
     const data = tmpDir();
     const sub = await collect(broker.url, 'wms/t1/gw1/plc/+/data', {
       clientId: 'collector-2',
@@ -115,9 +117,13 @@ test(
     let prod = startProducer(data.path, broker.url);
     try {
       await waitFor(() => !!prod.last?.connected, 15_000, 'producer connected');
-      await sleep(2500);
+      await saved();
       await broker.stop();
-      await sleep(4000);
+      await waitFor(
+        () => (prod.last?.outbox.messages ?? 0) >= 60,
+        20_000,
+        'readings buffered during the outage',
+      );
       const before = prod.last!.produced;
       prod.proc.kill('SIGKILL');
       await prod.exited;
@@ -127,7 +133,13 @@ test(
         15_000,
         'restarted producer replays its outbox',
       );
-      await sleep(3000);
+      // The restarted producer buffers new readings on top of the old ones before the broker is back.
+      const reopened = prod.last!.outbox.messages;
+      await waitFor(
+        () => prod.last!.outbox.messages >= reopened + 30,
+        20_000,
+        'new readings buffered after the restart',
+      );
       await broker.start();
       await waitFor(
         () => !!prod.last?.connected && prod.last.outbox.messages === 0,
@@ -137,7 +149,12 @@ test(
       prod.proc.kill('SIGTERM');
       await prod.exited;
       const seqsAfter = prod.last!.produced; // counts of the second run only
-      await sleep(500);
+      await waitFor(
+        () =>
+          PLCS.every((p) => Math.max(...(sub.seqs.get(p) ?? [0])) >= before[p]! + seqsAfter[p]!),
+        10_000,
+        'subscriber caught up',
+      );
       for (const plc of PLCS) {
         const got = sub.seqs.get(plc) ?? [];
         const max = Math.max(...got);

@@ -18,6 +18,7 @@ import {
   type Kit,
   type Mode,
 } from './ota-fixtures.js';
+import { waitForValue } from '../helpers/wait.js';
 
 const tmp = tmpDir('ota-launch-');
 after(() => tmp.cleanup());
@@ -41,20 +42,6 @@ async function setup(mode: Mode, version: string) {
   return { k, dataDir, configPath, bundle, agent };
 }
 
-async function until<T>(
-  what: string,
-  fn: () => T | undefined | false,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timeout waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 test(
   'a healthy update is switched to, passes probation and is committed; SIGTERM stops the agent',
   { timeout: 60_000 },
@@ -66,7 +53,7 @@ test(
       const st = await d.agent.install({ file: d.bundle });
       assert.equal(st.phase, 'Switching', JSON.stringify(st.error));
       await l.waitFor(/test-agent 2\.0\.0 healthy started slot=a/);
-      const s = await until(
+      const s = await waitForValue(
         'Committed',
         () => state(d.dataDir).phase === 'Committed' && state(d.dataDir),
       );
@@ -106,7 +93,7 @@ test(
       const back = Date.now() - loopAt;
       t.diagnostic(`back on the factory slot ${back} ms after the third crash`);
       assert.ok(back < 5000, `back on the factory slot ${back} ms after the crash loop`);
-      const s = await until(
+      const s = await waitForValue(
         'Failed',
         () => state(d.dataDir).phase === 'Failed' && state(d.dataDir),
       );
@@ -134,7 +121,7 @@ test(
       await d.agent.install({ file: d.bundle });
       await l.waitFor(/test-agent 4\.0\.0 plc-down started slot=a/);
       writeFileSync(d.configPath, original.replace('"gw-test-1"', '"changed-by-the-new-version"'));
-      const s = await until(
+      const s = await waitForValue(
         'Failed',
         () => state(d.dataDir).phase === 'Failed' && state(d.dataDir),
         20_000,
@@ -161,7 +148,7 @@ test(
     try {
       await l.waitFor(/test-agent 1\.0\.0 healthy started slot=factory/);
       await d.agent.install({ file: d.bundle });
-      await until('Committed', () => state(d.dataDir).phase === 'Committed');
+      await waitForValue('Committed', () => state(d.dataDir).phase === 'Committed');
       const r = await runCli(['ota', 'rollback', '--data-dir', d.dataDir], {
         env: { OTA_FACTORY_DIR: factory },
       });

@@ -1,5 +1,6 @@
 // Shared set-up of the OTA tests: keys, tiny real agent programs, bundles, hostile tars, a device dir.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { pathToFileURL } from 'node:url';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Header } from 'tar';
@@ -201,6 +202,9 @@ export interface LauncherProc {
   stop: () => Promise<void>;
 }
 
+/** Preloaded into the processes of power-cut tests: honours WMS_GATEWAY_OTA_HOLD (tests only). */
+export const HOLD_PHASE_PRELOAD = join(ROOT, 'test', 'ota', 'fixtures', 'hold-phase.ts');
+
 /** The real launcher (ota/launcher/main.ts) in its own process group, factory = `factory`. */
 export function startLauncher(
   dataDir: string,
@@ -209,7 +213,15 @@ export function startLauncher(
 ): LauncherProc {
   const proc = spawn(
     process.execPath,
-    ['--import', 'tsx', join(ROOT, 'ota', 'launcher', 'main.ts'), 'run', '--data-dir', dataDir],
+    [
+      '--import',
+      'tsx',
+      ...(env.WMS_GATEWAY_OTA_HOLD ? ['--import', pathToFileURL(HOLD_PHASE_PRELOAD).href] : []),
+      join(ROOT, 'ota', 'launcher', 'main.ts'),
+      'run',
+      '--data-dir',
+      dataDir,
+    ],
     {
       cwd: ROOT,
       detached: true,

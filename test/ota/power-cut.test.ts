@@ -10,6 +10,7 @@ import { tmpDir } from '../helpers/tmp.js';
 import { spawnCli, waitForOutput } from '../helpers/cli.js';
 import {
   agentFor,
+  HOLD_PHASE_PRELOAD,
   kit,
   otaConfig,
   packFull,
@@ -20,6 +21,7 @@ import {
   type Kit,
   type Mode,
 } from './ota-fixtures.js';
+import { waitForValue } from '../helpers/wait.js';
 
 const tmp = tmpDir('ota-cut-');
 after(() => tmp.cleanup());
@@ -42,27 +44,14 @@ async function setup(mode: Mode = 'healthy', ota: Record<string, unknown> = OTA)
   return { k, dataDir, configPath, bundle };
 }
 
-async function until<T>(
-  what: string,
-  fn: () => T | undefined | false,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timeout waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 /** `wms-gateway ota install` held in `phase`, then killed with SIGKILL there. */
 async function cutInstallIn(phase: string, dataDir: string, src: string): Promise<void> {
   const cli = spawnCli(['ota', 'install', src, '--data-dir', dataDir], {
     env: { OTA_FACTORY_DIR: factory, WMS_GATEWAY_OTA_HOLD: phase },
+    preload: [HOLD_PHASE_PRELOAD],
   });
   try {
-    await waitForOutput(cli, new RegExp(`holding in ${phase}`), 20_000);
+    await waitForOutput(cli, new RegExp(`holding in ${phase}`), 45_000); // start-up on a loaded machine
     assert.equal(state(dataDir).phase, phase);
   } finally {
     cli.kill('SIGKILL');
@@ -75,7 +64,7 @@ async function cutInstallIn(phase: string, dataDir: string, src: string): Promis
 for (const phase of ['Downloading', 'Verifying', 'Installing'] as const) {
   test(
     `kill -9 in ${phase}: the factory slot keeps running, the history says interrupted, a new offer completes`,
-    { timeout: 60_000 },
+    { timeout: 120_000 },
     async () => {
       const d = await setup();
       const body = readFileSync(d.bundle);
@@ -102,7 +91,7 @@ for (const phase of ['Downloading', 'Verifying', 'Installing'] as const) {
           );
           assert.equal(again.phase, 'Switching', JSON.stringify(again.error));
           await l.waitFor(/test-agent 2\.0\.0 healthy started slot=a/);
-          await until('Committed', () => state(d.dataDir).phase === 'Committed');
+          await waitForValue('Committed', () => state(d.dataDir).phase === 'Committed');
         } finally {
           await l.stop();
         }
@@ -115,14 +104,14 @@ for (const phase of ['Downloading', 'Verifying', 'Installing'] as const) {
 
 test(
   'kill -9 in Switching: the restarted launcher completes the switch and commits',
-  { timeout: 60_000 },
+  { timeout: 120_000 },
   async () => {
     const d = await setup();
     await cutInstallIn('Switching', d.dataDir, d.bundle);
     const l = startLauncher(d.dataDir, factory);
     try {
       await l.waitFor(/test-agent 2\.0\.0 healthy started slot=a/);
-      const s = await until(
+      const s = await waitForValue(
         'Committed',
         () => state(d.dataDir).phase === 'Committed' && state(d.dataDir),
       );
@@ -139,7 +128,7 @@ test(
 
 test(
   'power cut in Probation: the new slot gets a fresh probation after the restart',
-  { timeout: 60_000 },
+  { timeout: 120_000 },
   async () => {
     const d = await setup('healthy', { ...OTA, minHealthySeconds: 3600 });
     let l = startLauncher(d.dataDir, factory);
@@ -152,7 +141,7 @@ test(
       writeConfig(d.dataDir, d.k, OTA); // a short probation this time
       l = startLauncher(d.dataDir, factory);
       await l.waitFor(/test-agent 2\.0\.0 healthy started slot=a/);
-      const s = await until(
+      const s = await waitForValue(
         'Committed',
         () => state(d.dataDir).phase === 'Committed' && state(d.dataDir),
       );
@@ -166,7 +155,7 @@ test(
 
 test(
   'power cut in RollingBack: the restarted launcher finishes the rollback to the factory slot',
-  { timeout: 60_000 },
+  { timeout: 120_000 },
   async () => {
     const d = await setup('crash');
     let l = startLauncher(d.dataDir, factory, { WMS_GATEWAY_OTA_HOLD: 'RollingBack' });
@@ -195,14 +184,14 @@ test(
 
 test(
   'power cut after Committed: the committed slot runs after the restart',
-  { timeout: 60_000 },
+  { timeout: 120_000 },
   async () => {
     const d = await setup();
     let l = startLauncher(d.dataDir, factory);
     try {
       await l.waitFor(/test-agent 1\.0\.0 healthy started slot=factory/);
       await agentFor(d.dataDir, factory, otaConfig(d.k, OTA)).install({ file: d.bundle });
-      await until('Committed', () => state(d.dataDir).phase === 'Committed');
+      await waitForValue('Committed', () => state(d.dataDir).phase === 'Committed');
       await l.powerCut();
       l = startLauncher(d.dataDir, factory);
       await l.waitFor(/test-agent 2\.0\.0 healthy started slot=a/);
@@ -213,15 +202,19 @@ test(
   },
 );
 
-test('a torn or corrupt state file still boots the factory slot', { timeout: 60_000 }, async () => {
-  const d = await setup();
-  mkdirSync(join(d.dataDir, 'ota'), { recursive: true });
-  writeFileSync(join(d.dataDir, 'ota', 'state.json'), '{"format":1,"phase":"Prob');
-  const l = startLauncher(d.dataDir, factory);
-  try {
-    await l.waitFor(/test-agent 1\.0\.0 healthy started slot=factory/);
-    assert.match(l.output(), /OTA state unreadable/);
-  } finally {
-    await l.stop();
-  }
-});
+test(
+  'a torn or corrupt state file still boots the factory slot',
+  { timeout: 120_000 },
+  async () => {
+    const d = await setup();
+    mkdirSync(join(d.dataDir, 'ota'), { recursive: true });
+    writeFileSync(join(d.dataDir, 'ota', 'state.json'), '{"format":1,"phase":"Prob');
+    const l = startLauncher(d.dataDir, factory);
+    try {
+      await l.waitFor(/test-agent 1\.0\.0 healthy started slot=factory/);
+      assert.match(l.output(), /OTA state unreadable/);
+    } finally {
+      await l.stop();
+    }
+  },
+);

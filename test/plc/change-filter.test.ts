@@ -115,7 +115,7 @@ test('quality: bad once when a read fails, the value again when it recovers', ()
 test('a tag that is bad from the start is reported with its value once it reads', () => {
   const f = new ChangeFilter([tag('a')], { fullReportMs: 0 });
   assert.deepEqual(
-    f.apply({ values: {}, errors: { a: 'exception 2 (ILLEGAL_DATA_ADDRESS)' } }, 0)?.quality,
+    f.apply({ values: {}, errors: { a: 'exception 2 (illegal-data-address)' } }, 0)?.quality,
     {
       a: 'bad',
     },

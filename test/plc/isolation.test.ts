@@ -7,9 +7,10 @@ import { PollerSet } from '../../plc/poller/poller-set.js';
 import type { PlcReading } from '../../plc/poller/plc-poller.js';
 import { startSimulator } from '../../plc/simulator/simulator.js';
 import { freePort } from '../helpers/ports.js';
-import { loopStalls, silentLogger, sleep, tcpPlc, timing } from './plc-fixtures.js';
+import { waitFor } from '../helpers/wait.js';
+import { loopStalls, silentLogger, tcpPlc, timing } from './plc-fixtures.js';
 
-test('a dead or slow PLC never delays the others', { timeout: 20_000 }, async () => {
+test('a dead or slow PLC never delays the others', { timeout: 40_000 }, async () => {
   // Accepts connections, reads requests, never answers.
   const sockets = new Set<Socket>();
   const blackHole = createServer((s) => {
@@ -60,22 +61,31 @@ test('a dead or slow PLC never delays the others', { timeout: 20_000 }, async ()
       tcpPlc('slow', slow.port, [{ intervalMs: 50, tags: tags(5) }], { timeoutMs: 1000 }),
     ]);
     const stalls = loopStalls();
-    await sleep(4000);
-    stalls.stop();
-    assert.ok(codes.get('silent')?.has('TIMEOUT'), 'the silent PLC times out');
-    assert.deepEqual([...(codes.get('refused') ?? [])], ['DISCONNECTED']);
-    assert.ok(set.get('silent')!.stats().reconnects > 0);
-    assert.deepEqual(seen.get('slow')?.errors, {});
-    assert.ok(
-      set.get('slow')!.stats().overruns > 0,
-      'the slow PLC skips ticks instead of piling them up',
+    const started = performance.now();
+    // Until every misbehaving PLC has shown its fault (the silent one's 1 s timeout, a reconnect, the
+    // slow one's skipped ticks) while the healthy one polled for at least 3 s.
+    await waitFor(
+      () =>
+        Boolean(codes.get('silent')?.has('timeout')) &&
+        (set.get('silent')?.stats().reconnects ?? 0) > 0 &&
+        (set.get('slow')?.stats().overruns ?? 0) > 0 &&
+        codes.get('refused')?.has('disconnected') === true &&
+        healthyTimes.length >= 60,
+      30_000,
+      'every fault to show and 60 healthy readings',
     );
+    const elapsed = performance.now() - started;
+    stalls.stop();
+    assert.deepEqual([...(codes.get('refused') ?? [])], ['disconnected']);
+    assert.deepEqual(seen.get('slow')?.errors, {});
     assert.equal(set.get('slow')!.stats().queued, 0);
 
     const t = timing(healthyTimes.slice(2), 50); // after start-up
-    const msg = JSON.stringify(t);
-    assert.ok(t.n >= 0.8 * 76, `healthy readings: ${msg}`);
-    assert.ok(t.medianDev < 8, `healthy median deviation: ${msg}`);
+    const msg = `${JSON.stringify(t)} in ${Math.round(elapsed)} ms`;
+    // Margins for a loaded 2-core machine; a coupling shows as the dead PLC's 1 s timeout or the slow
+    // one's 250 ms answers: at most a few readings a second, intervals of 250-1000 ms.
+    assert.ok(t.n >= (0.5 * elapsed) / 50, `healthy readings: ${msg}`);
+    assert.ok(t.medianDev < 15, `healthy median deviation: ${msg}`);
     assert.ok(t.drift < 10, `healthy drift: ${msg}`);
     // A coupling would show as waits of the dead PLC's 1 s timeout while this process was free to run;
     // a late interval is only allowed as long as the process itself was stalled (busy machine).

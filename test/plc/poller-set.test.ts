@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { PollerSet } from '../../plc/poller/poller-set.js';
 import type { PlcReading, PlcStatus } from '../../plc/poller/plc-poller.js';
 import { startSimulator } from '../../plc/simulator/simulator.js';
-import { loopStalls, nextEvents, silentLogger, sleep, tcpPlc, timing } from './plc-fixtures.js';
+import { waitFor } from '../helpers/wait.js';
+import { loopStalls, nextEvents, silentLogger, tcpPlc, timing } from './plc-fixtures.js';
 
 test(
   'hot apply: add, change, remove PLCs; the untouched one keeps its schedule',
@@ -31,6 +32,11 @@ test(
     );
     set.on('status', (s: PlcStatus) => statuses.push(s));
     const stalls = loopStalls();
+    // Between applies, `a` keeps polling: wait for a few of its readings rather than a fixed time.
+    const moreOfA = (n: number) => {
+      const k = aTimes.length;
+      return waitFor(() => aTimes.length >= k + n, 3000, `${n} more readings of a`);
+    };
     try {
       await set.apply([a]);
       const pa = set.get('a')!;
@@ -42,7 +48,7 @@ test(
         (r) => r.plc === 'a' && r.values.v === 1,
       );
 
-      await sleep(150);
+      await moreOfA(4);
       await set.apply([a, b1]); // add
       const [rb] = await nextEvents<PlcReading>(
         set,
@@ -57,7 +63,7 @@ test(
       await set.apply([structuredClone(a), structuredClone(b1)]); // equal configs: nothing restarts
       assert.equal(set.get('b'), pb);
 
-      await sleep(150);
+      await moreOfA(4);
       await set.apply([a, b2]); // change: b restarts on unit 2
       assert.notEqual(set.get('b'), pb);
       await nextEvents<PlcReading>(
@@ -68,16 +74,14 @@ test(
         (r) => r.plc === 'b' && r.values.v === 2,
       );
 
-      await sleep(150);
+      await moreOfA(4);
       await set.apply([a]); // remove
       assert.equal(set.get('b'), undefined);
       assert.deepEqual(
         set.list().map((p) => p.id),
         ['a'],
       );
-      const afterRemove = aTimes.length;
-      await sleep(200);
-      assert.ok(aTimes.length > afterRemove);
+      await moreOfA(5); // a goes on after b is removed
 
       assert.equal(set.get('a'), pa, 'the untouched PLC is the same poller throughout');
       // No gap in a: its readings kept their 40 ms grid through every apply; a late interval is only
@@ -88,7 +92,8 @@ test(
       const msg = `${JSON.stringify(t)}, process stall ${stall.toFixed(0)} ms`;
       // Tolerances allow for a loaded 2-core CI machine; a restart of `a` would also fail the identity check above.
       assert.ok(t.n >= 15 && t.medianDev < 15 && t.drift < 15, `a kept its schedule: ${msg}`);
-      assert.ok(t.maxInterval < 40 + stall + 80, `a had no gap: ${msg}`);
+      // (A restart of `a` is caught by the identity check; this bounds the gap with room for a loaded machine.)
+      assert.ok(t.maxInterval < 40 + stall + 250, `a had no gap: ${msg}`);
       assert.ok(
         statuses.every((s) => typeof s.plc === 'string'),
         'status events carry the PLC id',

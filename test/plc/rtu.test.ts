@@ -158,7 +158,7 @@ test(
         running: true,
         setpoint: 0,
       });
-      assert.equal(last.get('ghost')?.errors.speed, 'TIMEOUT');
+      assert.equal(last.get('ghost')?.errors.speed, 'timeout');
       assert.equal(set.get('ghost')!.status().state, 'disconnected');
       for (const id of ['u1', 'u2', 'u3'])
         assert.equal(set.get(id)!.status().state, 'connected', id);
@@ -190,7 +190,7 @@ test(
         3000,
         (r) => r.plc === 'u3' && Object.keys(r.errors).length > 0,
       );
-      assert.deepEqual(ex!.errors, { running: 'ILLEGAL_DATA_ADDRESS' });
+      assert.deepEqual(ex!.errors, { running: 'illegal-data-address' });
       assert.equal(ex!.values.speed, 3.5);
       assert.equal(set.get('u3')!.status().state, 'degraded');
       sim.clearFault(fx);

@@ -194,7 +194,7 @@ test(
     const f = sim.setFault({ fc: 6, from: 1999, to: 1999, action: 'exception', code: 4 });
     await assert.rejects(
       poller.write({ forbidden: 1 }),
-      (e) => isModbusExceptionError(e) && e.code === 'SERVER_DEVICE_FAILURE',
+      (e) => isModbusExceptionError(e) && e.code === 'server-device-failure',
     );
     sim.clearFault(f);
     await assert.rejects(poller.read(['nope']), isUnknownTagError);

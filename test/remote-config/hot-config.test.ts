@@ -89,7 +89,7 @@ test(
         exp: nowSec() + 60,
       }),
     );
-    assert.match(String((await ackAndResult(h, gone)).ack.reason), /^unknown_plc:plc2/);
+    assert.match(String((await ackAndResult(h, gone)).ack.reason), /^unknown-plc:plc2/);
   },
 );
 
@@ -112,7 +112,7 @@ test(
     };
     await h.send('config/set', await h.signer.sign(bad));
     const rejected = await state(h, (s) => s.status === 'rejected', 'config/state rejected');
-    assert.match(String(rejected.json.error), /^invalid_config:plcs\.0\.transport\.port/);
+    assert.match(String(rejected.json.error), /^invalid-config:plcs\.0\.transport\.port/);
     assert.equal(rejected.json.version, 0, 'the config in force is unchanged');
 
     // Valid, but the WMS broker it names is not there: the link cannot come up → roll back to the old broker.

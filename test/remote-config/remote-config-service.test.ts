@@ -97,7 +97,7 @@ test(
     assert.equal((await svc.handle(await next(signer, { ...doc, version: 5 }))).version, 5);
     const stale = await svc.handle(await next(signer, { ...doc, version: 5 }));
     assert.equal(stale.status, 'rejected');
-    assert.equal(reasonCode(stale.error!), 'stale_version');
+    assert.equal(reasonCode(stale.error!), 'stale-version');
     assert.equal(stale.version, 5);
     assert.equal((await svc.handle(await next(signer, doc))).version, 6);
   },
@@ -107,18 +107,18 @@ test('refusals name the problem and leave the config in force', { timeout: 10_00
   const { signer, doc, svc, applied } = await setup(t);
   const other = await makeSigner('ES256', 'cfg');
   const cases: [string | Promise<string>, string][] = [
-    [other.sign(doc), 'bad_signature'],
+    [other.sign(doc), 'bad-signature'],
     [JSON.stringify(doc), 'unsigned'],
-    [signer.sign({ ...doc, plcs: [{ ...plc('p1'), unitId: 999 }] }), 'invalid_config'],
-    [signer.sign({ ...doc, bogus: 1 }), 'invalid_config'],
+    [signer.sign({ ...doc, plcs: [{ ...plc('p1'), unitId: 999 }] }), 'invalid-config'],
+    [signer.sign({ ...doc, bogus: 1 }), 'invalid-config'],
     [
       signer.sign({ ...doc, commands: { keys: [{ kty: 'oct', k: 'AA', kid: 'h' }] } }),
-      'invalid_config',
+      'invalid-config',
     ],
     [signer.sign({ ...doc, exp: Math.floor(Date.now() / 1000) - 3600 }), 'expired'],
     [signer.sign('plcs: [unclosed'), 'malformed'],
-    [signer.sign({ ...doc, version: 'two' }), 'bad_claim'],
-    ['x'.repeat(2_000_000), 'too_large'],
+    [signer.sign({ ...doc, version: 'two' }), 'bad-claim'],
+    ['x'.repeat(2_000_000), 'too-large'],
   ];
   for (const [payload, code] of cases) {
     const st = await svc.handle(await payload);
@@ -170,6 +170,6 @@ test(
     assert.equal(again.configState.version, 5);
     assert.equal(again.configState.status, 'applied');
     const stale = await again.handle(await signer.sign({ ...doc, version: 4 }));
-    assert.equal(reasonCode(stale.error!), 'stale_version');
+    assert.equal(reasonCode(stale.error!), 'stale-version');
   },
 );
