@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { chromium } from 'playwright-core';
+import { launchChromium, skipWithoutChromium } from '../helpers/chromium.js';
 import { ROOT, spawnCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { freePort, waitForPort } from '../helpers/ports.js';
@@ -28,7 +28,6 @@ declare const document: {
   querySelectorAll(sel: string): { length: number };
 };
 
-const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 const OUT = join(ROOT, 'test-output', 'dashboard');
 
 interface AuditLine {
@@ -42,7 +41,7 @@ test(
   'the running agent’s dashboard: live trends, quality and staleness, token-guarded tag writes',
   {
     timeout: 180_000,
-    skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install chromium)`,
+    skip: skipWithoutChromium(),
   },
   async (t) => {
     const dir = tmpDir();
@@ -96,19 +95,7 @@ test(
       env: { HTTP_PORT: String(httpPort) },
     });
     let simClosed = false;
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    });
+    const browser = await launchChromium();
     mkdirSync(OUT, { recursive: true });
     const last: { page?: import('playwright-core').Page } = {};
     t.after(async () => {
