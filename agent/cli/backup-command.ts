@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
 import { UsageError } from '../../platform/usage-error.js';
+import { progressOption, progressReporter, type ProgressMode } from './progress-reporter.js';
 
 const DATA_DIR_HELP = 'persistent state directory (default ./data, /data under balena)';
 
@@ -65,23 +66,38 @@ export function registerBackupCommand(program: Command): void {
     .option('--diff', 'differential: what changed since the last full')
     .option('--config <file>', 'config file (its maintenance.backups settings)')
     .option('--data-dir <dir>', DATA_DIR_HELP)
-    .action(async (opts: { full?: boolean; diff?: boolean; config?: string; dataDir?: string }) => {
-      if (opts.full && opts.diff) throw new UsageError('--full and --diff exclude each other');
-      const { dataDir, m } = await backupSettings(opts);
-      const { createBackup, verifyBackup, backupsDirOf } =
-        await import('../maintenance/backup-store.js');
-      const made = await asUsage(() =>
-        createBackup(opts.diff ? 'diff' : 'full', { dataDir, ...m.backups }),
-      );
-      const problems = await verifyBackup(backupsDirOf(dataDir), made.id);
-      if (problems.length)
-        throw new UsageError(`backup ${made.id} failed verification: ${problems.join('; ')}`, 1);
-      const bytes = made.files.reduce((n, f) => n + f.bytes, 0);
-      process.stdout.write(
-        `${made.id}: ${made.kind}, ${made.files.length} files, ${bytes} bytes, verified${made.base ? ` (on ${made.base})` : ''}\n`,
-      );
-      for (const s of made.skippedFiles) process.stdout.write(`  skipped ${s.rel}: ${s.reason}\n`);
-    });
+    .addOption(progressOption())
+    .action(
+      async (opts: {
+        full?: boolean;
+        diff?: boolean;
+        config?: string;
+        dataDir?: string;
+        progress: ProgressMode;
+      }) => {
+        if (opts.full && opts.diff) throw new UsageError('--full and --diff exclude each other');
+        const { dataDir, m } = await backupSettings(opts);
+        const { createBackup, verifyBackup, backupsDirOf } =
+          await import('../maintenance/backup-store.js');
+        const progress = progressReporter(opts.progress);
+        const made = await asUsage(() =>
+          createBackup(opts.diff ? 'diff' : 'full', {
+            dataDir,
+            ...m.backups,
+            onProgress: progress.onProgress,
+          }),
+        ).finally(() => progress.stop());
+        const problems = await verifyBackup(backupsDirOf(dataDir), made.id);
+        if (problems.length)
+          throw new UsageError(`backup ${made.id} failed verification: ${problems.join('; ')}`, 1);
+        const bytes = made.files.reduce((n, f) => n + f.bytes, 0);
+        process.stdout.write(
+          `${made.id}: ${made.kind}, ${made.files.length} files, ${bytes} bytes, verified${made.base ? ` (on ${made.base})` : ''}\n`,
+        );
+        for (const s of made.skippedFiles)
+          process.stdout.write(`  skipped ${s.rel}: ${s.reason}\n`);
+      },
+    );
   backup
     .command('verify')
     .description('check every file of a backup against its sha256')
@@ -108,14 +124,20 @@ export function registerBackupCommand(program: Command): void {
       '--from <dir>',
       'backups directory (default $DATA_DIR/backups), e.g. to restore onto a fresh data dir',
     )
-    .action(async (id: string, opts: { dataDir?: string; from?: string }) => {
-      const { resolveDataDir } = await import('../config/load.js');
-      const { restoreBackup } = await import('../maintenance/backup-store.js');
-      const dataDir = resolveDataDir({ dataDir: opts.dataDir });
-      const backupsDir = opts.from ? resolve(opts.from) : join(dataDir, 'backups');
-      const r = await asUsage(() => restoreBackup({ backupsDir, targetDir: dataDir, id }));
-      process.stdout.write(
-        `${r.id}: restored ${r.files} files (${r.bytes} bytes) into ${dataDir}${r.deleted ? `, removed ${r.deleted}` : ''}; restart the agent to use them\n`,
-      );
-    });
+    .addOption(progressOption())
+    .action(
+      async (id: string, opts: { dataDir?: string; from?: string; progress: ProgressMode }) => {
+        const { resolveDataDir } = await import('../config/load.js');
+        const { restoreBackup } = await import('../maintenance/backup-store.js');
+        const dataDir = resolveDataDir({ dataDir: opts.dataDir });
+        const backupsDir = opts.from ? resolve(opts.from) : join(dataDir, 'backups');
+        const progress = progressReporter(opts.progress);
+        const r = await asUsage(() =>
+          restoreBackup({ backupsDir, targetDir: dataDir, id, onProgress: progress.onProgress }),
+        ).finally(() => progress.stop());
+        process.stdout.write(
+          `${r.id}: restored ${r.files} files (${r.bytes} bytes) into ${dataDir}${r.deleted ? `, removed ${r.deleted}` : ''}; restart the agent to use them\n`,
+        );
+      },
+    );
 }

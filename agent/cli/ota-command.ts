@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { basename, extname, join } from 'node:path';
 import type { JWK } from 'jose';
 import { UsageError } from '../../platform/usage-error.js';
+import { progressOption, progressReporter, type ProgressMode } from './progress-reporter.js';
 
 type PackOpts = {
   key: string;
@@ -33,6 +34,7 @@ type PackOpts = {
   iat?: string;
   expiresInDays: string;
   out: string;
+  progress: ProgressMode;
 };
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -144,7 +146,8 @@ function addPackOptions(c: Command): Command {
       '--iat <seconds>',
       'issued-at (default SOURCE_DATE_EPOCH, else now): fix it for reproducible bytes',
     )
-    .option('--expires-in-days <n>', 'validity', '90');
+    .option('--expires-in-days <n>', 'validity', '90')
+    .addOption(progressOption());
 }
 
 function printSummary(
@@ -204,11 +207,15 @@ export function registerOtaCommand(program: Command): void {
   ).action(async (input: string, o: PackOpts) =>
     guard(async () => {
       const { packFull } = await import('../../ota/bundle/pack.js');
-      const opts = await packOptions(o);
+      const progress = progressReporter(o.progress);
+      const opts = { ...(await packOptions(o)), onProgress: progress.onProgress };
       const tmp = mkdtempSync(join(tmpdir(), 'ota-cli-'));
       try {
-        printSummary(await packFull(asTreeDir(input, o.target, tmp, 'new'), opts, o.out), o.out);
+        const r = await packFull(asTreeDir(input, o.target, tmp, 'new'), opts, o.out);
+        progress.stop();
+        printSummary(r, o.out);
       } finally {
+        progress.stop();
         rmSync(tmp, { recursive: true, force: true });
       }
     }),
@@ -229,20 +236,21 @@ export function registerOtaCommand(program: Command): void {
   ).action(async (input: string, o: PackOpts & { base: string; baseVersion: string }) =>
     guard(async () => {
       const { packDelta } = await import('../../ota/bundle/pack.js');
-      const opts = await packOptions(o);
+      const progress = progressReporter(o.progress);
+      const opts = { ...(await packOptions(o)), onProgress: progress.onProgress };
       const tmp = mkdtempSync(join(tmpdir(), 'ota-cli-'));
       try {
         const base = o.base.endsWith('.bundle') ? o.base : asTreeDir(o.base, o.target, tmp, 'base');
-        printSummary(
-          await packDelta(
-            base,
-            asTreeDir(input, o.target, tmp, 'new'),
-            { ...opts, baseVersion: o.baseVersion },
-            o.out,
-          ),
+        const r = await packDelta(
+          base,
+          asTreeDir(input, o.target, tmp, 'new'),
+          { ...opts, baseVersion: o.baseVersion },
           o.out,
         );
+        progress.stop();
+        printSummary(r, o.out);
       } finally {
+        progress.stop();
         rmSync(tmp, { recursive: true, force: true });
       }
     }),

@@ -150,7 +150,7 @@ export class CommandService {
     let kid: string | null = null;
     let cmd: Command | undefined;
     let id: string | number | null = null;
-    let run: (() => void) | undefined;
+    let run: (() => Promise<CommandResult>) | undefined;
     try {
       const buf =
         typeof raw === 'string'
@@ -184,7 +184,7 @@ export class CommandService {
     }
     // The ack goes out before the PLC is touched; the result follows on the same ordered link.
     this.reply('cmd/ack', ack);
-    run?.();
+    void run?.();
     this.logAck(ack, cmd, kid, received);
     const code = ack.reason?.split(/[:( ]/, 1)[0] ?? '';
     if (
@@ -278,6 +278,20 @@ export class CommandService {
     return this.track(run());
   }
 
+  /** Record a local write refused before it reached the checks (no or wrong token at the page). */
+  async auditRefused(who: string, doc: unknown, reason: string): Promise<void> {
+    const d = (doc && typeof doc === 'object' ? doc : {}) as Record<string, unknown>;
+    this.opts.logger.warn({ who, plc: d.plc, reason }, 'local command refused');
+    await this.audit({
+      kind: 'command',
+      who,
+      id: peekId(d),
+      what: { plc: d.plc, op: 'write', values: d.values },
+      outcome: 'rejected',
+      reason,
+    });
+  }
+
   /** Resolves when every accepted command has its result published and audited (tests, shutdown). */
   async idle(): Promise<void> {
     while (this.tasks.size) await Promise.allSettled([...this.tasks]);
@@ -333,7 +347,7 @@ export class CommandService {
     hash: string,
     received: number,
     kid: string | null,
-  ): (() => void) | undefined {
+  ): (() => Promise<CommandResult>) | undefined {
     const seen = this.replay.lookup(cmd.id);
     if (seen) {
       if (seen.hash !== hash)
@@ -367,7 +381,7 @@ export class CommandService {
     durable.catch(() => undefined); // awaited in execute
     this.inflight.set(cmd.plc, queued + 1);
     this.active.add(cmd.id);
-    return () => void this.track(this.execute(cmd, target, kid, durable));
+    return () => this.track(this.execute(cmd, target, kid, durable));
   }
 
   private async execute(

@@ -13,6 +13,18 @@ export interface PlcView {
   lastReadTs?: string | undefined;
   values: Record<string, unknown>;
   quality: Record<string, 'bad'>;
+  /** The PLC's tags as configured: what the page may trend and offer to write. */
+  tags?: TagMeta[] | undefined;
+  /** Values older than this (3 poll intervals) are shown stale. */
+  staleAfterMs?: number | undefined;
+}
+
+export interface TagMeta {
+  name: string;
+  type: string;
+  writable: boolean;
+  min?: number | undefined;
+  max?: number | undefined;
 }
 
 export interface AlertView {
@@ -47,6 +59,10 @@ export interface GatewaySnapshot {
   ota: OtaStatePayload | null;
   /** The client certificate and its renewal (cert/state), when mutual TLS is configured. */
   identity?: unknown;
+  /** The trust policy in force (the trust/state payload); null with local keys only. */
+  trust?: unknown;
+  /** The next or current maintenance window (the maintenance/window payload); null without windows. */
+  maintenanceWindow?: unknown;
   alerts: AlertView[];
   maintenance: unknown[];
 }

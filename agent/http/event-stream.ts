@@ -9,6 +9,8 @@ export interface EventStreamOptions {
   maxClients: number;
   flushMs: number;
   keepAliveMs: number;
+  /** How often connected pages get each PLC's last read time (staleness); default 2 s. */
+  readsEveryMs?: number;
 }
 
 export class EventStream {
@@ -16,6 +18,7 @@ export class EventStream {
   private readonly pendingValues = new Map<string, ValuesEvent>();
   private readonly flushTimer: NodeJS.Timeout;
   private readonly keepAlive: NodeJS.Timeout;
+  private readonly readsTimer: NodeJS.Timeout;
   private readonly unsubscribe: Array<() => void> = [];
   private readonly onValues = (e: unknown) => this.queueValues(e as ValuesEvent);
 
@@ -33,8 +36,23 @@ export class EventStream {
     for (const [em, ev, as] of extra) if (em) on(em, ev, (e) => this.broadcast(as, e));
     this.flushTimer = setInterval(() => this.flush(), o.flushMs);
     this.keepAlive = setInterval(() => this.write(': keep-alive\n\n'), o.keepAliveMs);
+    // Staleness on the page: each PLC's last read, even when report by exception sends no value.
+    // Built only while a page is connected.
+    this.readsTimer = setInterval(() => {
+      if (!this.clients.size) return;
+      this.broadcast(
+        'reads',
+        view.snapshot().plcs.map((p) => ({
+          id: p.id,
+          state: p.state,
+          lastReadTs: p.lastReadTs,
+          error: p.error,
+        })),
+      );
+    }, o.readsEveryMs ?? 2000);
     this.flushTimer.unref();
     this.keepAlive.unref();
+    this.readsTimer.unref();
   }
 
   get size(): number {
@@ -108,6 +126,7 @@ export class EventStream {
   close(): void {
     clearInterval(this.flushTimer);
     clearInterval(this.keepAlive);
+    clearInterval(this.readsTimer);
     for (const u of this.unsubscribe) u();
     this.view.off('values', this.onValues);
     for (const c of this.clients) c.end();

@@ -13,12 +13,26 @@ import { EventStream } from './event-stream.js';
 import { dashboardPage } from './dashboard-page.js';
 import { jsonText } from './json-text.js';
 import { isUnknownJobError } from '../maintenance/report.js';
+import { staticAssets } from './static-assets.js';
 
 export interface HttpActions {
   runMaintenance?: (job: string) => Promise<unknown>;
   backup?: (kind: 'full' | 'diff') => Promise<unknown>;
   reports?: () => Promise<unknown[]>;
   incidents?: () => unknown[] | Promise<unknown[]>;
+  /** A tag write from the page: the command path's checks, execution and audit (CommandService.local). */
+  write?: (
+    doc: LocalWrite,
+  ) => Promise<{ ack: { status: string; reason?: string }; result?: unknown }>;
+  /** Audit a page write refused before the checks (no or wrong token). */
+  writeRefused?: (doc: unknown, reason: string) => Promise<void>;
+}
+
+export interface LocalWrite {
+  id: string;
+  plc: string;
+  op: 'write';
+  values: Record<string, unknown>;
 }
 
 export interface HttpServerOptions {
@@ -156,7 +170,54 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
         );
       await fn(req, res, url);
     };
+  // The page's tag write: token-checked here, then the same path as a WMS command. A refusal for a
+  // missing or wrong token is audited like any refused command (and answered 401).
+  const tagWrite: Handler = async (req, res) => {
+    const body = await readBody(req, cfg.maxBodyBytes).catch((e: unknown) => {
+      if (isHttpError(e)) throw e;
+      throw new HttpError(400, 'body is not JSON');
+    });
+    if (!o.actions?.write) throw new HttpError(501, 'commands are not attached');
+    if (!bearerMatches(req.headers.authorization, token)) {
+      const given = /^Bearer\s+\S/i.test(req.headers.authorization ?? '');
+      await o.actions.writeRefused?.(body, given ? 'bad-token' : 'no-token');
+      throw new HttpError(
+        401,
+        'writes need Authorization: Bearer <token of $DATA_DIR/http-token>',
+        { 'WWW-Authenticate': 'Bearer' },
+      );
+    }
+    const b = (body ?? {}) as { plc?: unknown; values?: unknown };
+    if (typeof b.plc !== 'string') throw new HttpError(400, 'plc: must be a PLC id');
+    if (!b.values || typeof b.values !== 'object' || Array.isArray(b.values))
+      throw new HttpError(400, 'values: must be an object of tag: value');
+    const id = `dashboard-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+    const out = await o.actions.write({
+      id,
+      plc: b.plc,
+      op: 'write',
+      values: b.values as Record<string, unknown>,
+    });
+    json(res, out.ack.status === 'accepted' ? 200 : 422, { id, ...out });
+  };
+
+  const assets = staticAssets();
   const routes: Record<string, Partial<Record<string, Handler>>> = {
+    ...Object.fromEntries(
+      [...assets].map(([path, a]) => [
+        path,
+        {
+          GET: (_req: IncomingMessage, res: ServerResponse) => {
+            res.writeHead(200, {
+              'Content-Type': a.type,
+              'Content-Length': a.body.length,
+              'Cache-Control': 'public, max-age=86400',
+            });
+            res.end(a.body);
+          },
+        },
+      ]),
+    ),
     '/': {
       GET: (_req, res) => {
         const nonce = randomBytes(16).toString('base64');
@@ -209,6 +270,7 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
         }
       }),
     },
+    '/api/write': { POST: tagWrite },
     '/api/backup': {
       POST: write(async (req, res) => {
         const body = (await readBody(req, cfg.maxBodyBytes)) as { kind?: unknown };

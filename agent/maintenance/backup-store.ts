@@ -8,6 +8,7 @@ import { BackupError } from './errors.js';
 import { selectFiles, type Skipped } from './file-select.js';
 import { readPaced, sha256, yieldTo, DEFAULT_PACE, type Pace } from './pace.js';
 import { writeFileAtomic } from '../../platform/atomic-file.js';
+import { byteCounter, type OnProgress } from '../../platform/progress.js';
 
 export type BackupKind = 'full' | 'diff';
 
@@ -47,6 +48,8 @@ export interface BackupOptions {
   maxFileBytes: number;
   pace?: Pace | undefined;
   now?: Date | undefined;
+  /** Reading and copying each file (the CLI draws it; the scheduler passes none). */
+  onProgress?: OnProgress | undefined;
 }
 
 export interface BackupSummary {
@@ -149,8 +152,14 @@ export async function createBackup(
   const { files, skipped } = await selectFiles(o.dataDir, o.include, o.exclude, o.maxFileBytes);
   const baseHashes = new Map(base?.files.map((f) => [f.path, f.sha256]));
   const entries: BackupManifest['files'] = [];
+  const copied = byteCounter(
+    'backing up',
+    files.map((f) => f.bytes),
+    o.onProgress,
+  );
   for (const f of files) {
     const { data, sha256: hash } = await readPaced(f.abs, pace);
+    copied(f.bytes);
     if (base && baseHashes.get(f.rel) === hash) continue;
     const t = performance.now();
     await writeFileAtomic(join(dir, 'files', f.rel), data);
@@ -218,10 +227,17 @@ export async function verifyBackup(
   backupsDir: string,
   id: string,
   pace: Pace = DEFAULT_PACE,
+  onProgress?: OnProgress,
 ): Promise<string[]> {
   const { files } = await resolveBackup(backupsDir, id);
   const problems: string[] = [];
+  const checked = byteCounter(
+    'verifying',
+    [...files.values()].map((f) => f.bytes),
+    onProgress,
+  );
   for (const [path, f] of files) {
+    checked(f.bytes);
     try {
       const { sha256: got } = await readPaced(f.from, pace);
       if (got !== f.sha256)
@@ -241,10 +257,11 @@ export async function restoreBackup(o: {
   targetDir: string;
   id: string;
   pace?: Pace | undefined;
+  onProgress?: OnProgress | undefined;
 }): Promise<{ id: string; files: number; bytes: number; deleted: number }> {
   const pace = o.pace ?? DEFAULT_PACE;
   const { files, deleted } = await resolveBackup(o.backupsDir, o.id);
-  const problems = await verifyBackup(o.backupsDir, o.id, pace);
+  const problems = await verifyBackup(o.backupsDir, o.id, pace, o.onProgress);
   if (problems.length)
     throw new BackupError(
       `backup ${o.id} is damaged, nothing restored: ${problems.join('; ')}`,
@@ -253,7 +270,13 @@ export async function restoreBackup(o: {
     );
   const target = resolve(o.targetDir);
   let bytes = 0;
+  const restored = byteCounter(
+    'restoring',
+    [...files.values()].map((f) => f.bytes),
+    o.onProgress,
+  );
   for (const [path, f] of files) {
+    restored(f.bytes);
     const dest = resolve(target, path);
     if (!dest.startsWith(target + sep))
       throw new BackupError(

@@ -2,14 +2,16 @@
 // so tests and several agents in one process never share counters.
 import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
 
+// The OTA state machine's phases (ota/device/states.ts), lower-cased for the `phase` label.
 export const OTA_PHASES = [
   'idle',
   'downloading',
   'verifying',
   'installing',
+  'switching',
   'probation',
   'committed',
-  'rolled-back',
+  'rollingback',
   'failed',
 ] as const;
 
@@ -111,6 +113,21 @@ export function createMetrics(opts: MetricsOptions = {}) {
       name: `${p}ota_phase`,
       help: '1 for the current OTA phase, 0 for the others',
       labelNames: ['phase'] as const,
+      registers,
+    }),
+    otaLastRollback: new Gauge({
+      name: `${p}ota_last_rollback_timestamp_seconds`,
+      help: 'Unix time of the last OTA rollback in the persisted history (0: none)',
+      registers,
+    }),
+    wmsPeerAlive: new Gauge({
+      name: `${p}wms_peer_alive`,
+      help: '1 while the WMS heartbeat arrives, 0 after 3 silent periods (only with wms.peerHeartbeatSeconds)',
+      registers,
+    }),
+    tlsClientCertNotAfter: new Gauge({
+      name: `${p}tls_client_cert_not_after_seconds`,
+      help: 'Unix time the client certificate of the WMS link expires (absent without mutual TLS)',
       registers,
     }),
     healthState: new Gauge({

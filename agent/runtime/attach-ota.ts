@@ -39,6 +39,7 @@ export async function attachOta(ctx: {
     publishState: (s) => {
       gateway.link.publishRetained('ota/state', s);
       metrics.setOtaPhase(String(s.phase).toLowerCase());
+      metrics.otaLastRollback.set(lastRollbackSeconds(s.history));
     },
     health: () => {
       const states = Object.values(gateway.plcStates());
@@ -109,4 +110,11 @@ export async function attachOta(ctx: {
       agent.stop();
     },
   };
+}
+
+/** Unix seconds of the newest move into RollingBack in the persisted history (0: none). */
+function lastRollbackSeconds(history: readonly { ts: string; to: string }[]): number {
+  let last = 0;
+  for (const h of history) if (h.to === 'RollingBack') last = Math.max(last, Date.parse(h.ts) || 0);
+  return last / 1000;
 }

@@ -2,8 +2,19 @@
 import type { Gateway } from './gateway.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { PlcReading } from '../../plc/poller/plc-poller.js';
+import { certificateNotAfter, loadTlsMaterial } from '../link/tls-material.js';
 
-export function feedCoreMetrics(gateway: Gateway, metrics: Metrics): () => void {
+/** How often the client certificate's expiry is re-read (a renewal or an operator may replace it). */
+const CERT_SAMPLE_MS = 60_000;
+
+export function feedCoreMetrics(
+  gateway: Gateway,
+  metrics: Metrics,
+  opts: {
+    /** notAfter of the client certificate in use, when it is not the config's (a renewed one). */
+    certInUse?: () => string | undefined;
+  } = {},
+): () => void {
   const onReading = (r: PlcReading) => {
     metrics.pollDuration.observe({ plc: r.plc }, r.durationMs / 1000);
     let read = 0;
@@ -21,6 +32,25 @@ export function feedCoreMetrics(gateway: Gateway, metrics: Metrics): () => void 
     metrics.reconnects.inc({ link: 'wms' });
   };
   const onDisconnected = () => metrics.wmsConnected.set(0);
+  // Until the first connect the link is down: an offline first boot must show 0, not no series.
+  if (!gateway.link.stats().connected) metrics.wmsConnected.set(0);
+  const sampleCert = () => {
+    const renewed = Date.parse(opts.certInUse?.() ?? '');
+    if (renewed) return void metrics.tlsClientCertNotAfter.set(renewed / 1000);
+    const tls = gateway.currentConfig.wms.tls;
+    try {
+      const cert = tls.cert ? loadTlsMaterial(tls).cert : undefined;
+      if (cert) metrics.tlsClientCertNotAfter.set(certificateNotAfter(cert).getTime() / 1000);
+      else metrics.tlsClientCertNotAfter.reset();
+    } catch {
+      // Unreadable material is reported by the link's own certificate check; no figure is better
+      // than a wrong one here.
+      metrics.tlsClientCertNotAfter.reset();
+    }
+  };
+  sampleCert();
+  const certTimer = setInterval(sampleCert, CERT_SAMPLE_MS);
+  certTimer.unref();
   let lastPublished = 0;
   let lastDropped = 0;
   // Outbox and publish counters are sampled, not evented: cheap, and exact at scrape granularity.
@@ -41,8 +71,19 @@ export function feedCoreMetrics(gateway: Gateway, metrics: Metrics): () => void 
   gateway.on('status', onStatus);
   gateway.link.on('connected', onConnected);
   gateway.link.on('disconnected', onDisconnected);
+  gateway.on('config-applied', sampleCert);
+  // The WMS's own heartbeat (wms.peerHeartbeatSeconds): 1 alive, 0 silent, no series when off.
+  const onPeer = (p: { state: string }) => {
+    if (p.state === 'alive') metrics.wmsPeerAlive.set(1);
+    else if (p.state === 'silent') metrics.wmsPeerAlive.set(0);
+    else metrics.wmsPeerAlive.reset();
+  };
+  gateway.link.on('peer', onPeer);
   return () => {
     clearInterval(timer);
+    clearInterval(certTimer);
+    gateway.off('config-applied', sampleCert);
+    gateway.link.off('peer', onPeer);
     gateway.pollers.off('reading', onReading);
     gateway.off('status', onStatus);
     gateway.link.off('connected', onConnected);

@@ -2,17 +2,23 @@
 // (the GatewayView of agent/health/gateway-view.ts), built from the core without reaching into it.
 import { EventEmitter } from 'node:events';
 import type { Gateway } from './gateway.js';
-import type { AlertView, GatewaySnapshot, GatewayView } from '../health/gateway-view.js';
+import type { AlertView, GatewaySnapshot, GatewayView, TagMeta } from '../health/gateway-view.js';
 import type { OtaStatePayload } from '../../ota/agent/state-payload.js';
+import type { PlcConfig } from '../../plc/config/schema.js';
 
 const MAX_ALERTS = 50;
 const MAX_REPORTS = 20;
+/** A PLC's values are stale after this many of its slowest poll interval without a read. */
+const STALE_INTERVALS = 3;
+const MIN_STALE_MS = 3000;
 
 export class LiveView extends EventEmitter implements GatewayView {
   private readonly alerts: AlertView[] = [];
   private readonly reports: unknown[] = [];
   ota: () => OtaStatePayload | null = () => null;
   identity: () => unknown = () => undefined;
+  trust: () => unknown = () => null;
+  maintenanceWindow: () => unknown = () => null;
 
   constructor(private readonly gateway: Gateway) {
     super();
@@ -66,6 +72,7 @@ export class LiveView extends EventEmitter implements GatewayView {
         lastReadTs: p.lastReadTs,
         values: p.values,
         quality: p.quality,
+        ...plcMeta(g.currentConfig.plcs.find((c) => c.id === p.id)),
       })),
       wms: {
         connected: link.connected,
@@ -78,8 +85,29 @@ export class LiveView extends EventEmitter implements GatewayView {
       outbox: { ...link.outbox, maxBytes: g.currentConfig.wms.outbox.maxBytes },
       ota: this.ota(),
       identity: this.identity(),
+      trust: this.trust(),
+      maintenanceWindow: this.maintenanceWindow(),
       alerts: [...this.alerts],
       maintenance: [...this.reports],
     };
   }
+}
+
+/** What the page needs of a PLC's config: its tags (to trend and to offer writes) and staleness. */
+function plcMeta(p: PlcConfig | undefined): { tags?: TagMeta[]; staleAfterMs?: number } {
+  if (!p) return {};
+  const tags: TagMeta[] = [];
+  let slowest = 0;
+  for (const g of p.groups) {
+    slowest = Math.max(slowest, g.intervalMs);
+    for (const t of g.tags)
+      tags.push({
+        name: t.name,
+        type: t.type,
+        writable: t.writable === true,
+        ...(t.min !== undefined ? { min: t.min } : {}),
+        ...(t.max !== undefined ? { max: t.max } : {}),
+      });
+  }
+  return { tags, staleAfterMs: Math.max(MIN_STALE_MS, slowest * STALE_INTERVALS) };
 }

@@ -21,6 +21,7 @@ import { UpdateLock } from '../balena/update-lock.js';
 import { DeviceTagReporter } from '../balena/device-tags.js';
 import { attachCommandServices } from '../commands/attach.js';
 import { attachOta } from './attach-ota.js';
+import { isRejectedError } from '../commands/rejection.js';
 import { attachIdentity } from '../identity/attach.js';
 import { keyPassphrase } from '../identity/key-file.js';
 import {
@@ -60,7 +61,9 @@ export async function startServices(ctx: {
   lock.clearStale();
 
   const metrics = createMetrics({ defaultLabels: { tenant: rc.tenant, gateway: rc.gatewayId } });
-  const unfeed = feedCoreMetrics(gateway, metrics);
+  // The identity manager starts below; until then (and without it) the config's certificate counts.
+  let identityState: () => { notAfter?: string } | undefined = () => undefined;
+  const unfeed = feedCoreMetrics(gateway, metrics, { certInUse: () => identityState()?.notAfter });
 
   const commands = await attachCommandServices({
     host: gateway,
@@ -91,6 +94,8 @@ export async function startServices(ctx: {
     trust: commands.trust.authority,
   });
   view.identity = () => identity.state();
+  identityState = () => identity.state();
+  view.trust = () => commands.trust.state;
   gateway.registerExtras = () => {
     const c = identity.state();
     return {
@@ -201,6 +206,17 @@ export async function startServices(ctx: {
           maintenance.run(kind === 'full' ? 'fullBackup' : 'diffBackup'),
         ),
       reports: () => maintenance.reports(),
+      // The page's write: the checks, queue bound, update lock, execution and audit of a command.
+      write: async (doc) => {
+        try {
+          const result = await commands.commands.submitWrite({ ...doc, who: 'dashboard' });
+          return { ack: { status: 'accepted' }, result };
+        } catch (e) {
+          if (isRejectedError(e)) return { ack: { status: 'rejected', reason: e.reason } };
+          throw e;
+        }
+      },
+      writeRefused: (doc, reason) => commands.commands.auditRefused('dashboard', doc, reason),
       incidents: () => watchdog.incidents(),
     },
   });

@@ -22,6 +22,7 @@ import { materialize, checkPayload } from './materialize.js';
 import { decodeManifestUnverified } from './signing.js';
 import { PLC_MAP_FILES, parsePlcMap } from '../plc-map/plc-map.js';
 import { OtaRefusal } from '../errors.js';
+import { byteCounter, type OnProgress } from '../../platform/progress.js';
 
 export interface PackOptions {
   name: string;
@@ -36,6 +37,8 @@ export interface PackOptions {
   url?: string;
   /** Where the full bundle of this release is served (a delta's fallback). */
   fullUrl?: string;
+  /** Long work (hashing, compressing, diffing a big tree) reports here; the CLI draws it. */
+  onProgress?: OnProgress;
 }
 
 export interface PackResult {
@@ -106,12 +109,18 @@ export async function packFull(
   opts: PackOptions,
   outFile: string,
 ): Promise<PackResult> {
-  const tree = await scanTree(dir);
+  const tree = await scanTree(dir, opts.onProgress);
   checkTarget(tree, dir, opts.target);
-  const payload = tree.map((f) => ({
-    path: payloadPathOf(f.path, 'full'),
-    data: gz(readFileSync(join(dir, f.path))),
-  }));
+  const compressed = byteCounter(
+    'compressing',
+    tree.map((f) => f.size),
+    opts.onProgress,
+  );
+  const payload = tree.map((f) => {
+    const data = gz(readFileSync(join(dir, f.path)));
+    compressed(f.size);
+    return { path: payloadPathOf(f.path, 'full'), data };
+  });
   return finish(opts, tree, [], payload, undefined, outFile);
 }
 
@@ -126,12 +135,18 @@ export async function packDelta(
   try {
     const baseDir =
       base.endsWith('.bundle') || base.endsWith('.tar') ? await extractFullTree(base, tmp) : base;
-    const baseTree = await scanTree(baseDir);
+    const baseTree = await scanTree(baseDir, opts.onProgress, 'hashing base');
     const baseByPath = new Map(baseTree.map((f) => [f.path, f]));
-    const tree = await scanTree(newDir);
+    const tree = await scanTree(newDir, opts.onProgress);
     checkTarget(tree, newDir, opts.target);
     const payload: BundleEntry[] = [];
+    const diffed = byteCounter(
+      'diffing',
+      tree.map((f) => f.size),
+      opts.onProgress,
+    );
     for (const f of tree) {
+      diffed(f.size);
       const b = baseByPath.get(f.path);
       if (b && b.sha256 === f.sha256 && b.mode === f.mode) continue; // copied from the base on the device
       const data = readFileSync(join(newDir, f.path));

@@ -2,6 +2,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { byteCounter, type OnProgress } from '../../platform/progress.js';
 
 export interface TreeFile {
   path: string;
@@ -42,25 +43,35 @@ export function isTreeError(e: unknown): e is TreeError {
   return e instanceof TreeError;
 }
 
-export async function scanTree(root: string): Promise<TreeFile[]> {
-  const out: TreeFile[] = [];
-  const walk = async (rel: string) => {
+export async function scanTree(
+  root: string,
+  onProgress?: OnProgress,
+  phase = 'hashing',
+): Promise<TreeFile[]> {
+  // List first (cheap), then hash: the hashing is the long part, and its total is then known.
+  const listed: Omit<TreeFile, 'sha256'>[] = [];
+  const walk = (rel: string) => {
     for (const name of readdirSync(join(root, rel)).sort()) {
       if (rel === '' && TREE_EXCLUDES.has(name)) continue;
       const r = rel ? `${rel}/${name}` : name;
       const st = lstatSync(join(root, r));
-      if (st.isDirectory()) await walk(r);
+      if (st.isDirectory()) walk(r);
       else if (st.isFile())
-        out.push({
-          path: r,
-          size: st.size,
-          mode: st.mode & 0o111 ? 0o755 : 0o644,
-          sha256: await sha256File(join(root, r)),
-        });
+        listed.push({ path: r, size: st.size, mode: st.mode & 0o111 ? 0o755 : 0o644 });
       else throw new TreeError(`${r}: only regular files and directories can be packed`);
     }
   };
-  await walk('');
+  walk('');
+  const hashed = byteCounter(
+    phase,
+    listed.map((f) => f.size),
+    onProgress,
+  );
+  const out: TreeFile[] = [];
+  for (const f of listed) {
+    out.push({ ...f, sha256: await sha256File(join(root, f.path)) });
+    hashed(f.size);
+  }
   return out.sort(byPath);
 }
 

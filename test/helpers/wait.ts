@@ -38,3 +38,18 @@ export async function waitForValue<T>(
     await new Promise((r) => setTimeout(r, stepMs));
   }
 }
+
+/** waitFor with an asynchronous check (an HTTP API, a file): sample, test, sleep, until the deadline. */
+export async function waitForAsync(
+  check: () => Promise<boolean>,
+  timeoutMs: number,
+  what = 'a condition',
+  stepMs = 100,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
