@@ -218,7 +218,7 @@ function renderIdentity(c) {
 }
 function renderTrust(t) {
   var tb = $("trust"); clear(tb);
-  if (!t || typeof t !== "object") { kv(tb, "policy", "none: only the keys of the local config file"); return; }
+  if (!t || typeof t !== "object" || !t.version) { kv(tb, "policy", "none: only the keys of the local config file"); if (t && t.roots && t.roots.length) kv(tb, "roots", t.roots.join(", ")); return; }
   kv(tb, "policy version", t.version); kv(tb, "status", t.status + (t.error ? ": " + t.error : ""));
   if (t.roots) kv(tb, "roots", t.roots.join(", "));
   (t.keys || []).forEach(function (k) { kv(tb, "key " + k.kid, (k.roles || []).join(", ") + (k.plcs ? " · PLCs " + k.plcs.join(", ") : "") + (k.exp ? " · until " + new Date(k.exp * 1000).toLocaleDateString() : "")); });
