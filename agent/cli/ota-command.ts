@@ -2,15 +2,12 @@
 // (status, history, rollback, install) against the local data dir. Errors: one line, exit 2.
 import type { Command } from 'commander';
 import {
-  chmodSync,
   cpSync,
   existsSync,
   mkdtempSync,
   readFileSync,
   rmSync,
   statSync,
-  writeFileSync,
-  renameSync,
   mkdirSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +15,7 @@ import { basename, extname, join } from 'node:path';
 import type { JWK } from 'jose';
 import { UsageError } from '../../platform/usage-error.js';
 import { progressOption, progressReporter, type ProgressMode } from './progress-reporter.js';
+import { writeKeyPair, type KeygenOptions } from './key-pair-files.js';
 
 type PackOpts = {
   key: string;
@@ -178,26 +176,7 @@ export function registerOtaCommand(program: Command): void {
     .requiredOption('--out <dir>', 'directory to write the two JWK files to')
     .option('--alg <alg>', 'EdDSA (Ed25519, deterministic signatures) or ES256', 'EdDSA')
     .option('--kid <id>', 'key id (default: the JWK thumbprint)')
-    .action(async (o: { out: string; alg: string; kid?: string }) => {
-      if (o.alg !== 'EdDSA' && o.alg !== 'ES256')
-        throw new UsageError('--alg: must be EdDSA or ES256');
-      if (o.kid !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(o.kid))
-        throw new UsageError('--kid: 1-64 of letters, digits, _ . -');
-      const { generateSigningKey } = await import('../../ota/bundle/signing.js');
-      const k = await generateSigningKey(o.alg, o.kid);
-      const kid = k.publicJwk.kid!;
-      const priv = join(o.out, `${kid}.private.jwk`);
-      const pub = join(o.out, `${kid}.public.jwk`);
-      if (existsSync(priv) || existsSync(pub))
-        throw new UsageError(`${priv} or ${pub} exists: not overwriting a key`);
-      mkdirSync(o.out, { recursive: true });
-      writeFileSync(`${priv}.tmp`, JSON.stringify(k.privateJwk, null, 2) + '\n', { mode: 0o600 });
-      chmodSync(`${priv}.tmp`, 0o600);
-      writeFileSync(`${pub}.tmp`, JSON.stringify(k.publicJwk, null, 2) + '\n');
-      renameSync(`${priv}.tmp`, priv);
-      renameSync(`${pub}.tmp`, pub);
-      process.stdout.write(`kid ${kid}\nprivate ${priv}\npublic ${pub}\n`);
-    });
+    .action((o: KeygenOptions) => writeKeyPair(o));
 
   addPackOptions(
     ota

@@ -1,11 +1,11 @@
 // `wms-gateway trust keygen|sign|inspect`: the publisher side of trust policies, run offline where the
 // root private keys live (docs/trust.md is the runbook). Errors: one line, exit 2, nothing half-written.
 import type { Command } from 'commander';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { JWK } from 'jose';
 import { parse as parseYaml } from 'yaml';
 import { UsageError } from '../../platform/usage-error.js';
+import { writeKeyPair, type KeygenOptions } from './key-pair-files.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -59,23 +59,7 @@ export function registerTrustCommand(program: Command): void {
     .requiredOption('--out <dir>', 'directory to write the two JWK files to')
     .option('--alg <alg>', 'EdDSA (Ed25519) or ES256', 'EdDSA')
     .option('--kid <id>', 'key id (default: the JWK thumbprint)')
-    .action(async (o: { out: string; alg: string; kid?: string }) => {
-      if (o.alg !== 'EdDSA' && o.alg !== 'ES256')
-        throw new UsageError('--alg: must be EdDSA or ES256');
-      if (o.kid !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(o.kid))
-        throw new UsageError('--kid: 1-64 of letters, digits, _ . -');
-      const { generateSigningKey } = await import('../../ota/bundle/signing.js');
-      const k = await generateSigningKey(o.alg, o.kid);
-      const kid = k.publicJwk.kid!;
-      const priv = join(o.out, `${kid}.private.jwk`);
-      const pub = join(o.out, `${kid}.public.jwk`);
-      if (existsSync(priv) || existsSync(pub))
-        throw new UsageError(`${priv} or ${pub} exists: not overwriting a key`);
-      mkdirSync(o.out, { recursive: true });
-      writeOut(priv, JSON.stringify(k.privateJwk, null, 2) + '\n', 0o600);
-      writeOut(pub, JSON.stringify(k.publicJwk, null, 2) + '\n');
-      process.stdout.write(`kid ${kid}\nprivate ${priv}\npublic ${pub}\n`);
-    });
+    .action((o: KeygenOptions) => writeKeyPair(o));
 
   trust
     .command('sign')
