@@ -116,7 +116,10 @@ export async function startServices(ctx: {
   health.start();
   // A full disk, or the WMS going silent (or coming back), is felt at once on /health, not at the
   // next sampling period.
-  const recheck = () => void health.check().catch(() => undefined);
+  const recheck = () =>
+    void health
+      .check()
+      .catch((e: Error) => logger.warn({ err: e.message }, 'health re-check failed'));
   gateway.link.on('outbox-write-failure', recheck);
   gateway.link.on('outbox-write-recovered', recheck);
   gateway.link.on('peer', recheck);
