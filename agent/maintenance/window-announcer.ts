@@ -93,11 +93,7 @@ export class WindowAnnouncer extends EventEmitter {
     const { clock } = this.o;
     const announceMs = this.o.announceMinutes * 60_000;
     // A window we announced and that is over: ended (also after a restart past its end).
-    if (
-      this.last &&
-      this.last.state !== 'ended' &&
-      Date.parse(this.last.end) <= now.getTime()
-    ) {
+    if (this.last && this.last.state !== 'ended' && Date.parse(this.last.end) <= now.getTime()) {
       const w = { start: new Date(this.last.start), end: new Date(this.last.end) };
       this.announce('ended', w, now);
       this.emit('ended', w);

@@ -79,21 +79,34 @@ export class WindowClock {
 
   /** The window `now` is inside ([start, end)), overlapping windows merged into one; else null. */
   current(now: Date): Window | null {
+    let w = this.holding(now);
+    if (!w) return null;
+    // A window that runs into this one's start is part of it (a restart at 03:15 of 02:00–03:00 +
+    // 02:30–03:30 is in one window that started at 02:00).
+    for (let i = 0; i < MAX_CHAIN; i++) {
+      const before = this.holding(new Date(w.start.getTime() - 1));
+      if (!before) break;
+      w = { start: before.start, end: before.end > w.end ? before.end : w.end };
+    }
+    return this.extend(w);
+  }
+
+  /** Of the windows holding `now`, the earliest start and the latest end (no chaining). */
+  private holding(now: Date): Window | null {
     let best = null as Window | null;
     for (const s of this.specs) {
       // A window holding `now` started in (now - duration, now].
       const start = s.matcher.nextAfter(new Date(now.getTime() - s.ms));
       if (!start || start.getTime() > now.getTime()) continue;
       const end = new Date(start.getTime() + s.ms);
-      const prev: Window | null = best;
-      if (!prev) best = { start, end };
+      if (!best) best = { start, end };
       else
         best = {
-          start: start < prev.start ? start : prev.start,
-          end: end > prev.end ? end : prev.end,
+          start: start < best.start ? start : best.start,
+          end: end > best.end ? end : best.end,
         };
     }
-    return best ? this.extend(best) : null;
+    return best;
   }
 
   /** The next window starting strictly after `now` (merged with those overlapping it), or null. */
@@ -103,7 +116,11 @@ export class WindowClock {
       const start = s.matcher.nextAfter(now);
       if (!start) continue;
       const end = new Date(start.getTime() + s.ms);
-      if (!best || start < best.start || (start.getTime() === best.start.getTime() && end > best.end))
+      if (
+        !best ||
+        start < best.start ||
+        (start.getTime() === best.start.getTime() && end > best.end)
+      )
         best = { start, end };
     }
     return best ? this.extend(best) : null;
