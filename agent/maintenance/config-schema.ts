@@ -16,8 +16,9 @@ const windowSchema = z.strictObject({
   ),
   durationMinutes: z
     .number()
-    .min(1 / 60, 'must be at least one second (1/60 minute)')
     .max(WEEK_MINUTES, `must be at most a week (${WEEK_MINUTES} minutes)`)
+    // A refinement, not .min(): the reference would print 1/60 as 0.016666666666666666.
+    .refine((v) => v >= 1 / 60, 'must be at least one second (1/60 minute)')
     .describe('How long a window stays open; fractions allowed (0.5 = 30 s), 1/60 to 10080'),
 });
 

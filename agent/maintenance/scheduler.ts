@@ -85,8 +85,8 @@ export class Maintenance extends EventEmitter {
         jobs: (w) => this.jobsIn(w),
         logger: o.logger,
         now: this.now,
+        onStarted: () => this.releaseWaiting(),
       });
-      this.announcer.on('started', () => this.releaseWaiting());
     }
     this.history = new ReportHistory(
       join(o.dataDir, 'maintenance', 'reports.jsonl'),

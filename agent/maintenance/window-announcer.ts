@@ -3,7 +3,6 @@
 // from the clock at each tick, so a restart inside a window announces `started` again with the right
 // end. The last announcement is kept on disk so a window that ended while the agent was down is
 // still announced `ended` (the broker would otherwise keep a stale retained `started`).
-import { EventEmitter } from 'node:events';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { writeFileAtomicSync } from '../../platform/atomic-file.js';
@@ -28,6 +27,8 @@ export interface WindowAnnouncerOptions {
   publish: (p: WindowPayload) => void;
   /** The jobs that will run in this window. */
   jobs: (w: Window) => string[];
+  /** A window opened (also when a restart finds one open). */
+  onStarted?: ((w: Window) => void) | undefined;
   logger?: Logger | undefined;
   now?: () => Date;
 }
@@ -37,11 +38,7 @@ const MAX_TICK_MS = 60 * 60_000;
 /** Timers may fire a hair early against Date.now(); aim just past the instant. */
 const TICK_SLACK_MS = 5;
 
-export interface WindowAnnouncer {
-  on(ev: 'started' | 'ended', fn: (w: Window) => void): this;
-}
-
-export class WindowAnnouncer extends EventEmitter {
+export class WindowAnnouncer {
   private timer: NodeJS.Timeout | undefined;
   private last: { state: WindowState; start: string; end: string } | undefined;
   private lastPayload: WindowPayload | undefined;
@@ -49,7 +46,6 @@ export class WindowAnnouncer extends EventEmitter {
   private fresh = true;
 
   constructor(private readonly o: WindowAnnouncerOptions) {
-    super();
     this.now = o.now ?? (() => new Date());
     this.last = readLast(o.statePath);
   }
@@ -96,13 +92,12 @@ export class WindowAnnouncer extends EventEmitter {
     if (this.last && this.last.state !== 'ended' && Date.parse(this.last.end) <= now.getTime()) {
       const w = { start: new Date(this.last.start), end: new Date(this.last.end) };
       this.announce('ended', w, now);
-      this.emit('ended', w);
     }
     const cur = clock.current(now);
     if (cur) {
       if (!this.is('started', cur)) {
         this.announce('started', cur, now);
-        this.emit('started', cur);
+        this.o.onStarted?.(cur);
       }
     }
     const next = cur ? null : clock.next(now);
