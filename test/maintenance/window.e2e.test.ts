@@ -2,7 +2,7 @@
 // opening ~25 s after the test starts, is announced `scheduled` before it starts, then `started` and
 // `ended`, retained, with the right times; a scheduled job due every 3 s runs only inside the window
 // while a manual run goes at once; a kill -9 inside the window and a restart announce `started` again
-// with the same end; the dashboard's state and the heartbeat show the window.
+// with the same end; the dashboard (its state, and the page in Chromium) and the heartbeat show the window.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -15,6 +15,7 @@ import { tmpDir } from '../helpers/tmp.js';
 import { freePort } from '../helpers/ports.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { sleep, waitFor, waitForAsync } from '../helpers/wait.js';
+import { launchChromium, skipWithoutChromium } from '../helpers/chromium.js';
 
 interface Msg {
   topic: string;
@@ -22,6 +23,9 @@ interface Msg {
   at: number;
   retain: boolean;
 }
+
+// The page's DOM, as seen from page.waitForFunction (the tests are not compiled with lib dom).
+declare const document: { querySelector(sel: string): { textContent: string | null } | null };
 
 const LEAD_MS = 25_000;
 const WINDOW_S = 22;
@@ -202,5 +206,28 @@ test(
     await sleep(4000);
     const afterEnd = reports().filter((r) => Date.parse(r.startedAt) >= end.getTime() + 500);
     assert.deepEqual(afterEnd, []);
+
+    // The dashboard page (headless Chromium) shows the next window, an hour on, with its job.
+    if (skipWithoutChromium()) return t.diagnostic('no chromium: dashboard not checked');
+    const browser = await launchChromium();
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${base}/`);
+      await page.waitForFunction(
+        () => /next window/.test(document.querySelector('#window')?.textContent ?? ''),
+        undefined,
+        { timeout: 20_000 },
+      );
+      const text = (await page.textContent('#window')) ?? '';
+      const nextStart = new Date(start.getTime() + 3600_000);
+      const shown = await page.evaluate(
+        (iso) => new Date(iso).toLocaleString(),
+        nextStart.toISOString(),
+      );
+      assert.ok(text.startsWith(`next window: ${shown}`), text);
+      assert.match(text, /integrityCheck/);
+    } finally {
+      await browser.close();
+    }
   },
 );
