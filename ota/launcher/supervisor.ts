@@ -24,7 +24,7 @@ import {
   type Health,
   type OtaState,
 } from '../device/state-store.js';
-import { resumeRule } from '../device/states.js';
+import { resumeRule, waitsForWindow } from '../device/states.js';
 import { parseHealthMessage } from './health-message.js';
 import { LauncherUpdateLock } from './balena-lock.js';
 
@@ -165,6 +165,8 @@ export class Launcher {
           };
           move(this.paths, s, 'Failed', { message: s.error.message, reason: 'interrupted' });
         } else if (rule.action === 'complete-switch') {
+          // Not yet its maintenance window: it keeps waiting (tick switches it inside the window).
+          if (waitsForWindow(s)) return;
           completeSwitch(this.paths, s, s.update?.baseline ?? ZERO);
           await holdIfAsked('Probation');
         } else if (rule.action === 'restart-probation') {
@@ -339,7 +341,7 @@ export class Launcher {
     }
     const agentUpdate = s.update?.target !== 'plc-map';
     if (this.updateLock.held && !this.switchInFlight(s)) this.updateLock.release();
-    if (s.phase === 'Switching' && agentUpdate) {
+    if (s.phase === 'Switching' && agentUpdate && !waitsForWindow(s)) {
       const baseline = this.lastHealth ?? s.update?.baseline ?? ZERO;
       if (!this.updateLock.take()) {
         this.o.logger.info('launcher: balena update lock held by someone else; switch waits');
@@ -349,7 +351,8 @@ export class Launcher {
         await holdIfAsked('Switching');
         await this.stopChild();
         await this.exclusive((st) => {
-          if (st.phase === 'Switching') completeSwitch(this.paths, st, baseline);
+          if (st.phase === 'Switching' && !waitsForWindow(st))
+            completeSwitch(this.paths, st, baseline);
         });
         await holdIfAsked('Probation');
         this.exits = [];
@@ -381,6 +384,8 @@ export class Launcher {
 
   /** An agent switch between its start and its commit or rollback: balena's lock is held. */
   private switchInFlight(s: OtaState): boolean {
+    // Waiting for a maintenance window is not a switch in flight: balena may update meanwhile.
+    if (waitsForWindow(s)) return false;
     return (
       s.update?.target !== 'plc-map' && ['Switching', 'Probation', 'RollingBack'].includes(s.phase)
     );
