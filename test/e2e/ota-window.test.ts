@@ -1,6 +1,6 @@
 // Agent OTA switches and maintenance windows (CONTRACT.md §8) through the image's entry point (the
 // launcher) with the real agent, a real mosquitto, the simulator and bundles over HTTP. One window,
-// once an hour, opens ~100 s after the gateway starts: an unsigned "now" is refused (now-unsigned); a
+// once an hour, opens ~120 s after the gateway starts: an unsigned "now" is refused (now-unsigned); a
 // manifest signed with "now": true switches at once; an ordinary offer waits in Switching (ota/state
 // says for which window), survives a kill -9 of the launcher, and switches once, inside the window.
 import { test, after, before } from 'node:test';
@@ -40,7 +40,7 @@ let windowEnd: Date;
 const bundles = join(tmp.path, 'bundles');
 const dataDir = join(tmp.path, 'data');
 const config = join(tmp.path, 'gateway.yaml');
-const LEAD_MS = 100_000;
+const LEAD_MS = 120_000;
 const WINDOW_S = 60;
 
 const opts = (o: Partial<PackOptions> & { version: string; counter: number }): PackOptions => {
