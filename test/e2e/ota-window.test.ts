@@ -119,7 +119,7 @@ after(async () => {
 
 test(
   'an unsigned "now" does not bypass the window: refused now-unsigned',
-  { timeout: 90_000 },
+  { timeout: 180_000 },
   async () => {
     await watch.until('ota/state of the running image', () => otaState()?.phase);
     await watch.offer(JSON.stringify({ url: http.url('x.bundle'), now: true }));
