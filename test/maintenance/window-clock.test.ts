@@ -1,9 +1,12 @@
 // Maintenance window arithmetic (agent/maintenance/window-clock.ts) and its announcements on a given
 // clock: next start/end from cron, inside/outside, overlapping windows merged, a restart inside a
-// window announces `started` again with the right end, a window missed while down is announced ended.
+// window announces `started` again with the right end, a window missed while down is announced ended;
+// bad window config is refused by `config check` naming the field.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { runCli } from '../helpers/cli.js';
 import { CronMatcher, WindowClock } from '../../agent/maintenance/window-clock.js';
 import { WindowAnnouncer, type WindowPayload } from '../../agent/maintenance/window-announcer.js';
 import { validateConfig } from '../../agent/config/validate.js';
@@ -167,4 +170,31 @@ test('bad window config is refused naming the field', () => {
     },
   });
   assert.equal(ok.maintenance.windows[0]!.durationMinutes, 0.25);
+});
+
+test('`wms-gateway config check` names each bad window field and exits 2', async () => {
+  const dir = tmpDir();
+  try {
+    const f = join(dir.path, 'gateway.yaml');
+    writeFileSync(
+      f,
+      [
+        'maintenance:',
+        '  windows:',
+        '    - { cron: "61 * * * *", durationMinutes: 30 }',
+        '    - { cron: "0 2 * * *", durationMinutes: -5 }',
+        '  announceMinutes: 999999',
+        'ota: { switch: sometimes }',
+        '',
+      ].join('\n'),
+    );
+    const r = await runCli(['config', 'check', f]);
+    assert.equal(r.code, 2, r.stdout + r.stderr);
+    assert.match(r.stderr, /maintenance\.windows\.0\.cron: must be a cron expression/);
+    assert.match(r.stderr, /maintenance\.windows\.1\.durationMinutes: must be at least one second/);
+    assert.match(r.stderr, /maintenance\.announceMinutes: /);
+    assert.match(r.stderr, /ota\.switch: /);
+  } finally {
+    dir.cleanup();
+  }
 });
