@@ -142,10 +142,7 @@ function addPackOptions(c: Command): Command {
       '--full-url <url>',
       "a delta's full bundle: devices whose base differs fetch it instead of refusing",
     )
-    .option(
-      '--now',
-      'signed "now": the agent switches at once, not in the next maintenance window',
-    )
+    .option('--now', 'signed "now": the agent switches at once, not in the next maintenance window')
     .option(
       '--iat <seconds>',
       'issued-at (default SOURCE_DATE_EPOCH, else now): fix it for reproducible bytes',
