@@ -269,17 +269,15 @@ export class WmsLink extends EventEmitter {
     const gzip = this.wms.compression === 'gzip';
     const { tenant, gatewayId } = this.opts;
     this.outbox.enqueue(plc, gzip ? FLAG_GZIP : 0, (seq) => {
-      const json = Buffer.from(
-        JSON.stringify({
-          tenant,
-          gateway: gatewayId,
-          plc,
-          seq,
-          ts: data.ts,
-          values: data.values,
-          quality: data.quality,
-        }),
-      );
+      const json = JSON.stringify({
+        tenant,
+        gateway: gatewayId,
+        plc,
+        seq,
+        ts: data.ts,
+        values: data.values,
+        quality: data.quality,
+      });
       return gzip ? gzipSync(json) : json;
     });
   }
