@@ -761,7 +761,9 @@ export class Outbox extends EventEmitter {
     this.opts = { ...this.opts, ...l };
   }
 
+  /** What is on disk, after writing whatever enqueue() still holds (so a caller sees every reading). */
   stats(): OutboxStats {
+    if (this.opened) this.flush();
     const s: OutboxStats = {
       messages: this.unacked.messages,
       bytes: this.unacked.bytes,
