@@ -129,7 +129,17 @@ async function runChild(
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-outbox-'));
   const child = spawn(
     process.execPath,
-    [...flags, '--input-type=module', '-e', CHILD, broker.url, dataDir, String(MESSAGES), delivery],
+    [
+      ...flags,
+      ...(process.env.BENCH_OUTBOX_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+      '--input-type=module',
+      '-e',
+      CHILD,
+      broker.url,
+      dataDir,
+      String(MESSAGES),
+      delivery,
+    ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   let wms: { stop(): Promise<void> } | undefined;
