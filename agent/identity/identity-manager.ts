@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../../platform/logger.js';
 import type { WmsTlsConfig, ClientPair } from '../link/tls-material.js';
+import type { WmsLinkEvents } from '../link/wms-link-events.js';
 import { Backoff } from '../../platform/backoff.js';
 import { isBrokerConnectError, isTlsMaterialError, isWmsTlsError } from '../link/link-errors.js';
 import type { IdentityConfig } from './config-schema.js';
@@ -29,8 +30,14 @@ export interface IdentityLink {
   subscribe(subtopic: string, handler: (payload: Buffer) => void): void;
   alert(level: 'warning' | 'critical', code: string, message: string, extra?: object): void;
   setClientPair(pair: ClientPair | undefined): void;
-  on(event: 'connected' | 'attempt-failed', listener: (err: Error) => void): unknown;
-  off(event: 'connected' | 'attempt-failed', listener: (err: Error) => void): unknown;
+  on<K extends 'connected' | 'attempt-failed'>(
+    event: K,
+    listener: (...args: WmsLinkEvents[K]) => void,
+  ): unknown;
+  off<K extends 'connected' | 'attempt-failed'>(
+    event: K,
+    listener: (...args: WmsLinkEvents[K]) => void,
+  ): unknown;
 }
 
 export type CertStatus = 'ok' | 'renewing' | 'expiring' | 'expired';
