@@ -3,7 +3,7 @@
 import type { EventEmitter } from 'node:events';
 import type { OtaStatePayload } from '../../ota/agent/state-payload.js';
 import type { PlcState, PlcStatus } from '../../plc/poller/types.js';
-import type { CertState } from '../identity/identity-manager.js';
+import type { CertState } from '../identity/cert-state.js';
 import type { PeerView } from '../link/wms-peer.js';
 import type { MaintenanceReport } from '../maintenance/report.js';
 import type { TrustState } from '../trust/trust-service.js';

@@ -9,7 +9,7 @@ import type {
   GatewayViewEvents,
   TagMeta,
 } from '../health/gateway-view.js';
-import type { CertState } from '../identity/identity-manager.js';
+import type { CertState } from '../identity/cert-state.js';
 import type { MaintenanceReport } from '../maintenance/report.js';
 import type { TrustState } from '../trust/trust-service.js';
 import type { OtaStatePayload } from '../../ota/agent/state-payload.js';
