@@ -171,8 +171,12 @@ async function runPhase(
   const warm = performance.now();
   while (!first && performance.now() - warm < 120_000) await new Promise((r) => setTimeout(r, 100));
   await new Promise((r) => setTimeout(r, 3000));
-  if (exited !== undefined)
+  if (exited !== undefined) {
+    clearInterval(mover);
+    await sub.endAsync();
+    dir.cleanup();
     throw new Error(`${phase.name}: the agent exited (${exited}) before measuring:\n${agentOut}`);
+  }
   const pid = agent.pid!;
   const cpu0 = cpuSeconds(pid);
   const req0 = requestsBefore();
