@@ -208,8 +208,12 @@ test(
       () => replies.some((r) => r.topic.endsWith('cmd/ack') && r.json.id === did),
       10_000,
     );
-    // Step 0 (the strobe write) reached the PLC: the sequence is in its long wait.
+    // Step 0 (the strobe write) was answered: with one request in flight per connection, a request
+    // after the write (the step's wait or a poll) means the agent has the answer and is waiting.
+    const requests = () => sim.requestsByFc.reduce((a, b) => a + b, 0);
     await waitFor(() => coilWrites() > writesBefore, 10_000, 'the strobe written');
+    const afterWrite = requests();
+    await waitFor(() => requests() > afterWrite + 1, 10_000, 'requests after the strobe write');
     const goneAt = Date.now();
     await sim.close();
     const gone = await reply(did, 'result', 20_000);
