@@ -105,7 +105,7 @@ export interface AgentOptions {
 export interface AgentHandle {
   readonly child: ChildProcess;
   readonly pid: number;
-  /** Everything the current and earlier children printed (the last 200 kB). */
+  /** Everything the current and earlier children printed (the last 16 MB). */
   output(): string;
   exitCode(): number | null;
   waitForOutput(re: RegExp, timeoutMs?: number): Promise<string>;
@@ -127,7 +127,8 @@ export function startAgent(t: Teardown, opts: AgentOptions): AgentHandle {
       env: opts.env,
       preload: opts.preload,
     });
-    const onData = (d: Buffer) => (out = (out + d.toString()).slice(-200_000));
+    // Bounded, but far above what a test run prints: tests search all of it (a secret never logged).
+    const onData = (d: Buffer) => (out = (out + d.toString()).slice(-16_000_000));
     c.stdout?.on('data', onData);
     c.stderr?.on('data', onData);
     return c;

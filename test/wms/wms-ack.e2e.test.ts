@@ -5,8 +5,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { onTeardown, startGateway } from '../helpers/gateway-fixture.js';
-import { sleep, waitFor } from '../helpers/wait.js';
-import { waitForAsync, wmsSide } from './wms-side.js';
+import { sleep, waitFor, waitForAsync } from '../helpers/wait.js';
+import { wmsSide } from './wms-side.js';
 
 const PLCS = ['plc-0', 'plc-1']; // the fixture's names for its two simulators
 
@@ -83,17 +83,17 @@ test(
 
     // 4. Data stops changing: once the WMS holds everything, the outbox is empty.
     gw.mover.moving = false;
+    let state: { outbox: { messages: number }; wms: { delivery: string } } | undefined;
     await waitForAsync(
       async () => {
-        const r = await fetch(`http://127.0.0.1:${gw.httpPort}/api/state`).catch(() => undefined);
-        if (!r?.ok) return false;
-        const s = (await r.json()) as { outbox: { messages: number }; wms: { delivery: string } };
-        assert.equal(s.wms.delivery, 'wms-ack');
-        return s.outbox.messages === 0;
+        const r = await fetch(`http://127.0.0.1:${gw.httpPort}/api/state`);
+        state = r.ok ? ((await r.json()) as typeof state) : undefined;
+        return state?.outbox.messages === 0;
       },
       40_000,
       'the outbox drained by WMS acks',
     );
+    assert.equal(state!.wms.delivery, 'wms-ack');
     // Acks the WMS sent may still be crossing with the last resends: wait until what it holds settles.
     const highest = (p: string) => Math.max(...wms.received.get(p)!);
     await waitFor(

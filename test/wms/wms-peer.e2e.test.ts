@@ -6,8 +6,7 @@ import assert from 'node:assert/strict';
 import { gzipSync } from 'node:zlib';
 import mqtt from 'mqtt';
 import { onTeardown, startGateway } from '../helpers/gateway-fixture.js';
-import { waitFor } from '../helpers/wait.js';
-import { waitForAsync } from './wms-side.js';
+import { waitFor, waitForAsync } from '../helpers/wait.js';
 
 interface Msg {
   topic: string;
