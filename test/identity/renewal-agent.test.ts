@@ -14,6 +14,7 @@ import { waitFor } from '../helpers/wait.js';
 import { gapsAndDisorder } from '../link/collector.js';
 import { makeIdentityPki } from './identity-fixtures.js';
 import { onTeardown, startGateway } from '../helpers/gateway-fixture.js';
+import { mutualTls } from '../helpers/mosquitto.js';
 
 const PASS = 'e2e-Passphrase-5c1d9b';
 
@@ -58,15 +59,7 @@ test(
     };
     const gw = await startGateway(t, {
       id: 'gw-r',
-      broker: {
-        tls: {
-          ca: pki.ca,
-          cert: pki.serverCert,
-          key: pki.serverKey,
-          requireCertificate: true,
-          tlsVersion: 'tlsv1.3',
-        },
-      },
+      broker: { tls: mutualTls(pki) },
       sims: 1,
       wms: {
         tls: { ca: pki.ca, cert: dev.cert, key: operatorKey },
