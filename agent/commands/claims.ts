@@ -142,3 +142,13 @@ export function checkTimes(c: Pick<Common, 'iat' | 'exp' | 'nbf'>, p: TimePolicy
       `exp - iat = ${Math.round(c.exp - c.iat)} s > ${p.maxLifetimeSeconds} s`,
     );
 }
+
+/** The audit's `what`: PLC, op and the tags/values (process values, never secrets). */
+export function summary(cmd: Command | undefined): Record<string, unknown> {
+  if (!cmd) return {};
+  return cmd.op === 'write'
+    ? { plc: cmd.plc, op: cmd.op, values: cmd.values }
+    : cmd.op === 'sequence'
+      ? { plc: cmd.plc, op: cmd.op, steps: cmd.steps }
+      : { plc: cmd.plc, op: cmd.op, tags: cmd.tags };
+}

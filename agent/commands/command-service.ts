@@ -1,61 +1,46 @@
 // WMS commands → PLC writes/reads. Every payload on `cmd` gets exactly one `cmd/ack` (accepted or rejected,
 // sent before anything touches the PLC), and every accepted one a `cmd/result` once the PLC answered.
 // Order of checks: size → signature → claims shape → duplicate/replay → time → PLC → tags/values → queue.
-import { createHash } from 'node:crypto';
+// This module decides and answers; opening the payload is payload-opening.ts, running an accepted
+// command (PLC part, result, audit) command-executor.ts, the ports it needs command-ports.ts.
 import { join } from 'node:path';
-import type { GatewayConfig } from '../config/schema.js';
-import type { PlcConfig } from '../../plc/config/schema.js';
 import type { Logger } from '../../platform/logger.js';
 import type { AuditEntry, AuditLog } from '../audit/audit-log.js';
 import {
   checkTimes,
   parseCommand,
-  parseJsonObject,
   peekId,
   readUnverified,
+  summary,
   type Command,
 } from './claims.js';
+import type {
+  Ack,
+  CommandsSettings,
+  CommandTargets,
+  EventPublisher,
+  UpdateLock,
+} from './command-ports.js';
+import { CommandExecutor } from './command-executor.js';
+import { openPayload } from './payload-opening.js';
 import { LockLease } from './lock-lease.js';
 import { RejectedError, fromSignatureError, isRejectedError } from './rejection.js';
 import { ReplayCache, type CommandResult } from './replay-cache.js';
-import { looksLikeCompactJws } from '../../platform/signature/verify-jws.js';
 import { isSignatureError } from '../../platform/signature/errors.js';
 import { KeyRing } from '../../platform/signature/key-ring.js';
 import { TrustAuthority } from '../trust/trust-authority.js';
 import { checkRead, checkWrite } from './value-check.js';
-import { checkSequence, runSequence } from './sequence-run.js';
-import { StorageError, describeError, jsonValues, type ResultErrorCode } from './result-values.js';
+import { checkSequence } from './sequence-run.js';
 
-export type CommandsSettings = GatewayConfig['commands'];
-
-/** What the service needs of a PLC poller (plc/poller's PlcPoller fits). */
-export interface CommandTarget {
-  readonly config: PlcConfig;
-  write(
-    values: Record<string, unknown>,
-    opts?: { readBack?: boolean },
-  ): Promise<{ values?: Record<string, unknown> }>;
-  read(tags: string[]): Promise<Record<string, unknown>>;
-}
-export interface CommandTargets {
-  get(plcId: string): CommandTarget | undefined;
-}
-/** What the service needs of the WMS link (agent/link's WmsLink fits). */
-export interface EventPublisher {
-  publishEvent(subtopic: string, payload: unknown): Promise<void>;
-}
-/** balena update lock: held while a write is in flight so the supervisor does not restart us mid-command. */
-export interface UpdateLock {
-  withLock<T>(reason: string, fn: () => Promise<T>): Promise<T>;
-}
-
-export interface Ack {
-  id: string | number | null;
-  status: 'accepted' | 'rejected';
-  reason?: string;
-  /** `duplicate`: this id ran already; nothing is written again and the earlier cmd/result is re-sent. */
-  note?: 'duplicate';
-}
+// The ports used to be declared here: importers of this module keep finding them.
+export type {
+  Ack,
+  CommandsSettings,
+  CommandTarget,
+  CommandTargets,
+  EventPublisher,
+  UpdateLock,
+} from './command-ports.js';
 
 export interface CommandServiceOptions {
   settings: CommandsSettings;
@@ -96,12 +81,10 @@ const UNVERIFIED_REASONS = new Set([
 export const REPLAY_MARGIN_MS = 60_000;
 
 export class CommandService {
-  private readonly inflight = new Map<string, number>();
-  /** Ids claimed in this process whose result is not out yet: a duplicate of one waits for that result. */
-  private readonly active = new Set<string>();
   private readonly tasks = new Set<Promise<unknown>>();
   private readonly now: () => number;
   private readonly lease: LockLease | undefined;
+  private readonly executor: CommandExecutor;
   /** Unverified rejections not audited because the audit backlog was full. */
   auditSkipped = 0;
   /** Commands answered queue-full because the inbound queue of `cmd` had no room. */
@@ -116,6 +99,14 @@ export class CommandService {
   ) {
     this.now = opts.now ?? Date.now;
     this.lease = opts.lock && new LockLease(opts.lock, settings.lockLingerMs);
+    this.executor = new CommandExecutor({
+      settings: () => this.settings,
+      replay,
+      lease: this.lease,
+      logger: opts.logger,
+      reply: (subtopic, payload) => this.reply(subtopic, payload),
+      audit: (entry) => this.audit(entry),
+    });
   }
 
   /** Loads the keys (throws KeyError naming commands.keys.N) and the replay cache under $DATA_DIR/commands. */
@@ -165,7 +156,15 @@ export class CommandService {
           `${buf.length} bytes > commands.maxPayloadBytes ${this.settings.maxPayloadBytes}`,
         );
       }
-      const opened = await this.open(buf.toString('utf8').trim(), (v) => (id = v));
+      const opened = await openPayload(
+        buf.toString('utf8').trim(),
+        {
+          trust: this.trust,
+          requireSignature: this.settings.requireSignature,
+          nowSeconds: this.now() / 1000,
+        },
+        (v) => (id = v),
+      );
       kid = opened.kid;
       cmd = parseCommand(opened.doc, opened.kid !== null);
       id = cmd.id;
@@ -248,15 +247,9 @@ export class CommandService {
       if (!target)
         throw new RejectedError('unknown-plc', cmd.plc, 'no PLC with this id in the config');
       checkWrite(target.config, cmd.values);
-      const queued = this.inflight.get(cmd.plc) ?? 0;
-      if (queued >= this.settings.queueLength)
-        throw new RejectedError(
-          'queue-full',
-          cmd.plc,
-          `${queued} commands waiting (commands.queueLength)`,
-        );
-      this.inflight.set(cmd.plc, queued + 1);
-      run = () => this.execute(cmd, target, req.who, Promise.resolve(), false);
+      this.executor.checkRoom(cmd.plc);
+      this.executor.reserve(cmd.plc);
+      run = () => this.executor.execute(cmd, target, req.who, Promise.resolve(), false);
     } catch (e) {
       const reason = isRejectedError(e) ? e.reason : String(e);
       void this.track(
@@ -311,32 +304,6 @@ export class CommandService {
     }
   }
 
-  /** JWS → verified payload; or, with requireSignature false, plain JSON. */
-  private async open(text: string, setId: (id: string | number | null) => void) {
-    if (looksLikeCompactJws(text)) {
-      setId(peekId(readUnverified(text)));
-      const v = await this.trust
-        .verify(text, 'commands', { nowSeconds: this.now() / 1000 })
-        .catch((e: unknown) => {
-          throw isSignatureError(e) ? fromSignatureError(e) : e;
-        });
-      return {
-        kid: v.kid as string | null,
-        doc: parseJsonObject(v.payload),
-        hash: sha256(v.payload),
-      };
-    }
-    const doc = parseJsonObject(text);
-    setId(peekId(doc));
-    if (this.settings.requireSignature)
-      throw new RejectedError(
-        'unsigned',
-        undefined,
-        'commands must be a compact JWS (commands.requireSignature is true)',
-      );
-    return { kid: null, doc, hash: sha256(text) };
-  }
-
   /**
    * Every check, then the claim of the id. Returns the function that starts the command, or undefined
    * for a duplicate (whose earlier result is re-sent). Synchronous from the duplicate lookup to the
@@ -352,7 +319,7 @@ export class CommandService {
     if (seen) {
       if (seen.hash !== hash)
         throw new RejectedError('replayed', cmd.id, 'this id was used by another command');
-      this.resend(cmd.id);
+      this.executor.resend(cmd.id);
       return undefined;
     }
     checkTimes(cmd, {
@@ -366,124 +333,15 @@ export class CommandService {
     if (cmd.op === 'write') checkWrite(target.config, cmd.values);
     else if (cmd.op === 'sequence') checkSequence(target.config, cmd.steps, this.settings);
     else checkRead(target.config, cmd.tags);
-    const queued = this.inflight.get(cmd.plc) ?? 0;
-    if (queued >= this.settings.queueLength)
-      throw new RejectedError(
-        'queue-full',
-        cmd.plc,
-        `${queued} commands waiting (commands.queueLength)`,
-      );
+    this.executor.checkRoom(cmd.plc);
     const expSec = cmd.exp ?? received / 1000 + this.settings.maxLifetimeSeconds;
     const until = expSec * 1000 + this.settings.clockToleranceSeconds * 1000 + REPLAY_MARGIN_MS;
     // The ack need not wait for the disk; the PLC must: a command runs only once its id is durable,
     // so a crash can lose a command (the WMS sees no result and retries) but never run one twice.
     const durable = this.replay.claim(cmd.id, hash, until, this.now());
     durable.catch(() => undefined); // awaited in execute
-    this.inflight.set(cmd.plc, queued + 1);
-    this.active.add(cmd.id);
-    return () => this.track(this.execute(cmd, target, kid, durable));
-  }
-
-  private async execute(
-    cmd: Command,
-    target: CommandTarget,
-    kid: string | null,
-    durable: Promise<void>,
-    reply = true,
-  ): Promise<CommandResult> {
-    let result: CommandResult;
-    try {
-      await durable.catch((e: unknown) => {
-        this.opts.logger.error(
-          { err: e, command: cmd.id },
-          'replay cache write failed; command not run',
-        );
-        throw new StorageError(e);
-      });
-      result = await this.run(cmd, target);
-    } catch (e) {
-      result = {
-        id: cmd.id,
-        status: 'error',
-        error: describeError(e),
-        ts: new Date().toISOString(),
-      };
-    } finally {
-      this.inflight.set(cmd.plc, (this.inflight.get(cmd.plc) ?? 1) - 1);
-    }
-    // Published first: the stored copy only serves duplicates, and a lost one reads as "interrupted".
-    if (reply) this.reply('cmd/result', result);
-    const stored = this.replay
-      .setResult(result)
-      .catch((e: unknown) =>
-        this.opts.logger.error({ err: e, command: cmd.id }, 'could not persist command result'),
-      );
-    this.active.delete(cmd.id); // setResult has put the result in memory: duplicates get it from now on
-    const log = {
-      command: cmd.id,
-      plc: cmd.plc,
-      op: cmd.op,
-      status: result.status,
-      error: result.error,
-    };
-    if (result.status === 'ok') this.opts.logger.info(log, 'command done');
-    else this.opts.logger.warn(log, 'command failed');
-    await this.audit({
-      kind: 'command',
-      who: kid,
-      id: cmd.id,
-      what: summary(cmd),
-      outcome: result.status,
-      ...(result.error ? { reason: result.error } : {}),
-    });
-    await stored;
-    return result;
-  }
-
-  /** The PLC part of a command; a write or a whole sequence holds the update lock while it runs. */
-  private async run(cmd: Command, target: CommandTarget): Promise<CommandResult> {
-    const { readBack, maxSequenceMs } = this.settings;
-    const locked = <T>(fn: () => Promise<T>) =>
-      this.lease ? this.lease.run(`command ${cmd.id}`, fn) : fn();
-    if (cmd.op === 'sequence') {
-      // Every step under one lock: the supervisor may not restart us between strobe and acknowledge.
-      const out = await locked(() =>
-        runSequence(cmd.steps, target, { readBack, maxMs: maxSequenceMs }),
-      );
-      return {
-        id: cmd.id,
-        status: out.status,
-        steps: out.steps.map((st) => (st.values ? { ...st, values: jsonValues(st.values) } : st)),
-        ...(Object.keys(out.values).length > 0 ? { values: jsonValues(out.values) } : {}),
-        ...(out.error ? { error: out.error } : {}),
-        ts: new Date().toISOString(),
-      };
-    }
-    const values =
-      cmd.op === 'write'
-        ? (await locked(() => target.write(cmd.values, { readBack }))).values
-        : await target.read(cmd.tags);
-    return {
-      id: cmd.id,
-      status: 'ok',
-      ...(values ? { values: jsonValues(values) } : {}),
-      ts: new Date().toISOString(),
-    };
-  }
-
-  /** Re-send the earlier result of a duplicate (or, if still running, it will come when done). */
-  private resend(id: string): void {
-    const earlier = this.replay.lookup(id)?.result;
-    if (!earlier && this.active.has(id)) return;
-    this.reply(
-      'cmd/result',
-      earlier ?? {
-        id,
-        status: 'error',
-        error: `${'interrupted' satisfies ResultErrorCode}: the gateway restarted before the PLC answered; check the PLC state before retrying with a new id`,
-        ts: new Date().toISOString(),
-      },
-    );
+    this.executor.reserve(cmd.plc, cmd.id);
+    return () => this.track(this.executor.execute(cmd, target, kid, durable));
   }
 
   private reply(subtopic: 'cmd/ack' | 'cmd/result', payload: Ack | CommandResult): void {
@@ -535,18 +393,4 @@ export class CommandService {
         'commands.requireSignature is false: unsigned commands can move machinery — demo only',
       );
   }
-}
-
-function sha256(data: Uint8Array | string): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-/** The audit's `what`: PLC, op and the tags/values (process values, never secrets). */
-function summary(cmd: Command | undefined): Record<string, unknown> {
-  if (!cmd) return {};
-  return cmd.op === 'write'
-    ? { plc: cmd.plc, op: cmd.op, values: cmd.values }
-    : cmd.op === 'sequence'
-      ? { plc: cmd.plc, op: cmd.op, steps: cmd.steps }
-      : { plc: cmd.plc, op: cmd.op, tags: cmd.tags };
 }

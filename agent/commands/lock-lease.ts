@@ -1,7 +1,7 @@
 // Holds the balena update lock across a burst of writes instead of taking it per write: taking it
 // means creating, fsyncing and removing a file (~5 ms, far more on a busy disk), which would dominate
 // the latency of every command. The lease is released once no write has run for `lingerMs`.
-import type { UpdateLock } from './command-service.js';
+import type { UpdateLock } from './command-ports.js';
 
 interface Lease {
   acquired: Promise<void>;

@@ -2,7 +2,7 @@
 // them), waitFor polled at the pace of the tag's own poll group (never a busy loop), the first failing step
 // ends it, every step gets an entry in cmd/result. checkSequence is the check before the ack.
 import type { PlcConfig, TagConfig } from '../../plc/config/schema.js';
-import type { CommandsSettings } from './command-service.js';
+import type { CommandsSettings } from './command-ports.js';
 import { RejectedError } from './rejection.js';
 import { describeError } from './result-values.js';
 import { describeStep, type SequenceStep, type WaitFor } from './sequence-claims.js';

@@ -2,7 +2,11 @@
 // The runtime implements it; this part only reads it, so it can be built and tested on its own.
 import type { EventEmitter } from 'node:events';
 import type { OtaStatePayload } from '../../ota/agent/state-payload.js';
-import type { PlcState } from '../../plc/poller/types.js';
+import type { PlcState, PlcStatus } from '../../plc/poller/types.js';
+import type { CertState } from '../identity/cert-state.js';
+import type { PeerView } from '../link/wms-peer.js';
+import type { MaintenanceReport } from '../maintenance/report.js';
+import type { TrustState } from '../trust/trust-service.js';
 
 export type PlcLinkState = PlcState | 'starting' | string;
 
@@ -58,13 +62,13 @@ export interface GatewaySnapshot {
   /** The retained ota/state payload; null before OTA is attached. */
   ota: OtaStatePayload | null;
   /** The client certificate and its renewal (cert/state), when mutual TLS is configured. */
-  identity?: unknown;
-  /** The trust policy in force (the trust/state payload); null with local keys only. */
-  trust?: unknown;
+  identity?: CertState | undefined;
+  /** The trust policy in force (the trust/state payload); null before trust is attached. */
+  trust?: TrustState | null;
   /** The next or current maintenance window (the maintenance/window payload); null without windows. */
   maintenanceWindow?: unknown;
   alerts: AlertView[];
-  maintenance: unknown[];
+  maintenance: MaintenanceReport[];
 }
 
 /** Data event: one PLC read. */
@@ -75,10 +79,24 @@ export interface ValuesEvent {
   quality?: Record<string, 'bad'>;
 }
 
-/**
- * The running gateway as seen from outside. Events: 'values' (ValuesEvent), 'status' (any JSON:
- * a link, OTA or health change), 'alert' (AlertView), 'maintenance' (a maintenance report).
- */
-export interface GatewayView extends EventEmitter {
+/** A change the page shows at once: a PLC's state, the WMS connection, the WMS's own heartbeat. */
+export type StatusEvent =
+  | { kind: 'plc'; plc: string; status: PlcStatus }
+  | { kind: 'wms'; connected: true; url: string }
+  | { kind: 'wms'; connected: false; error?: Error }
+  | { kind: 'wms-peer'; peer: PeerView };
+
+/** What the running gateway tells its watchers; the event stream sends these to the dashboard. */
+export type GatewayViewEvents = {
+  /** One PLC read that changed something (only emitted while someone listens). */
+  values: [e: ValuesEvent];
+  status: [e: StatusEvent];
+  alert: [a: AlertView];
+  /** A maintenance run's report. */
+  maintenance: [report: MaintenanceReport];
+};
+
+/** The running gateway as seen from outside: a snapshot, and its events (GatewayViewEvents). */
+export interface GatewayView extends EventEmitter<GatewayViewEvents> {
   snapshot(): GatewaySnapshot;
 }

@@ -51,7 +51,13 @@ export function stateOf(checks: HealthCheck[]): HealthState {
   return worst >= 2 ? 'failing' : worst === 1 ? 'degraded' : 'ok';
 }
 
-export class HealthMonitor extends EventEmitter {
+/** 'state' when the state changes (ok, degraded, failing); 'report' after every check. */
+export type HealthMonitorEvents = {
+  state: [report: HealthReport];
+  report: [report: HealthReport];
+};
+
+export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
   private readonly levels = new Map<string, HysteresisLevel>();
   private readonly eld: IntervalHistogram;
   private timer: NodeJS.Timeout | undefined;

@@ -20,7 +20,7 @@ export class EventStream {
   private readonly keepAlive: NodeJS.Timeout;
   private readonly readsTimer: NodeJS.Timeout;
   private readonly unsubscribe: Array<() => void> = [];
-  private readonly onValues = (e: unknown) => this.queueValues(e as ValuesEvent);
+  private readonly onValues = (e: ValuesEvent) => this.queueValues(e);
 
   constructor(
     private readonly view: GatewayView,

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from '../../platform/logger.js';
 import type { WmsTlsConfig, ClientPair } from '../link/tls-material.js';
+import type { WmsLinkEvents } from '../link/wms-link-events.js';
 import { Backoff } from '../../platform/backoff.js';
 import { isBrokerConnectError, isTlsMaterialError, isWmsTlsError } from '../link/link-errors.js';
 import type { IdentityConfig } from './config-schema.js';
@@ -22,6 +23,12 @@ import { checkIssued, isIssuedRefusal } from './issued-check.js';
 import { openPrivateKey, isPemText, PASSPHRASE_ENV } from './key-file.js';
 import { isRenewRefusal, RenewRequests, type RenewVerifier } from './renew-request.js';
 import { writeFileAtomic } from '../../platform/atomic-file.js';
+import { certState, type CertState } from './cert-state.js';
+import { StepQueue } from './step-queue.js';
+
+// Kept importable from here, where they were declared before the split.
+export type { CertState, CertStatus } from './cert-state.js';
+export { MAX_QUEUED_INBOUND } from './step-queue.js';
 
 export interface IdentityLink {
   publishEvent(subtopic: string, payload: unknown): Promise<void>;
@@ -29,23 +36,14 @@ export interface IdentityLink {
   subscribe(subtopic: string, handler: (payload: Buffer) => void): void;
   alert(level: 'warning' | 'critical', code: string, message: string, extra?: object): void;
   setClientPair(pair: ClientPair | undefined): void;
-  on(event: 'connected' | 'attempt-failed', listener: (err: Error) => void): unknown;
-  off(event: 'connected' | 'attempt-failed', listener: (err: Error) => void): unknown;
-}
-
-export type CertStatus = 'ok' | 'renewing' | 'expiring' | 'expired';
-
-export interface CertState {
-  serial: string;
-  subject: string;
-  notBefore: string;
-  notAfter: string;
-  renewAt: string;
-  status: CertStatus;
-  phase: 'idle' | 'pending' | 'trial';
-  error?: string;
-  detail?: string;
-  ts: string;
+  on<K extends 'connected' | 'attempt-failed'>(
+    event: K,
+    listener: (...args: WmsLinkEvents[K]) => void,
+  ): unknown;
+  off<K extends 'connected' | 'attempt-failed'>(
+    event: K,
+    listener: (...args: WmsLinkEvents[K]) => void,
+  ): unknown;
 }
 
 export interface IdentityManagerOptions {
@@ -61,8 +59,6 @@ export interface IdentityManagerOptions {
 
 /** The longest single timer: due times are re-evaluated at least this often. */
 const MAX_TIMER_MS = 3600_000;
-/** Inbound cert/issued and cert/renew waiting their turn; a flood beyond this is dropped and counted. */
-export const MAX_QUEUED_INBOUND = 16;
 
 export class IdentityManager {
   private readonly store: IdentityStore;
@@ -76,9 +72,7 @@ export class IdentityManager {
   private readonly renewRetry: Backoff;
   private renewNotBefore = 0;
   private timer: NodeJS.Timeout | undefined;
-  private queue: Promise<void> = Promise.resolve();
-  private queuedInbound = 0;
-  private droppedInbound = 0;
+  private readonly steps: StepQueue;
   private started = false;
   private readonly renewRequests: RenewRequests;
   private readonly onConnected = () => this.enqueue(() => this.confirmTrial());
@@ -87,6 +81,7 @@ export class IdentityManager {
   constructor(private readonly opts: IdentityManagerOptions) {
     this.store = new IdentityStore(opts.dataDir);
     this.log = opts.logger.child({ component: 'identity' });
+    this.steps = new StepQueue(this.log);
     const c = opts.config;
     this.csrRetry = new Backoff(c.retryMinSeconds * 1000, c.retryMaxSeconds * 1000);
     this.renewRetry = new Backoff(c.retryMinSeconds * 1000, c.retryMaxSeconds * 1000);
@@ -125,58 +120,23 @@ export class IdentityManager {
     clearTimeout(this.timer);
     this.opts.link.off('connected', this.onConnected);
     this.opts.link.off('attempt-failed', this.onAttemptFailed);
-    await this.queue;
+    await this.steps.idle();
   }
 
   state(): CertState {
-    const i = this.current.info;
     const now = Date.now();
-    const at = this.renewAtDate();
     const phase = this.trial ? 'trial' : this.pending ? 'pending' : 'idle';
-    const status: CertStatus =
-      now >= i.notAfter.getTime()
-        ? 'expired'
-        : phase !== 'idle'
-          ? 'renewing'
-          : now >= at.getTime()
-            ? 'expiring'
-            : 'ok';
-    return {
-      serial: i.serial,
-      subject: i.subject,
-      notBefore: i.notBefore.toISOString(),
-      notAfter: i.notAfter.toISOString(),
-      renewAt: at.toISOString(),
-      status,
-      phase,
-      ...(this.lastError && { error: this.lastError.reason, detail: this.lastError.detail }),
-      ts: new Date(now).toISOString(),
-    };
+    return certState(this.current.info, this.renewAtDate(), phase, this.lastError, now);
   }
 
   // ---- scheduling ----
 
   private enqueue(job: () => Promise<void>): void {
-    this.queue = this.queue
-      .then(job)
-      .catch((e: unknown) => this.log.error({ err: (e as Error).message }, 'identity step failed'));
+    this.steps.run(job);
   }
 
-  /** Inbound messages are bounded: nothing a stranger publishes may pile up work without limit. */
   private inbound(job: () => Promise<void>): void {
-    if (this.queuedInbound >= MAX_QUEUED_INBOUND) {
-      this.droppedInbound++;
-      this.log.warn(
-        { dropped: this.droppedInbound },
-        'identity inbound queue full: message dropped',
-      );
-      return;
-    }
-    this.queuedInbound++;
-    this.enqueue(async () => {
-      this.queuedInbound--;
-      await job();
-    });
+    this.steps.inbound(job);
   }
 
   private renewAtDate(): Date {

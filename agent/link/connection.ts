@@ -36,10 +36,17 @@ const PACKET_OVERHEAD_BYTES = 64 * 1024;
 /** Extra time beyond connectTimeoutMs before an attempt that never settles is abandoned. */
 const ATTEMPT_GRACE_MS = 1000;
 
-/**
- * Events: 'up' (client, url, index), 'down' (error | undefined), 'attempt-failed' (error, url, delayMs).
- */
-export class Connection extends EventEmitter {
+/** What the connection tells the link. */
+export type ConnectionEvents = {
+  /** Connected to wms.urls[index]. */
+  up: [client: MqttClient, url: string, index: number];
+  /** The connection is gone: lost (with why) or dropped on purpose to reconnect (undefined). */
+  down: [err: BrokerConnectError | undefined];
+  /** One attempt failed; the next comes after delayMs. */
+  'attempt-failed': [err: Error, url: string, delayMs: number];
+};
+
+export class Connection extends EventEmitter<ConnectionEvents> {
   private wms: Wms;
   private backoff: Backoff;
   private current: { client: MqttClient; url: string; index: number } | undefined;

@@ -1,6 +1,7 @@
 // The northbound link to the WMS (CONTRACT.md §3): durable data through the on-disk outbox, retained
 // state topics re-sent on every connect, best-effort events, inbound subscriptions, heartbeats, alerts.
 import { EventEmitter } from 'node:events';
+import type { WmsLinkEvents } from './wms-link-events.js';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { PlcState } from '../../plc/poller/types.js';
@@ -103,7 +104,7 @@ export const CERT_CHECK_INTERVAL_MS = 24 * 3600 * 1000;
 /** stop() waits at most this long for in-flight data and the offline status to be acknowledged. */
 export const STOP_FLUSH_MS = 2000;
 
-export class WmsLink extends EventEmitter {
+export class WmsLink extends EventEmitter<WmsLinkEvents> {
   private wms: WmsConfig;
   private readonly log: Logger;
   private readonly prefix: string;

@@ -15,8 +15,13 @@ export interface PeerView {
   periodSeconds: number;
 }
 
-/** Events: 'silent' (silentForMs), 'alive' (after having been silent: silentForMs). */
-export class WmsPeer extends EventEmitter {
+/** The WMS fell silent (for silentForMs, 3 periods), or spoke again after silentForMs of silence. */
+export type WmsPeerEvents = {
+  silent: [silentForMs: number];
+  alive: [silentForMs: number];
+};
+
+export class WmsPeer extends EventEmitter<WmsPeerEvents> {
   private last: { atMs: number; ts?: string; seq?: number } | undefined;
   private startedAtMs = Date.now();
   private st: PeerState = 'off';

@@ -48,7 +48,10 @@ export interface MaintenanceOptions {
   random?: () => number;
 }
 
-export class Maintenance extends EventEmitter {
+/** Every finished run's report, before it is published. */
+export type MaintenanceEvents = { report: [report: MaintenanceReport] };
+
+export class Maintenance extends EventEmitter<MaintenanceEvents> {
   private tasks: ScheduledTask[] = [];
   private queue: Promise<unknown> = Promise.resolve();
   private readonly pending = new Map<JobName, Promise<MaintenanceReport>>();

@@ -3,6 +3,7 @@
 // the contiguous acknowledged prefix ends; fully acknowledged segments are deleted (compaction).
 // Bounded by maxBytes with an explicit policy; every drop is reported through the 'dropped' event.
 import { EventEmitter } from 'node:events';
+import type { OutboxEvents } from './outbox-events.js';
 import {
   closeSync,
   fdatasync,
@@ -85,7 +86,7 @@ const MAX_RECORD_BYTES = 1024 ** 3;
 /** Segments are at most this share of maxBytes, so drop-oldest never throws away more than a quarter. */
 const MAX_SEGMENT_SHARE = 4;
 
-export class Outbox extends EventEmitter {
+export class Outbox extends EventEmitter<OutboxEvents> {
   private segments: Segment[] = [];
   private fd = -1;
   private seqs = new Map<string, number>();

@@ -2,21 +2,19 @@
 // whose payload is a config document, optionally with claims `version` (integer), `iat`, `exp`.
 // Valid and newer → apply → persist → retained `config/state`. If apply fails, the previous config is
 // applied again and config/state says why. One config/set is handled at a time.
-import { createHash } from 'node:crypto';
+// Beside it: config-set-opening.ts (the signature), config-payload.ts (claims, version, validation).
 import { join } from 'node:path';
-import { stringify as toYaml } from 'yaml';
 import type { GatewayConfig } from '../config/schema.js';
-import { applyEnv, type Env } from '../config/load.js';
-import { isConfigError } from '../../platform/config-error.js';
-import { parseConfigText, validateConfig, MAX_CONFIG_BYTES } from '../config/validate.js';
+import type { Env } from '../config/load.js';
+import { MAX_CONFIG_BYTES } from '../config/validate.js';
 import type { Logger } from '../../platform/logger.js';
 import type { AuditLog } from '../audit/audit-log.js';
 import { KeyRing } from '../../platform/signature/key-ring.js';
-import { isKeyError, isSignatureError } from '../../platform/signature/errors.js';
-import { looksLikeCompactJws } from '../../platform/signature/verify-jws.js';
+import { isKeyError } from '../../platform/signature/errors.js';
 import { TrustAuthority } from '../trust/trust-authority.js';
-import { checkTimes } from '../commands/claims.js';
-import { RejectedError, fromSignatureError, isRejectedError } from '../commands/rejection.js';
+import { RejectedError, isRejectedError } from '../commands/rejection.js';
+import { readConfigPayload, sha256, type ConfigPayload } from './config-payload.js';
+import { openConfigSet } from './config-set-opening.js';
 import { assertNoTrustChange } from './trust-guard.js';
 import { ConfigStore, type ConfigState } from './config-store.js';
 import { diffConfig } from './config-diff.js';
@@ -29,9 +27,6 @@ export const MAX_CONFIG_SET_BYTES = Math.ceil((MAX_CONFIG_BYTES * 4) / 3) + 8 * 
  * `pending-restart` until the next start reads it (the launcher and diagnose read it too).
  */
 export const HOT_SECTIONS: readonly string[] = ['plcs', 'wms', 'commands'];
-
-/** Claims beside the config sections in the payload; removed before validation. */
-const CLAIMS = ['version', 'iat', 'exp', 'nbf'] as const;
 
 export interface StatePublisher {
   publishRetained(subtopic: string, payload: unknown): unknown;
@@ -130,7 +125,7 @@ export class RemoteConfigService {
   private async process(buf: Buffer): Promise<ConfigState> {
     let kid: string | null = null;
     let attempted: ConfigState['attempted'];
-    let next: { config: GatewayConfig; text: string; version: number; sha256: string };
+    let next: ConfigPayload;
     try {
       if (buf.length > MAX_CONFIG_SET_BYTES)
         throw new RejectedError(
@@ -138,10 +133,19 @@ export class RemoteConfigService {
           undefined,
           `${buf.length} bytes > ${MAX_CONFIG_SET_BYTES}`,
         );
-      const opened = await this.open(buf.toString('utf8').trim());
+      const opened = await openConfigSet(buf.toString('utf8').trim(), {
+        authority: () => this.authority(),
+        requireSignature: this.current.commands.requireSignature,
+        now: () => this.now(),
+      });
       kid = opened.kid;
       attempted = { sha256: sha256(opened.payload) };
-      next = this.validate(opened.payload);
+      next = readConfigPayload(opened.payload, {
+        toleranceSeconds: this.current.commands.clockToleranceSeconds,
+        versionInForce: this.state.version,
+        env: this.opts.env,
+        now: () => this.now(),
+      });
       attempted.version = next.version;
       assertNoTrustChange(this.current, next.config);
       // Unchanged keys were checked when they came into force; this only catches a bad local file.
@@ -214,38 +218,6 @@ export class RemoteConfigService {
     return this.configState;
   }
 
-  private async open(text: string): Promise<{ kid: string | null; payload: Uint8Array }> {
-    const header = peekJwsHeader(text);
-    if (header && looksLikeCompactJws(text)) {
-      const trust = await this.authority();
-      // Cheap first: a kid no config key has is refused before the 1 MB shape check and any hashing
-      // (a flood of junk JWS). A revoked kid goes on, to be refused by name.
-      const kid = header.kid;
-      if (
-        typeof kid !== 'string' ||
-        (!trust.resolverFor('config').get(kid) && !trust.isRevoked(kid))
-      )
-        throw new RejectedError(
-          'unknown-key',
-          typeof kid === 'string' ? kid : undefined,
-          'no key with this kid may sign config/set',
-        );
-      try {
-        const v = await trust.verify(text, 'config', { nowSeconds: this.now() / 1000 });
-        return { kid: v.kid, payload: v.payload };
-      } catch (e) {
-        throw isSignatureError(e) ? fromSignatureError(e) : e;
-      }
-    }
-    if (this.current.commands.requireSignature)
-      throw new RejectedError(
-        'unsigned',
-        undefined,
-        'config/set must be a compact JWS (commands.requireSignature is true)',
-      );
-    return { kid: null, payload: Buffer.from(text) };
-  }
-
   /**
    * The trust authority in force; without one (a service used alone), one from commands.keys,
    * imported once per key list, not once per message (a flood of junk JWS).
@@ -261,56 +233,6 @@ export class RemoteConfigService {
       this.keyCache = { source, trust };
     }
     return this.keyCache.trust;
-  }
-
-  private validate(payload: Uint8Array) {
-    const text = Buffer.from(payload).toString('utf8');
-    let doc: Record<string, unknown>;
-    let config: GatewayConfig;
-    try {
-      doc = { ...(parseConfigText(text, 'config/set') as Record<string, unknown>) };
-    } catch (e) {
-      if (isConfigError(e))
-        throw new RejectedError('malformed', undefined, e.issues.map((i) => i.message).join('; '));
-      throw e;
-    }
-    const claims: Partial<Record<(typeof CLAIMS)[number], unknown>> = {};
-    for (const k of CLAIMS)
-      if (k in doc) {
-        claims[k] = doc[k];
-        delete doc[k];
-      }
-    for (const k of ['iat', 'exp', 'nbf'] as const)
-      if (claims[k] !== undefined && (typeof claims[k] !== 'number' || !Number.isFinite(claims[k])))
-        throw new RejectedError('bad-claim', k, 'seconds since 1970 (NumericDate)');
-    checkTimes(claims as { iat?: number; exp?: number; nbf?: number }, {
-      nowSeconds: this.now() / 1000,
-      toleranceSeconds: this.current.commands.clockToleranceSeconds,
-      maxLifetimeSeconds: Number.MAX_SAFE_INTEGER,
-    });
-    let version = this.state.version + 1;
-    if (claims.version !== undefined) {
-      if (!Number.isSafeInteger(claims.version) || (claims.version as number) < 1)
-        throw new RejectedError('bad-claim', 'version', 'a positive integer');
-      version = claims.version as number;
-      if (version <= this.state.version)
-        throw new RejectedError(
-          'stale-version',
-          String(version),
-          `the config in force is version ${this.state.version}`,
-        );
-    }
-    try {
-      config = validateConfig(this.opts.env ? applyEnv(doc, this.opts.env) : doc, 'config/set');
-    } catch (e) {
-      if (!isConfigError(e)) throw e;
-      const first = e.issues
-        .slice(0, 5)
-        .map((i) => `${i.path || '(root)'}: ${i.message}`)
-        .join('; ');
-      throw new RejectedError('invalid-config', e.issues[0]?.path || undefined, first);
-    }
-    return { config, text: toYaml(doc), version, sha256: sha256(payload) };
   }
 
   private async refused(
@@ -382,23 +304,5 @@ export class RemoteConfigService {
 
   private now(): number {
     return (this.opts.now ?? Date.now)();
-  }
-}
-
-function sha256(data: Uint8Array | string): string {
-  return createHash('sha256').update(data).digest('hex');
-}
-
-/** The protected header of what looks like a compact JWS (first segment only, bounded), else undefined. */
-function peekJwsHeader(text: string): Record<string, unknown> | undefined {
-  const dot = text.indexOf('.');
-  if (dot <= 0 || dot > 4096 || !/^[A-Za-z0-9_-]+$/.test(text.slice(0, dot))) return undefined;
-  try {
-    const h: unknown = JSON.parse(Buffer.from(text.slice(0, dot), 'base64url').toString('utf8'));
-    return h && typeof h === 'object' && !Array.isArray(h)
-      ? (h as Record<string, unknown>)
-      : undefined;
-  } catch {
-    return undefined;
   }
 }

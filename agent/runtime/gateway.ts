@@ -11,7 +11,7 @@ import { PollerSet } from '../../plc/poller/poller-set.js';
 import type { PlcReading, PlcStatus } from '../../plc/poller/plc-poller.js';
 import { ChangeFilter } from '../../plc/report/change-filter.js';
 import type { TagValue } from '../../plc/codec/codec.js';
-import { WmsLink } from '../link/wms-link.js';
+import { WmsLink, type Alert } from '../link/wms-link.js';
 import type { ClientPair } from '../link/tls-material.js';
 import { registration } from './registration.js';
 import { SparkplugNode } from '../sparkplug/edge-node.js';
@@ -72,8 +72,19 @@ export type CoreLink = Pick<
 /** What north services may do with the pollers: find one (to command it or see its progress), hear readings. */
 export type CorePollers = Pick<PollerSet, 'get' | 'on' | 'off'>;
 
-/** Events: 'values' (LiveValues, as published), 'status' ({plc, status}), 'alert' (from the link). */
-export class Gateway extends EventEmitter {
+/** What the core tells north services and the live view. */
+export type GatewayEvents = {
+  /** A reading as published (only built while someone listens: the hot path checks). */
+  values: [values: LiveValues];
+  /** A PLC's poller changed state. */
+  status: [e: { plc: string; status: PlcStatus }];
+  /** An alert the link raised. */
+  alert: [alert: Alert];
+  /** A new config is in force (hot apply done). */
+  'config-applied': [config: GatewayConfig];
+};
+
+export class Gateway extends EventEmitter<GatewayEvents> {
   private readonly pollerSet: PollerSet;
   private readonly wmsLink: WmsLink;
   /** With wms.format sparkplug-b: the edge node that is the link's data format. */
@@ -129,9 +140,9 @@ export class Gateway extends EventEmitter {
         }),
       knownPlc: (id) => this.config.plcs.some((p) => p.id === id),
     });
-    this.pollerSet.on('reading', (r: PlcReading) => this.onReading(r));
-    this.pollerSet.on('status', (s: PlcStatus & { plc: string }) => this.onStatus(s.plc, s));
-    this.wmsLink.on('alert', (a: unknown) => this.emit('alert', a));
+    this.pollerSet.on('reading', (r) => this.onReading(r));
+    this.pollerSet.on('status', (s) => this.onStatus(s.plc, s));
+    this.wmsLink.on('alert', (a) => this.emit('alert', a));
   }
 
   /** The pollers, as far as north services may use them. */

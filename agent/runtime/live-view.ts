@@ -2,9 +2,19 @@
 // (the GatewayView of agent/health/gateway-view.ts), built from the core without reaching into it.
 import { EventEmitter } from 'node:events';
 import type { Gateway } from './gateway.js';
-import type { AlertView, GatewaySnapshot, GatewayView, TagMeta } from '../health/gateway-view.js';
+import type {
+  AlertView,
+  GatewaySnapshot,
+  GatewayView,
+  GatewayViewEvents,
+  TagMeta,
+} from '../health/gateway-view.js';
+import type { CertState } from '../identity/cert-state.js';
+import type { MaintenanceReport } from '../maintenance/report.js';
+import type { TrustState } from '../trust/trust-service.js';
 import type { OtaStatePayload } from '../../ota/agent/state-payload.js';
 import type { PlcConfig } from '../../plc/config/schema.js';
+import type { LiveValues } from './gateway.js';
 
 const MAX_ALERTS = 50;
 const MAX_REPORTS = 20;
@@ -12,12 +22,12 @@ const MAX_REPORTS = 20;
 const STALE_INTERVALS = 3;
 const MIN_STALE_MS = 3000;
 
-export class LiveView extends EventEmitter implements GatewayView {
+export class LiveView extends EventEmitter<GatewayViewEvents> implements GatewayView {
   private readonly alerts: AlertView[] = [];
-  private readonly reports: unknown[] = [];
+  private readonly reports: MaintenanceReport[] = [];
   ota: () => OtaStatePayload | null = () => null;
-  identity: () => unknown = () => undefined;
-  trust: () => unknown = () => null;
+  identity: () => CertState | undefined = () => undefined;
+  trust: () => TrustState | null = () => null;
   maintenanceWindow: () => unknown = () => null;
 
   constructor(private readonly gateway: Gateway) {
@@ -25,12 +35,14 @@ export class LiveView extends EventEmitter implements GatewayView {
     this.setMaxListeners(100);
     // Values are forwarded only while someone listens (a dashboard client): with none, the core
     // does not even build the event (it checks its own listener count on the hot path).
-    const forwardValues = (v: unknown) => this.emit('values', v);
-    this.on('newListener', (ev: string | symbol) => {
+    const forwardValues = (v: LiveValues) => this.emit('values', v);
+    // node's own listener bookkeeping events are not in the view's event map: watched untyped.
+    const bookkeeping = this as EventEmitter;
+    bookkeeping.on('newListener', (ev: string | symbol) => {
       if (ev === 'values' && this.listenerCount('values') === 0)
         gateway.on('values', forwardValues);
     });
-    this.on('removeListener', (ev: string | symbol) => {
+    bookkeeping.on('removeListener', (ev: string | symbol) => {
       if (ev === 'values' && this.listenerCount('values') === 0)
         gateway.off('values', forwardValues);
     });
@@ -49,7 +61,7 @@ export class LiveView extends EventEmitter implements GatewayView {
     gateway.link.on('peer', (peer) => this.emit('status', { kind: 'wms-peer', peer }));
   }
 
-  addReport(report: unknown): void {
+  addReport(report: MaintenanceReport): void {
     this.reports.unshift(report);
     this.reports.length = Math.min(this.reports.length, MAX_REPORTS);
     this.emit('maintenance', report);

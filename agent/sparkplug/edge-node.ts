@@ -3,29 +3,30 @@
 // connection's bdSeq; on connect (and, with a primary host, once that host's STATE says online) it sends
 // NBIRTH and a DBIRTH per PLC, then lets the outbox flow as DDATA by alias. Entries stored before the
 // current birth of their device go out as historical metrics. `seq` runs 0–255 over every message of a
-// session, in the order they are handed to the socket.
+// session, in the order they are handed to the socket. Beside it: stored-reading.ts (the outbox record
+// and its DDATA metrics), node-command.ts (NCMD), bd-seq.ts (bdSeq and the NDEATH carrying it).
 import { randomUUID } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
 import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../../platform/logger.js';
 import type { TagValue } from '../../plc/codec/codec.js';
+import type { PlcState } from '../../plc/poller/types.js';
 import type { OutboxEntry } from '../outbox/outbox.js';
 import type { DataGate, DataRecord, LinkFormat, Rendered } from '../link/link-format.js';
 import { AliasTable, BDSEQ_METRIC, REBIRTH_ALIAS, REBIRTH_METRIC } from './aliases.js';
-import { BdSeqStore } from './bd-seq.js';
+import { BdSeqStore, deathPayload, willBdSeq } from './bd-seq.js';
 import { DataType, setMetricValue } from './datatypes.js';
 import { DeviceCommands, type WriteService } from './device-commands.js';
 import { isStateMessageError, parseHostState } from './host-state.js';
+import { encodePayload, type SpMetric, type SpPayload } from './payload-codec.js';
+import { readNodeCommand } from './node-command.js';
 import {
-  decodePayload,
-  encodePayload,
-  isSparkplugDecodeError,
-  type SpMetric,
-  type SpPayload,
-} from './payload-codec.js';
+  readStoredReading,
+  readingMetrics,
+  storeReading,
+  type StoredReading,
+} from './stored-reading.js';
 import { SparkplugTopics, stateTopic } from './topics.js';
-
-type PlcState = 'connected' | 'disconnected' | 'degraded';
 
 export interface DeviceView {
   id: string;
@@ -60,14 +61,6 @@ export interface SparkplugNodeOptions {
   /** Data messages still in the outbox (a dead PLC's DDEATH waits until what it sent before is out). */
   backlog: () => number;
   alert: AlertFn;
-}
-
-interface StoredRecord {
-  ts: string;
-  values: Record<string, TagValue>;
-  quality: Record<string, 'bad'>;
-  /** The birth of the device in force when the reading was stored ('' when none). */
-  b: string;
 }
 
 export class SparkplugNode implements LinkFormat {
@@ -130,21 +123,15 @@ export class SparkplugNode implements LinkFormat {
 
   /** Stored as JSON with the birth in force, so render() can tell live from historical later. */
   record(plc: string, _seq: number, data: DataRecord): Buffer {
-    const r: StoredRecord = {
-      ts: data.ts,
-      values: data.values as Record<string, TagValue>,
-      quality: data.quality,
-      b: this.bornDevices.get(plc) ?? '',
-    };
-    return Buffer.from(JSON.stringify(r));
+    return storeReading(data, this.bornDevices.get(plc) ?? '');
   }
 
   render(e: OutboxEntry): Rendered | undefined {
     const device = e.key;
     const token = this.bornDevices.get(device);
-    let rec: StoredRecord;
+    let rec: StoredReading;
     try {
-      rec = JSON.parse(e.payload.toString('utf8')) as StoredRecord;
+      rec = readStoredReading(e.payload);
     } catch {
       this.log.error({ plc: device, seq: e.seq }, 'outbox entry is not a stored reading; skipped');
       return undefined;
@@ -158,18 +145,7 @@ export class SparkplugNode implements LinkFormat {
         );
       return undefined;
     }
-    const historical = rec.b !== token;
-    const tsMs = Date.parse(rec.ts);
-    const metrics: SpMetric[] = [];
-    const add = (name: string, v: TagValue | null) => {
-      const def = this.aliases.byTag(device, name);
-      if (!def) return; // a tag the config no longer has
-      const m: SpMetric = { alias: def.alias, timestamp: tsMs, datatype: def.datatype };
-      if (historical) m.isHistorical = true;
-      metrics.push(setMetricValue(m, def.datatype, v));
-    };
-    for (const [name, v] of Object.entries(rec.values)) add(name, v);
-    for (const name of Object.keys(rec.quality)) add(name, null);
+    const metrics = readingMetrics(rec, device, this.aliases, rec.b !== token);
     if (metrics.length === 0) return undefined;
     const payload = this.encode({ timestamp: Date.now(), metrics, seq: this.nextSeq() });
     return { topic: this.topics.deviceTopic('DDATA', device), payload };
@@ -381,35 +357,13 @@ export class SparkplugNode implements LinkFormat {
   }
 
   private onNodeCommand(payload: Buffer): void {
-    let p: SpPayload;
-    try {
-      p = decodePayload(payload);
-    } catch (e) {
-      if (!isSparkplugDecodeError(e)) throw e;
-      this.opts.alert('warning', 'sparkplug.ncmd-refused', `NCMD ignored: ${e.message}`, {
-        reason: 'malformed',
-      });
-      return;
-    }
-    for (const m of p.metrics) {
-      const rebirth =
-        m.name === REBIRTH_METRIC || (m.name === undefined && m.alias === REBIRTH_ALIAS);
-      if (!rebirth) {
-        this.opts.alert(
-          'warning',
-          'sparkplug.ncmd-refused',
-          `NCMD metric ${m.name ?? `alias ${m.alias}`} is not one this node has`,
-          { reason: 'unknown-metric' },
-        );
-        continue;
-      }
-      if (m.booleanValue !== true) continue;
+    readNodeCommand(payload, this.opts.alert, () => {
       if (this.settings.primaryHostId && !this.hostOnline) {
         this.log.info('rebirth requested while the primary host is offline: it follows its STATE');
-        continue;
+        return;
       }
       if (this.client) this.birth('rebirth requested');
-    }
+    });
   }
 
   // ---- wire ----
@@ -426,31 +380,5 @@ export class SparkplugNode implements LinkFormat {
 
   private publish(topic: string, p: SpPayload): void {
     this.client?.publish(topic, this.encode(p), { qos: this.qos });
-  }
-}
-
-function deathPayload(bdSeq: number): Buffer {
-  return encodePayload({
-    timestamp: Date.now(),
-    metrics: [
-      {
-        name: BDSEQ_METRIC,
-        timestamp: Date.now(),
-        datatype: DataType.Int64,
-        longValue: BigInt(bdSeq),
-      },
-    ],
-  });
-}
-
-/** The bdSeq in the will this client connected with (each attempt has its own). */
-function willBdSeq(client: MqttClient): number | undefined {
-  const payload = client.options.will?.payload;
-  if (!payload || typeof payload === 'string') return undefined;
-  try {
-    const m = decodePayload(payload as Uint8Array).metrics.find((x) => x.name === BDSEQ_METRIC);
-    return m?.longValue !== undefined ? Number(m.longValue) : undefined;
-  } catch {
-    return undefined;
   }
 }

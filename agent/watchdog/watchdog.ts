@@ -53,7 +53,14 @@ interface Tracked {
   restartTimes: number[];
 }
 
-export class Watchdog extends EventEmitter {
+/** A stalled component restarted (restarts: of this incident so far), an escalation, an incident recorded. */
+export type WatchdogEvents = {
+  restart: [component: string, restarts: number];
+  escalate: [component: string];
+  incident: [incident: Incident];
+};
+
+export class Watchdog extends EventEmitter<WatchdogEvents> {
   private readonly tracked = new Map<string, Tracked>();
   private readonly log: IncidentLog;
   private timer: NodeJS.Timeout | undefined;

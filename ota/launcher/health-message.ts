@@ -1,5 +1,7 @@
 // The one message the agent sends the launcher over the child IPC channel: its link health.
 // Launcher and agent share this file so the format cannot drift.
+import type { Health } from '../device/state-store.js';
+
 export const HEALTH_MESSAGE = 'wms-gateway:health';
 
 export interface HealthMessage {
@@ -21,3 +23,6 @@ export function parseHealthMessage(m: unknown): Omit<HealthMessage, 'type'> | un
     wmsConnected: o.wmsConnected,
   };
 }
+
+/** The baseline when no report came (nothing healthy is required of a switch with nothing to compare). */
+export const NO_HEALTH: Health = { plcsOk: 0, plcsTotal: 0, wmsConnected: false };

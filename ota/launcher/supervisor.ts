@@ -1,70 +1,30 @@
 // The launcher's core: runs the active slot's agent as a child, performs switches, judges probation from
 // the child's health reports (IPC), detects crash loops and rolls back. It alone writes Switching →
 // Probation → Committed/RollingBack → Failed for agent bundles.
+// Beside it: launcher-ota-state.ts (reading, locking, rolling back), resume-at-start.ts (what a restart
+// finishes), launcher-settings.ts (its bounds).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import type { Logger } from 'pino';
-import { isOtaStateError } from '../errors.js';
 import { holdIfAsked } from '../device/hold.js';
-import { withOtaLock } from '../device/op-lock.js';
 import { otaPaths, slotEntry, type OtaPaths, type SlotName } from '../device/paths.js';
-import {
-  beginRollBack,
-  commit,
-  completeSwitch,
-  finishRollBack,
-  isHealthyAgainst,
-} from '../device/slot-switch.js';
-import {
-  initialState,
-  isLoopGuardError,
-  loadState,
-  move,
-  saveState,
-  type Health,
-  type OtaState,
-} from '../device/state-store.js';
-import { resumeRule } from '../device/states.js';
-import { parseHealthMessage } from './health-message.js';
+import { commit, completeSwitch, isHealthyAgainst } from '../device/slot-switch.js';
+import { move, type Health, type OtaState } from '../device/state-store.js';
+import { NO_HEALTH, parseHealthMessage } from './health-message.js';
 import { LauncherUpdateLock } from './balena-lock.js';
+import { LauncherOtaState } from './launcher-ota-state.js';
+import type { LauncherOptions } from './launcher-settings.js';
+import { resumeAtStart } from './resume-at-start.js';
 
-export interface LauncherSettings {
-  crashLoopExits: number;
-  crashLoopWindowMs: number;
-  minHealthySeconds: number;
-  probationGraceSeconds: number;
-  /** Time the child gets after SIGTERM before SIGKILL (balena's own grace is 10 s). */
-  stopGraceMs: number;
-  /** Pause before restarting a child that exited. */
-  restartDelayMs: number;
-  /** How often the state file and probation are checked. */
-  pollMs: number;
-}
-
-export const DEFAULT_LAUNCHER: Omit<
-  LauncherSettings,
-  'crashLoopExits' | 'crashLoopWindowMs' | 'minHealthySeconds' | 'probationGraceSeconds'
-> = {
-  stopGraceMs: 8000,
-  restartDelayMs: 500,
-  pollMs: 250,
-};
-
-export interface LauncherOptions {
-  dataDir: string;
-  factory: string;
-  args: string[];
-  env: NodeJS.ProcessEnv;
-  settings: LauncherSettings;
-  logger: Logger;
-}
-
-const ZERO: Health = { plcsOk: 0, plcsTotal: 0, wmsConnected: false };
-/** Lock wait at start: longer than an orphaned agent's shutdown grace (8 s). */
-const RECOVERY_LOCK_WAIT_MS = 12_000;
+// main.ts and the tests take the settings from here, as before the split.
+export {
+  DEFAULT_LAUNCHER,
+  type LauncherOptions,
+  type LauncherSettings,
+} from './launcher-settings.js';
 
 export class Launcher {
   private readonly paths: OtaPaths;
+  private readonly ota: LauncherOtaState;
   private child: ChildProcess | undefined;
   private running: SlotName | undefined;
   private exits: number[] = [];
@@ -84,6 +44,7 @@ export class Launcher {
 
   constructor(private readonly o: LauncherOptions) {
     this.paths = otaPaths(o.dataDir);
+    this.ota = new LauncherOtaState(this.paths, o.factory, o.logger);
     const e = o.env;
     this.updateLock = new LauncherUpdateLock(
       e.BALENA_APP_LOCK_PATH ??
@@ -94,8 +55,8 @@ export class Launcher {
   /** Resolves with the exit code once shutdown() finished. */
   async run(): Promise<number> {
     const finished = new Promise<number>((r) => (this.done = r));
-    await this.recoverAtStart();
-    if (this.switchInFlight(this.state())) this.updateLock.take();
+    await resumeAtStart(this.ota, this.o.settings.crashLoopExits, this.o.logger);
+    if (this.switchInFlight(this.ota.read())) this.updateLock.take();
     else this.updateLock.clearStale();
     await this.startChild();
     this.timer = setInterval(() => void this.tick(), this.o.settings.pollMs);
@@ -111,120 +72,16 @@ export class Launcher {
     this.done(this.lastCode);
   }
 
-  /** An unreadable state file must not stop the gateway: the factory slot runs and the error is logged. */
-  private state(): OtaState {
-    try {
-      return loadState(this.paths);
-    } catch (e) {
-      if (!isOtaStateError(e)) throw e;
-      this.o.logger.error(
-        { err: e.message },
-        'launcher: OTA state unreadable; running the factory slot',
-      );
-      return initialState();
-    }
-  }
-
-  /** Run fn holding the OTA lock, with a fresh state read inside. Skips quietly when another writer is busy. */
-  private async exclusive(
-    fn: (s: OtaState) => Promise<void> | void,
-    waitMs?: number,
-  ): Promise<boolean> {
-    try {
-      await withOtaLock(this.paths.lock, 'launcher', () => fn(this.state()), waitMs);
-      return true;
-    } catch (e) {
-      // The launcher must outlive any state problem: log it and keep the agent running.
-      if (isOtaStateError(e))
-        this.o.logger.warn({ err: e.message }, 'launcher: OTA state busy or unreadable');
-      else this.o.logger.error({ err: (e as Error).message }, 'launcher: OTA state change failed');
-      return false;
-    }
-  }
-
-  /**
-   * The launcher's share of the resume table (states.ts RESUME): working phases of both targets are
-   * interrupted, agent Switching/Probation/RollingBack are finished here; PLC-map phases are left to
-   * the agent, which loads the candidate map and resumes them (ota/plc-map/map-deployment.ts).
-   * Waits longer than usual for the lock: an agent orphaned by a killed launcher may still be
-   * shutting down with the lock held (its SIGTERM grace), and a stale lock is taken over after.
-   */
-  private async recoverAtStart(): Promise<void> {
-    await this.exclusive(async (s) => {
-      const rule = resumeRule(s.phase, s.update?.target);
-      if (rule.by !== 'launcher' || rule.action === 'none') return;
-      this.o.logger.warn(
-        { phase: s.phase, target: s.update?.target ?? 'agent', action: rule.action },
-        'launcher resuming the OTA state after a restart',
-      );
-      try {
-        if (rule.action === 'interrupt') {
-          s.error = {
-            reason: 'interrupted',
-            message: `interrupted in ${s.phase} by a restart; slot ${s.active} was not touched; offer the update again to resume`,
-          };
-          move(this.paths, s, 'Failed', { message: s.error.message, reason: 'interrupted' });
-        } else if (rule.action === 'complete-switch') {
-          completeSwitch(this.paths, s, s.update?.baseline ?? ZERO);
-          await holdIfAsked('Probation');
-        } else if (rule.action === 'restart-probation') {
-          const p = s.update!.probation!;
-          p.boots += 1;
-          if (p.boots > this.o.settings.crashLoopExits)
-            await this.doRollBack(
-              s,
-              'crash-loop',
-              `restarted ${p.boots - 1} times during probation`,
-            );
-          else {
-            saveState(this.paths, s); // counted by the loop guard
-            this.o.logger.warn(
-              { slot: s.active, boots: p.boots },
-              'launcher restarted during probation; probation starts again',
-            );
-          }
-        } else
-          await this.doRollBack(
-            s,
-            s.error?.reason ?? 'interrupted',
-            'rollback resumed after a restart',
-          );
-      } catch (e) {
-        if (!isLoopGuardError(e)) throw e;
-        await this.doRollBack(s, 'loop-guard', e.message);
-      }
-    }, RECOVERY_LOCK_WAIT_MS);
-  }
-
-  private async doRollBack(
-    s: OtaState,
-    reason: NonNullable<OtaState['error']>['reason'],
-    message: string,
-  ): Promise<void> {
-    const from = s.active;
-    beginRollBack(this.paths, s, reason, message);
-    await holdIfAsked('RollingBack');
-    finishRollBack(
-      this.paths,
-      s,
-      (slot) => slot === 'factory' || existsSync(slotEntry(this.paths, this.o.factory, slot)),
-    );
-    this.o.logger.error(
-      { from, to: s.active, reason: s.error?.reason },
-      `launcher rolled back: ${s.error?.message ?? message}`,
-    );
-  }
-
   private async startChild(): Promise<void> {
     if (this.stopping) return;
-    let s = this.state();
+    let s = this.ota.read();
     let slot = s.active;
     let entry = slotEntry(this.paths, this.o.factory, slot);
     if (!existsSync(entry) && slot !== 'factory') {
-      await this.exclusive((st) =>
-        this.doRollBack(st, 'install-failed', `slot ${slot} has no bin/wms-gateway.js`),
+      await this.ota.exclusive((st) =>
+        this.ota.rollBack(st, 'install-failed', `slot ${slot} has no bin/wms-gateway.js`),
       );
-      s = this.state();
+      s = this.ota.read();
       slot = s.active;
       entry = slotEntry(this.paths, this.o.factory, slot);
     }
@@ -283,14 +140,14 @@ export class Launcher {
     let delay = this.o.settings.restartDelayMs;
     if (this.exits.length >= this.o.settings.crashLoopExits) {
       this.exits = [];
-      const s = this.state();
+      const s = this.ota.read();
       const mapInFlight =
         s.update?.target === 'plc-map' && (s.phase === 'Switching' || s.phase === 'Probation');
       if (mapInFlight) {
         // The agent crash-loops under a new PLC map: the map is rolled back (by the agent, which
         // starts again with the committed map in force), not the agent's slot.
         await this.withBusy(() =>
-          this.exclusive((st) => {
+          this.ota.exclusive((st) => {
             if (st.update?.target === 'plc-map' && ['Switching', 'Probation'].includes(st.phase)) {
               st.error = {
                 reason: 'crash-loop',
@@ -306,8 +163,8 @@ export class Launcher {
         delay = 0;
       } else if (s.active !== 'factory' || s.phase === 'Probation') {
         await this.withBusy(() =>
-          this.exclusive((st) =>
-            this.doRollBack(
+          this.ota.exclusive((st) =>
+            this.ota.rollBack(
               st,
               'crash-loop',
               `slot ${st.active} exited ${this.o.settings.crashLoopExits} times within ${this.o.settings.crashLoopWindowMs / 1000} s`,
@@ -333,14 +190,14 @@ export class Launcher {
     if (this.busy || this.stopping) return;
     let s: OtaState;
     try {
-      s = this.state();
+      s = this.ota.read();
     } catch {
       return;
     }
     const agentUpdate = s.update?.target !== 'plc-map';
     if (this.updateLock.held && !this.switchInFlight(s)) this.updateLock.release();
     if (s.phase === 'Switching' && agentUpdate) {
-      const baseline = this.lastHealth ?? s.update?.baseline ?? ZERO;
+      const baseline = this.lastHealth ?? s.update?.baseline ?? NO_HEALTH;
       if (!this.updateLock.take()) {
         this.o.logger.info('launcher: balena update lock held by someone else; switch waits');
         return;
@@ -348,7 +205,7 @@ export class Launcher {
       await this.withBusy(async () => {
         await holdIfAsked('Switching');
         await this.stopChild();
-        await this.exclusive((st) => {
+        await this.ota.exclusive((st) => {
           if (st.phase === 'Switching') completeSwitch(this.paths, st, baseline);
         });
         await holdIfAsked('Probation');
@@ -360,9 +217,9 @@ export class Launcher {
     if (s.phase === 'RollingBack' && agentUpdate) {
       await this.withBusy(async () => {
         await this.stopChild();
-        await this.exclusive(async (st) => {
+        await this.ota.exclusive(async (st) => {
           if (st.phase === 'RollingBack')
-            await this.doRollBack(st, st.error?.reason ?? 'manual', 'rollback requested');
+            await this.ota.rollBack(st, st.error?.reason ?? 'manual', 'rollback requested');
         });
         await this.startChild();
       });
@@ -387,14 +244,14 @@ export class Launcher {
   }
 
   private async judgeProbation(s: OtaState): Promise<void> {
-    const baseline = s.update?.probation?.baseline ?? ZERO;
+    const baseline = s.update?.probation?.baseline ?? NO_HEALTH;
     const now = Date.now();
     if (isHealthyAgainst(this.lastHealth, baseline)) this.healthySince ??= now;
     else this.healthySince = undefined;
     const st = this.o.settings;
     if (this.healthySince !== undefined && now - this.healthySince >= st.minHealthySeconds * 1000) {
       await this.withBusy(() =>
-        this.exclusive((x) => {
+        this.ota.exclusive((x) => {
           if (x.phase === 'Probation')
             commit(
               this.paths,
@@ -411,9 +268,9 @@ export class Launcher {
       const h = this.lastHealth;
       await this.withBusy(async () => {
         await this.stopChild();
-        await this.exclusive(async (x) => {
+        await this.ota.exclusive(async (x) => {
           if (x.phase === 'Probation')
-            await this.doRollBack(
+            await this.ota.rollBack(
               x,
               'unhealthy',
               `slot ${x.active} not healthy for ${st.minHealthySeconds} s within ${st.minHealthySeconds + st.probationGraceSeconds} s (last report ${JSON.stringify(h ?? null)}, needed ${JSON.stringify(baseline)})`,

@@ -44,8 +44,10 @@ export function describeRequest(unitId: number, r: ModbusRequest): string {
   return ` (unit ${unitId}, FC${r.fc}, address ${r.address}, count ${n})`;
 }
 
-/** Events: 'close' (the link went down). */
-export abstract class ModbusLink extends EventEmitter {
+/** What a link tells its users: it went down, with the error every request in flight failed with. */
+export type ModbusLinkEvents = { close: [err: ModbusConnectionError] };
+
+export abstract class ModbusLink extends EventEmitter<ModbusLinkEvents> {
   protected client: ModbusRTUClient | undefined;
   /** Requests in flight: how to fail each, and when it is overdue. */
   private readonly pending = new Map<

@@ -36,6 +36,7 @@ import {
   DEFAULT_COMMAND_QUEUE_LENGTH,
   DEFAULT_TCP_PIPELINE,
   MAX_TCP_PIPELINE,
+  type PlcPollerEvents,
   type PlcReading,
   type PlcState,
   type PlcStatus,
@@ -68,7 +69,7 @@ interface GroupPlan {
   scheduler?: TickScheduler;
 }
 
-export class PlcPoller extends EventEmitter {
+export class PlcPoller extends EventEmitter<PlcPollerEvents> {
   readonly id: string;
   private readonly link: ModbusLink;
   private readonly client: ModbusClient;

@@ -9,8 +9,13 @@ import { SerialBusRegistry } from '../driver/serial-bus.js';
 import { TcpLinkRegistry } from '../driver/tcp-link.js';
 import { PlcPoller, type PlcReading, type PlcStatus, type PollerOptions } from './plc-poller.js';
 
-/** Events: 'reading' (PlcReading, with plc), 'status' (PlcStatus with plc). */
-export class PollerSet extends EventEmitter {
+/** Every poller's readings and status changes, each status naming its PLC. */
+export type PollerSetEvents = {
+  reading: [reading: PlcReading];
+  status: [status: PlcStatus & { plc: string }];
+};
+
+export class PollerSet extends EventEmitter<PollerSetEvents> {
   private readonly pollers = new Map<string, PlcPoller>();
   readonly buses = new SerialBusRegistry();
   /** One TCP connection per host:port, shared by the PLCs (unit ids) behind it. */
@@ -53,8 +58,8 @@ export class PollerSet extends EventEmitter {
         tcpLinks: this.tcpLinks,
         options: this.deps.options,
       });
-      p.on('reading', (r: PlcReading) => this.emit('reading', r));
-      p.on('status', (s: PlcStatus) => this.emit('status', { ...s, plc: p.id }));
+      p.on('reading', (r) => this.emit('reading', r));
+      p.on('status', (s) => this.emit('status', { ...s, plc: p.id }));
       this.pollers.set(cfg.id, p);
       p.start();
       added.push(cfg.id);

@@ -23,6 +23,16 @@ export interface PlcStatus {
   ts: string;
 }
 
+/**
+ * What a PlcPoller emits (kept here, not in plc-poller.ts, so the poller's own file stays about polling):
+ * its status changes, each reading, and a reading whose consumer threw.
+ */
+export type PlcPollerEvents = {
+  status: [status: PlcStatus];
+  reading: [reading: PlcReading];
+  'sink-error': [err: unknown, reading: PlcReading];
+};
+
 export interface PollerStats {
   polls: number;
   /** Block reads that failed. */

@@ -1,9 +1,14 @@
 // A GatewayView the test drives by hand: the runtime's real one is wired by the lead; here the test
 // plays the gateway (values, link changes, alerts) to watch what the HTTP side shows.
 import { EventEmitter } from 'node:events';
-import type { GatewaySnapshot, GatewayView, ValuesEvent } from '../../agent/health/gateway-view.js';
+import type {
+  GatewaySnapshot,
+  GatewayView,
+  GatewayViewEvents,
+  ValuesEvent,
+} from '../../agent/health/gateway-view.js';
 
-export class DrivenView extends EventEmitter implements GatewayView {
+export class DrivenView extends EventEmitter<GatewayViewEvents> implements GatewayView {
   state: GatewaySnapshot = {
     gateway: { tenant: 'acme', id: 'gw-01', version: '0.1.0', uptimeS: 3725 },
     plcs: [

@@ -50,14 +50,15 @@ test(
       reconnect: { minMs: 200, maxMs: 1000, primaryRetrySeconds: 1 },
     });
     try {
-      const t0 = Date.now();
+      // Counted in attempts, not milliseconds: a loaded CI machine stretches the clock, not the count.
+      const failed: string[] = [];
+      link.on('attempt-failed', (_err, url) => {
+        if (seen.length === 0) failed.push(url);
+      });
       await link.start();
-      await waitFor(() => seen.length > 0, 5000, 'connected somewhere');
+      await waitFor(() => seen.length > 0, 10_000, 'connected somewhere');
       assert.equal(seen[0]!.url, b.url);
-      assert.ok(
-        seen[0]!.at - t0 < 1500,
-        `on the fallback after ${seen[0]!.at - t0} ms (backoff min 200)`,
-      );
+      assert.deepEqual(failed, [a.url], 'one refused attempt on the dead URL, then the fallback');
       await a.start();
       const subA = await collect(a.url, 'wms/t1/gw1/plc/+/data');
       await waitFor(() => seen.length > 1, 8000, 'moved back to the first URL');
