@@ -115,6 +115,8 @@ export interface AgentHandle {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   /** Start again (after kill9/stop, or kill -9 first if still running). */
   restart(): Promise<void>;
+  /** The child is gone and the test did not ask for it (kill9/stop): it crashed or refused to start. */
+  diedUnasked(): boolean;
 }
 
 /** Spawn `wms-gateway run`; it is killed at teardown if still running. */
@@ -134,8 +136,10 @@ export function startAgent(t: Teardown, opts: AgentOptions): AgentHandle {
     return c;
   };
   let child = spawnOne();
+  let asked = false; // the test killed or stopped it
   const gone = (c: ChildProcess) => c.exitCode !== null || c.signalCode !== null;
   const kill9 = async () => {
+    asked = true;
     const c = child;
     if (gone(c)) return;
     await new Promise<void>((resolve) => {
@@ -157,6 +161,7 @@ export function startAgent(t: Teardown, opts: AgentOptions): AgentHandle {
       re.test(out) ? Promise.resolve(re.exec(out)![0]) : waitForOutput(child, re, timeoutMs),
     kill9,
     async stop(signal = 'SIGTERM') {
+      asked = true;
       const c = child;
       if (gone(c)) return c.exitCode;
       return new Promise((resolve) => {
@@ -167,7 +172,9 @@ export function startAgent(t: Teardown, opts: AgentOptions): AgentHandle {
     async restart() {
       await kill9();
       child = spawnOne();
+      asked = false;
     },
+    diedUnasked: () => !asked && gone(child),
   };
 }
 
@@ -281,7 +288,7 @@ export interface GatewayFixture {
   /** Seqs received per PLC (data messages), and the highest. */
   seqs(plc: string): number[];
   maxSeq(plc: string): number;
-  /** waitFor whose timeout message ends with the agent's last output. */
+  /** waitFor that fails at once if the agent died unasked; its message ends with the agent's output. */
   until(cond: () => boolean, timeoutMs: number, what: string): Promise<void>;
 }
 
@@ -371,10 +378,16 @@ export async function startGateway(t: Teardown, opts: GatewayOptions): Promise<G
     http: (path) => httpText(`http://127.0.0.1:${httpPort}${path}`),
     seqs: (plc) => sub.seqs.get(plc) ?? [],
     maxSeq: (plc) => Math.max(0, ...(sub.seqs.get(plc) ?? [])),
-    until: (cond, timeoutMs, what) =>
-      waitFor(cond, timeoutMs, what).catch((e: Error) => {
-        throw new Error(`${e.message}\nagent output:\n${agent?.output().slice(-3000) ?? ''}`);
-      }),
+    // An agent that died on its own fails the wait at once, not after the whole timeout.
+    async until(cond, timeoutMs, what) {
+      const died = () => agent?.diedUnasked() ?? false;
+      await waitFor(() => cond() || died(), timeoutMs, what).catch(() => undefined);
+      if (cond()) return;
+      const why = died()
+        ? `the agent exited (code ${agent!.exitCode()}) before ${what}`
+        : `timed out after ${timeoutMs} ms waiting for ${what}`;
+      throw new Error(`${why}\nagent output:\n${agent?.output().slice(-3000) ?? ''}`);
+    },
   };
   if (opts.start !== false) await gw.startAgent();
   return gw;
