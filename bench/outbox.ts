@@ -37,6 +37,9 @@ const [{ wmsSchema }, { createLogger }, { WmsLink }] = await Promise.all([
 const [url, dataDir, n, delivery] = process.argv.slice(1);
 let peak = 0;
 setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 20).unref();
+// RSS once a second through fill and replay: flat or growing with the backlog?
+let series = [];
+setInterval(() => series.push(Math.round(process.memoryUsage().rss / 2 ** 20)), 1000).unref();
 const wms = wmsSchema.parse({ urls: [url], reconnect: { minMs: 100, maxMs: 1000 }, outbox: { inflight: ${INFLIGHT} }, delivery });
 const link = new WmsLink({ tenant: 'acme', gatewayId: 'gw-01', dataDir, version: 'bench', wms, logger: createLogger({ level: 'silent' }) });
 await link.start();
@@ -49,7 +52,8 @@ for (let i = 0; i < Number(n); i++) {
   link.publishData('conveyor-' + (i % 8), { ts: new Date().toISOString(), values: { ...sample, count: i }, quality: {} });
   if (i % 2000 === 1999) await new Promise((r) => setImmediate(r));
 }
-out({ phase: 'queued', appendS: (performance.now() - t) / 1000, baseRss, peakRss: Math.max(peak, process.memoryUsage().rss), queued: link.stats().outbox });
+out({ phase: 'queued', appendS: (performance.now() - t) / 1000, baseRss, peakRss: Math.max(peak, process.memoryUsage().rss), queued: link.stats().outbox, series });
+series = [];
 const connected = new Promise((r) => link.once('connected', () => r(performance.now())));
 process.stdin.once('data', async () => {
   t = performance.now();
@@ -59,7 +63,7 @@ process.stdin.once('data', async () => {
   const c1 = process.cpuUsage();
   while (link.stats().outbox.messages > 0) await new Promise((r) => setTimeout(r, 20));
   const c2 = process.cpuUsage(c1);
-  out({ phase: 'drained', reconnectMs, replayS: (performance.now() - t1) / 1000, replayCpuS: (c2.user + c2.system) / 1e6, peakRss: Math.max(peak, process.memoryUsage().rss) });
+  out({ phase: 'drained', reconnectMs, replayS: (performance.now() - t1) / 1000, replayCpuS: (c2.user + c2.system) / 1e6, peakRss: Math.max(peak, process.memoryUsage().rss), series });
   await link.stop();
   process.exit(0);
 });
@@ -75,6 +79,9 @@ interface ChildFigures {
   /** Messages replayed per CPU-second of the agent process (load-independent, unlike msg/s). */
   replayPerCpuS: number;
   replayPeakRssMiB: number;
+  /** RSS (MiB) once a second while queuing and while replaying. */
+  fillSeries: number[];
+  replaySeries: number[];
 }
 
 const mb = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
@@ -122,16 +129,28 @@ async function runChild(
   const dataDir = mkdtempSync(join(tmpdir(), 'bench-outbox-'));
   const child = spawn(
     process.execPath,
-    [...flags, '--input-type=module', '-e', CHILD, broker.url, dataDir, String(MESSAGES), delivery],
+    [
+      ...flags,
+      ...(process.env.BENCH_OUTBOX_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+      '--input-type=module',
+      '-e',
+      CHILD,
+      broker.url,
+      dataDir,
+      String(MESSAGES),
+      delivery,
+    ],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   let wms: { stop(): Promise<void> } | undefined;
   const lines = createInterface({ input: child.stdout! });
   const next = () =>
-    new Promise<Record<string, number> & { queued: { bytes: number } }>((resolve, reject) => {
-      lines.once('line', (l) => resolve(JSON.parse(l)));
-      child.once('exit', (code) => reject(new Error(`bench child exited with ${code}`)));
-    });
+    new Promise<Record<string, number> & { queued: { bytes: number }; series: number[] }>(
+      (resolve, reject) => {
+        lines.once('line', (l) => resolve(JSON.parse(l)));
+        child.once('exit', (code) => reject(new Error(`bench child exited with ${code}`)));
+      },
+    );
   try {
     const q = await next();
     await sleep(1500); // the link is now in backoff against the dead broker
@@ -148,6 +167,8 @@ async function runChild(
       replayPerS: Math.round(MESSAGES / d.replayS!),
       replayPerCpuS: Math.round(MESSAGES / d.replayCpuS!),
       replayPeakRssMiB: mb(d.peakRss!),
+      fillSeries: q.series,
+      replaySeries: d.series,
     };
   } finally {
     await wms?.stop();
@@ -220,9 +241,11 @@ const bench: BenchFn = async (print) => {
       ['production flags, broker mode + WMS subscriber', LOW_MEMORY_FLAGS, 'broker', true],
       ['production flags, wms-ack + WMS subscriber', LOW_MEMORY_FLAGS, 'wms-ack', true],
     ] as const
-  ).filter(
-    ([n]) => !process.env.BENCH_OUTBOX_MODES || n.startsWith(process.env.BENCH_OUTBOX_MODES),
-  );
+  ).filter(([n]) => {
+    // A prefix, or =name for exactly one run (BENCH_OUTBOX_MODES="=production flags": the 1M run).
+    const m = process.env.BENCH_OUTBOX_MODES;
+    return !m || (m.startsWith('=') ? n === m.slice(1) : n.startsWith(m));
+  });
   for (const [name, flags, delivery, subscriber] of modes) {
     const f = await runChild(broker, [...flags], delivery, subscriber);
     print(
@@ -232,7 +255,11 @@ const bench: BenchFn = async (print) => {
         `(${Math.round((f.replayPerS / raw) * 100)}% of raw), ${f.replayPerCpuS} msg per CPU-second ` +
         `(${Math.round((f.replayPerCpuS / base.perCpuS) * 100)}% of raw's), peak RSS ${f.replayPeakRssMiB} MiB`,
     );
-    for (const [k, v] of Object.entries(f)) figures[`${name}.${k}`] = v;
+    if (MESSAGES >= 500_000)
+      print(
+        `  RSS MiB once a second, queuing: ${f.fillSeries.join(' ')}; replaying: ${f.replaySeries.join(' ')}`,
+      );
+    for (const [k, v] of Object.entries(f)) if (typeof v === 'number') figures[`${name}.${k}`] = v;
   }
   await broker.stop();
   return figures;

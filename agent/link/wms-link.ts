@@ -264,23 +264,21 @@ export class WmsLink extends EventEmitter<WmsLinkEvents> {
   ): void {
     const format = this.format;
     if (format) {
-      this.outbox.append(plc, 0, (seq) => format.record(plc, seq, data));
+      this.outbox.enqueue(plc, 0, (seq) => format.record(plc, seq, data));
       return;
     }
     const gzip = this.wms.compression === 'gzip';
     const { tenant, gatewayId } = this.opts;
-    this.outbox.append(plc, gzip ? FLAG_GZIP : 0, (seq) => {
-      const json = Buffer.from(
-        JSON.stringify({
-          tenant,
-          gateway: gatewayId,
-          plc,
-          seq,
-          ts: data.ts,
-          values: data.values,
-          quality: data.quality,
-        }),
-      );
+    this.outbox.enqueue(plc, gzip ? FLAG_GZIP : 0, (seq) => {
+      const json = JSON.stringify({
+        tenant,
+        gateway: gatewayId,
+        plc,
+        seq,
+        ts: data.ts,
+        values: data.values,
+        quality: data.quality,
+      });
       return gzip ? gzipSync(json) : json;
     });
   }

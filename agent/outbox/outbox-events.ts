@@ -3,7 +3,7 @@
 import type { DropEvent, WriteFailure } from './outbox.js';
 
 export type OutboxEvents = {
-  /** A message was stored: the pump may send. */
+  /** Messages were stored (one event per group-commit batch): the pump may send. */
   appended: [];
   /** Messages were dropped (the bound's policy, a corrupt record or a failed write). */
   dropped: [drop: DropEvent];

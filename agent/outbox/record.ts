@@ -16,11 +16,19 @@ export interface OutboxRecord {
   payload: Buffer;
 }
 
-export function encodeRecord(r: OutboxRecord): Buffer {
+/** What encodeRecord takes: the payload may be a string, written as UTF-8 straight into the record. */
+export interface NewRecord extends Omit<OutboxRecord, 'payload'> {
+  payload: Buffer | string;
+}
+
+export function encodeRecord(r: NewRecord): Buffer {
   const key = Buffer.from(r.key, 'utf8');
   if (key.length > 255)
     throw new RangeError(`outbox key "${r.key.slice(0, 40)}…" is over 255 bytes`);
-  const bodyLength = FIXED_BODY_BYTES + key.length + r.payload.length;
+  // A string payload is encoded into the record itself (no intermediate Buffer and copy).
+  const payloadLength =
+    typeof r.payload === 'string' ? Buffer.byteLength(r.payload, 'utf8') : r.payload.length;
+  const bodyLength = FIXED_BODY_BYTES + key.length + payloadLength;
   const buf = Buffer.allocUnsafe(HEADER_BYTES + bodyLength);
   buf.writeUInt32BE(bodyLength, 0);
   let o = HEADER_BYTES;
@@ -32,7 +40,8 @@ export function encodeRecord(r: OutboxRecord): Buffer {
   o += 8;
   buf.writeDoubleBE(r.appendedAtMs, o);
   o += 8;
-  r.payload.copy(buf, o);
+  if (typeof r.payload === 'string') buf.write(r.payload, o, 'utf8');
+  else r.payload.copy(buf, o);
   buf.writeUInt32BE(crc32(buf.subarray(HEADER_BYTES)), 4);
   return buf;
 }

@@ -324,7 +324,7 @@ export class PlcPoller extends EventEmitter<PlcPollerEvents> {
     const g = this.groups[gi]!;
     const started = performance.now();
     const tsMs = Date.now();
-    const values: Record<string, TagValue> = {};
+    let values: Record<string, TagValue> = {};
     const errors: Record<string, string> = {};
     let fatal: string | undefined;
     let ok = 0;
@@ -343,8 +343,10 @@ export class PlcPoller extends EventEmitter<PlcPollerEvents> {
       try {
         const data = pipelined ? await pipelined[bi]! : await this.readBlock(block, 'normal');
         const res = decodeBlock(block, data);
-        Object.assign(values, res.values);
-        for (const name of Object.keys(res.errors)) errors[name] = 'bad-response';
+        // One block (the common case): its result object is the reading's, not copied value by value.
+        if (g.blocks.length === 1) values = res.values;
+        else Object.assign(values, res.values);
+        for (const name in res.errors) errors[name] = 'bad-response';
         ok++;
       } catch (e) {
         if (!this.running) return; // stopping: the link was closed under this read
@@ -379,11 +381,15 @@ export class PlcPoller extends EventEmitter<PlcPollerEvents> {
       this.attempt = 0;
       this.unitAttempt = 0;
     }
-    const failed = Object.keys(errors).length;
+    let firstError: string | undefined;
+    for (const name in errors) {
+      firstError = errors[name];
+      break;
+    }
     if (ok === 0 && unitSilent !== undefined) this.backOffUnit(unitSilent);
     else if (this.link.isOpen()) {
-      if (failed === 0) this.setState('connected');
-      else this.setState('degraded', Object.values(errors)[0]);
+      if (firstError === undefined) this.setState('connected');
+      else this.setState('degraded', firstError);
     }
     const reading: PlcReading = {
       plc: this.id,

@@ -49,20 +49,30 @@ export class ChangeFilter {
     const values: Record<string, TagValue> = {};
     const quality: Record<string, 'bad'> = {};
     let any = false;
-    for (const name of Object.keys(read.errors)) {
+    let errorCount = 0;
+    // Runs for every value of every read: no per-value arrays or objects once a tag has been seen
+    // (its Reported entry is updated in place), for...in instead of Object.entries.
+    for (const name in read.errors) {
+      errorCount++;
       const prev = this.reported.get(name);
       if (full || !prev?.bad) {
         quality[name] = 'bad';
         any = true;
       }
-      this.reported.set(name, { value: prev?.value, bad: true });
+      if (prev) prev.bad = true;
+      else this.reported.set(name, { value: undefined, bad: true });
     }
-    for (const [name, value] of Object.entries(read.values)) {
-      if (Object.hasOwn(read.errors, name)) continue; // an error wins over a value for the same tag
+    const readValues = read.values;
+    for (const name in readValues) {
+      if (errorCount > 0 && Object.hasOwn(read.errors, name)) continue; // an error wins over a value
+      const value = readValues[name]!;
       const prev = this.reported.get(name);
       if (full || !prev || prev.bad || this.changed(name, prev.value, value)) {
         values[name] = value;
-        this.reported.set(name, { value, bad: false });
+        if (prev) {
+          prev.value = value;
+          prev.bad = false;
+        } else this.reported.set(name, { value, bad: false });
         any = true;
       }
     }
