@@ -119,9 +119,12 @@ export interface AgentHandle {
   diedUnasked(): boolean;
 }
 
-/** Spawn `wms-gateway run`; it is killed at teardown if still running. */
-export function startAgent(t: Teardown, opts: AgentOptions): AgentHandle {
-  const onEnd = (fn: () => unknown) => onTeardown(t, fn);
+/**
+ * Spawn `wms-gateway run`; it is killed at teardown if still running (with `t` undefined the caller
+ * kills it: a fixture of its own that owns the agent's life, as test/trust/trust-fixtures.ts).
+ */
+export function startAgent(t: Teardown | undefined, opts: AgentOptions): AgentHandle {
+  const onEnd = (fn: () => unknown) => t && onTeardown(t, fn);
   let out = '';
   const spawnOne = () => {
     const args = ['run', ...(opts.config ? ['--config', opts.config] : [])];
