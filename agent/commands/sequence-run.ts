@@ -2,21 +2,11 @@
 // them), waitFor polled at the pace of the tag's own poll group (never a busy loop), the first failing step
 // ends it, every step gets an entry in cmd/result. checkSequence is the check before the ack.
 import type { PlcConfig, TagConfig } from '../../plc/config/schema.js';
-import type { CommandsSettings } from './command-ports.js';
+import type { CommandsSettings, CommandTarget } from './command-ports.js';
 import { RejectedError } from './rejection.js';
 import { describeError } from './result-values.js';
 import { describeStep, type SequenceStep, type WaitFor } from './sequence-claims.js';
 import { checkRead, checkWrite, tagIndex } from './value-check.js';
-
-/** What a sequence needs of the PLC (the poller's write and read, each queued ahead of polls). */
-export interface SequenceTarget {
-  readonly config: PlcConfig;
-  write(
-    values: Record<string, unknown>,
-    opts?: { readBack?: boolean },
-  ): Promise<{ values?: Record<string, unknown> }>;
-  read(tags: string[]): Promise<Record<string, unknown>>;
-}
 
 export interface StepResult {
   step: number;
@@ -75,7 +65,7 @@ export function checkSequence(
 
 export async function runSequence(
   steps: SequenceStep[],
-  target: SequenceTarget,
+  target: CommandTarget,
   o: { readBack: boolean; maxMs: number; now?: () => number },
 ): Promise<SequenceOutcome> {
   const now = o.now ?? Date.now;
@@ -132,7 +122,7 @@ export async function runSequence(
 /** Read the tag at its poll group's pace until the condition holds or `until` passes. */
 async function waitFor(
   w: WaitFor,
-  target: SequenceTarget,
+  target: CommandTarget,
   until: number,
   now: () => number,
 ): Promise<Record<string, unknown>> {
