@@ -10,9 +10,10 @@ import { tmpDir } from '../helpers/tmp.js';
 import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
 import { startSimulator } from '../../plc/simulator/simulator.js';
 import { generateSigningKey, type KeyPair } from '../../ota/bundle/signing.js';
-import { packFull, type PackOptions } from '../../ota/bundle/pack.js';
+import { packFull } from '../../ota/bundle/pack.js';
 import {
   agentBuild,
+  packOptions,
   buildImage,
   crashingBuild,
   serveDir,
@@ -44,17 +45,7 @@ type State = {
 };
 
 async function bundle(dir: string, version: string, counter: number): Promise<string> {
-  const now = Math.floor(Date.now() / 1000);
-  const o: PackOptions = {
-    name: 'wms-gateway',
-    version,
-    counter,
-    target: 'agent',
-    privateJwk: keys.privateJwk,
-    iat: now - 60,
-    exp: now + 7200,
-    url: http.url(`${version}.bundle`),
-  };
+  const o = packOptions(keys.privateJwk, { version, counter, url: http.url(`${version}.bundle`) });
   return (await packFull(dir, o, join(bundles, `${version}.bundle`))).jws;
 }
 

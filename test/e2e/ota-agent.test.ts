@@ -13,6 +13,7 @@ import { generateSigningKey, type KeyPair } from '../../ota/bundle/signing.js';
 import { packDelta, packFull, type PackOptions } from '../../ota/bundle/pack.js';
 import {
   agentBuild,
+  packOptions,
   buildImage,
   crashingBuild,
   serveDir,
@@ -35,17 +36,8 @@ const bundles = join(tmp.path, 'bundles');
 const dataDir = join(tmp.path, 'data');
 const config = join(tmp.path, 'gateway.yaml');
 
-const opts = (o: Partial<PackOptions> & { version: string; counter: number }): PackOptions => {
-  const now = Math.floor(Date.now() / 1000);
-  return {
-    name: 'wms-gateway',
-    target: 'agent',
-    privateJwk: keys.privateJwk,
-    iat: now - 60,
-    exp: now + 7200,
-    ...o,
-  };
-};
+const opts = (o: Partial<PackOptions> & { version: string; counter: number }): PackOptions =>
+  packOptions(keys.privateJwk, o);
 
 type State = {
   phase: string;

@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import mqtt, { type MqttClient } from 'mqtt';
 import { stringify } from 'yaml';
+import type { PackOptions } from '../../ota/bundle/pack.js';
 import { ROOT } from '../helpers/cli.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -165,6 +166,15 @@ export async function serveDir(
         server.close(() => r());
       }),
   };
+}
+
+/** Pack options signed with privateJwk, valid from a minute ago for two hours (agent target unless o says). */
+export function packOptions(
+  privateJwk: PackOptions['privateJwk'],
+  o: Partial<PackOptions> & { version: string; counter: number },
+): PackOptions {
+  const now = Math.floor(Date.now() / 1000);
+  return { name: 'wms-gateway', target: 'agent', privateJwk, iat: now - 60, exp: now + 7200, ...o };
 }
 
 export const TENANT = 'acme';

@@ -14,6 +14,7 @@ import { generateSigningKey, type KeyPair } from '../../ota/bundle/signing.js';
 import { packFull } from '../../ota/bundle/pack.js';
 import {
   buildImage,
+  packOptions,
   plc,
   runImageCli,
   serveDir,
@@ -48,19 +49,15 @@ async function mapBundle(version: string, counter: number, plcId: string): Promi
   const dir = join(tmp.path, `map-${version}`);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'plcs.yaml'), stringify({ plcs: [plc(plcId, sims[1]!.port)] }));
-  const now = Math.floor(Date.now() / 1000);
   const r = await packFull(
     dir,
-    {
+    packOptions(keys.privateJwk, {
       name: 'plant-map',
       version,
       counter,
       target: 'plc-map',
-      privateJwk: keys.privateJwk,
-      iat: now - 60,
-      exp: now + 7200,
       url: http.url(`map-${version}.bundle`),
-    },
+    }),
     join(bundles, `map-${version}.bundle`),
   );
   return r.jws;

@@ -20,6 +20,7 @@ import {
   GATEWAY,
   TENANT,
   agentBuild,
+  packOptions,
   buildImage,
   plc,
   serveDir,
@@ -47,17 +48,8 @@ const FIRST_LEAD_MS = 30 * 60_000;
 const LEAD_MS = 75_000;
 const WINDOW_S = 60;
 
-const opts = (o: Partial<PackOptions> & { version: string; counter: number }): PackOptions => {
-  const now = Math.floor(Date.now() / 1000);
-  return {
-    name: 'wms-gateway',
-    target: 'agent',
-    privateJwk: keys.privateJwk,
-    iat: now - 60,
-    exp: now + 7200,
-    ...o,
-  };
-};
+const opts = (o: Partial<PackOptions> & { version: string; counter: number }): PackOptions =>
+  packOptions(keys.privateJwk, o);
 
 type State = {
   phase: string;
