@@ -32,6 +32,7 @@ export const REFUSAL_REASONS = [
   'timeout', // the download did not finish within ota.downloadDeadlineSeconds
   'duplicate-entry', // the same path twice in the bundle's tar
   'tree-mismatch', // the installed files do not hash to the manifest's treeSha256
+  'now-unsigned', // "now": true outside the signed manifest: it may not skip the maintenance window
 ] as const;
 export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 

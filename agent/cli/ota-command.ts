@@ -29,6 +29,7 @@ type PackOpts = {
   percentage?: string;
   url?: string;
   fullUrl?: string;
+  now?: boolean;
   iat?: string;
   expiresInDays: string;
   out: string;
@@ -98,6 +99,7 @@ async function packOptions(o: PackOpts) {
     ...(rollout ? { rollout } : {}),
     ...(o.url ? { url: o.url } : {}),
     ...(o.fullUrl ? { fullUrl: o.fullUrl } : {}),
+    ...(o.now ? { now: true } : {}),
   };
 }
 
@@ -140,6 +142,7 @@ function addPackOptions(c: Command): Command {
       '--full-url <url>',
       "a delta's full bundle: devices whose base differs fetch it instead of refusing",
     )
+    .option('--now', 'signed "now": the agent switches at once, not in the next maintenance window')
     .option(
       '--iat <seconds>',
       'issued-at (default SOURCE_DATE_EPOCH, else now): fix it for reproducible bytes',

@@ -249,6 +249,7 @@ function renderOta(o) {
   kv(tb, "active", o.active + (act && act.version ? " (" + act.version + ")" : ""));
   kv(tb, "phase", o.phase + (o.phase === "Downloading" && o.progress ? " " + Math.round(o.progress * 100) + " %" : ""));
   if (o.update && o.phase !== "Idle") kv(tb, "update", o.update.id + (o.update.target === "plc-map" ? " (PLC map)" : ""));
+  if (o.waitsForWindow) kv(tb, "switch", "waits for the maintenance window " + new Date(o.waitsForWindow.start).toLocaleString() + " – " + new Date(o.waitsForWindow.end).toLocaleTimeString());
   if (o.error) kv(tb, "error", o.error.reason + ": " + o.error.message);
   if (o.plcMap) kv(tb, "PLC map", o.plcMap.name + " " + o.plcMap.version);
   ["factory", "a", "b"].forEach(function (s) {

@@ -3,11 +3,24 @@ import { z } from 'zod';
 import cron from 'node-cron';
 import { sizeSchema } from '../../platform/config-fields.js';
 
-const cronExpr = (def: string) =>
-  z
-    .string()
-    .refine((s) => cron.validate(s), 'must be a cron expression (e.g. "0 3 * * 0")')
-    .default(def);
+const cronString = () =>
+  z.string().refine((s) => cron.validate(s), 'must be a cron expression (e.g. "0 3 * * 0")');
+const cronExpr = (def: string) => cronString().default(def);
+
+/** Bounds of a window and of its announcement: one second (tests) up to a week. */
+const WEEK_MINUTES = 7 * 24 * 60;
+
+const windowSchema = z.strictObject({
+  cron: cronString().describe(
+    'When a window opens (node-cron, local time; an optional first field is seconds)',
+  ),
+  durationMinutes: z
+    .number()
+    .max(WEEK_MINUTES, `must be at most a week (${WEEK_MINUTES} minutes)`)
+    // A refinement, not .min(): the reference would print 1/60 as 0.016666666666666666.
+    .refine((v) => v >= 1 / 60, 'must be at least one second (1/60 minute)')
+    .describe('How long a window stays open; fractions allowed (0.5 = 30 s), 1/60 to 10080'),
+});
 
 export const maintenanceSchema = z
   .strictObject({
@@ -20,6 +33,21 @@ export const maintenanceSchema = z
       .default(300)
       .describe(
         'Each run starts after a random delay up to this, so a fleet does not fire at once',
+      ),
+    windows: z
+      .array(windowSchema)
+      .max(20)
+      .default([])
+      .describe(
+        'Maintenance windows [{cron, durationMinutes}]: scheduled jobs run only inside one and are announced on maintenance/window; none: jobs run on their schedules',
+      ),
+    announceMinutes: z
+      .number()
+      .min(0)
+      .max(WEEK_MINUTES)
+      .default(15)
+      .describe(
+        'A window is announced (state scheduled) this long before it starts; fractions allowed, 0 to 10080',
       ),
     schedules: z
       .strictObject({

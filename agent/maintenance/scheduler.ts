@@ -1,5 +1,8 @@
 // The maintenance jobs on their cron schedules: one job at a time (no overlap), each after a random
 // delay so a fleet does not fire at once; every run yields a report kept on disk and handed to publishReport.
+// With maintenance windows configured, a scheduled job due outside a window waits for the next window's
+// start (manual runs still run at once); a job still running when its window ends is not cut short
+// (a half-made backup is worse than a late one; jobs are paced by busyShare) and is logged as overrun.
 import { EventEmitter } from 'node:events';
 import { join } from 'node:path';
 import cron, { type ScheduledTask } from 'node-cron';
@@ -24,6 +27,8 @@ import {
   type MaintenanceReport,
 } from './report.js';
 import type { Pace } from './pace.js';
+import { CronMatcher, WindowClock, type Window } from './window-clock.js';
+import { WindowAnnouncer, type WindowPayload } from './window-announcer.js';
 
 export interface MaintenanceHooks {
   /** The lead sends it on maintenance/report. */
@@ -35,6 +40,8 @@ export interface MaintenanceHooks {
   alert?: ((level: 'warning' | 'critical', code: string, message: string) => void) | undefined;
   /** Reopen the agent's log file after rotation renamed it. */
   reopenLogs?: (() => void) | undefined;
+  /** The lead sends it retained on maintenance/window. */
+  publishWindow?: ((p: WindowPayload) => void) | undefined;
 }
 
 export interface MaintenanceOptions {
@@ -59,9 +66,31 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
   readonly history: ReportHistory;
   private readonly pace: Pace;
   private readonly now: () => Date;
+  /** Maintenance windows, when configured; their announcements. */
+  readonly windows: WindowClock | undefined;
+  private readonly announcer: WindowAnnouncer | undefined;
+  /** Scheduled jobs that came due outside a window, run at the next window's start. */
+  private readonly waiting = new Set<JobName>();
+  private readonly jobMatchers = new Map<JobName, CronMatcher>();
 
   constructor(private readonly o: MaintenanceOptions) {
     super();
+    this.now = o.now ?? (() => new Date());
+    if (o.config.windows.length) {
+      this.windows = new WindowClock(o.config.windows);
+      for (const job of JOB_NAMES)
+        this.jobMatchers.set(job, new CronMatcher(o.config.schedules[job]));
+      this.announcer = new WindowAnnouncer({
+        clock: this.windows,
+        announceMinutes: o.config.announceMinutes,
+        statePath: join(o.dataDir, 'maintenance', 'window.json'),
+        publish: (p) => o.hooks?.publishWindow?.(p),
+        jobs: (w) => this.jobsIn(w),
+        logger: o.logger,
+        now: this.now,
+        onStarted: () => this.releaseWaiting(),
+      });
+    }
     this.history = new ReportHistory(
       join(o.dataDir, 'maintenance', 'reports.jsonl'),
       o.config.reportHistory,
@@ -71,10 +100,16 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
       pauseMs: o.config.pauseMs,
       busyShare: o.config.busyShare,
     };
-    this.now = o.now ?? (() => new Date());
+  }
+
+  /** The window now open, else the next one, as the dashboard shows it (null: none configured). */
+  window(): WindowPayload | null {
+    return this.announcer?.view() ?? null;
   }
 
   start(): void {
+    // Windows are announced even with scheduled jobs off: OTA switches wait for them too.
+    this.announcer?.start();
     if (!this.o.config.enabled) return;
     for (const job of JOB_NAMES) {
       const task = cron.schedule(this.o.config.schedules[job], () => this.scheduled(job), {
@@ -86,6 +121,7 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
   }
 
   async stop(): Promise<void> {
+    this.announcer?.stop();
     for (const t of this.delays) clearTimeout(t);
     this.delays.clear();
     for (const t of this.tasks) await t.destroy();
@@ -94,19 +130,65 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
   }
 
   private scheduled(job: JobName): Promise<unknown> {
-    const delayMs = Math.floor(
-      (this.o.random ?? Math.random)() * this.o.config.randomDelaySeconds * 1000,
-    );
+    let maxDelayMs = this.o.config.randomDelaySeconds * 1000;
+    if (this.windows) {
+      const w = this.windows.current(this.now());
+      if (!w) return Promise.resolve(this.wait(job));
+      // The fleet is still spread, but every run starts in the first half of the window.
+      maxDelayMs = Math.min(maxDelayMs, (w.end.getTime() - this.now().getTime()) / 2);
+    }
+    const delayMs = Math.floor((this.o.random ?? Math.random)() * Math.max(0, maxDelayMs));
     return new Promise<void>((resolve) => {
       const t = setTimeout(() => {
         this.delays.delete(t);
-        this.run(job).then(
+        this.runScheduled(job).then(
           () => resolve(),
           () => resolve(),
         );
       }, delayMs);
       t.unref();
       this.delays.add(t);
+    });
+  }
+
+  private wait(job: JobName): void {
+    if (this.waiting.has(job)) return;
+    this.waiting.add(job);
+    const next = this.windows?.next(this.now());
+    this.o.logger?.info(
+      { job, window: next?.start.toISOString() },
+      'maintenance: job due outside a window waits for the next one',
+    );
+  }
+
+  private releaseWaiting(): void {
+    const jobs = [...this.waiting];
+    this.waiting.clear();
+    for (const job of jobs) void this.scheduled(job);
+  }
+
+  /** A scheduled run: queued behind others; if the window closed meanwhile it waits for the next. */
+  private runScheduled(job: JobName): Promise<unknown> {
+    const running = this.pending.get(job);
+    if (running) return running;
+    const p = this.queue.then(async () => {
+      if (this.windows && !this.windows.inside(this.now())) return this.wait(job);
+      await this.execute(job);
+      if (this.windows && !this.windows.inside(this.now()))
+        this.o.logger?.warn({ job }, 'maintenance: scheduled run overran its window');
+    });
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  /** The jobs that will run in window w: those waiting, and those due before it ends. */
+  private jobsIn(w: Window): string[] {
+    if (!this.o.config.enabled) return [];
+    const now = this.now();
+    return JOB_NAMES.filter((job) => {
+      if (this.waiting.has(job)) return true;
+      const due = this.jobMatchers.get(job)?.nextAfter(now);
+      return due !== null && due !== undefined && due < w.end;
     });
   }
 

@@ -10,6 +10,7 @@ import { otaPaths } from '../../ota/device/paths.js';
 import { loadState } from '../../ota/device/state-store.js';
 import { scanTree, treeSha256 } from '../../ota/bundle/tree.js';
 import type { TrustAuthority } from '../trust/trust-authority.js';
+import { WindowClock } from '../maintenance/window-clock.js';
 
 export interface OtaAttachment {
   state(): OtaStatePayload;
@@ -31,7 +32,9 @@ export async function attachOta(ctx: {
 }): Promise<OtaAttachment> {
   const { gateway, rc, logger, lock, metrics } = ctx;
   const paths = otaPaths(rc.dataDir);
+  const switchWindow = windowPolicy(rc, logger);
   const agent = new OtaAgent({
+    ...(switchWindow ? { switchWindow } : {}),
     dataDir: rc.dataDir,
     config: rc.config.ota,
     gatewayId: rc.gatewayId,
@@ -109,6 +112,27 @@ export async function attachOta(ctx: {
     async stop() {
       agent.stop();
     },
+  };
+}
+
+/**
+ * ota.switch (CONTRACT.md §8): `window` (the default when maintenance.windows are set) makes an agent
+ * switch wait for the window open now or the next one; `now`, or no window at all, switches at once.
+ */
+function windowPolicy(
+  rc: ResolvedConfig,
+  logger: Logger,
+): (() => { start: string; end: string } | undefined) | undefined {
+  const clock = new WindowClock(rc.config.maintenance.windows);
+  const policy = rc.config.ota.switch ?? (clock.configured ? 'window' : 'now');
+  if (policy === 'now') return undefined;
+  if (!clock.configured) {
+    logger.warn('ota.switch is window but no maintenance.windows are configured: switches go now');
+    return undefined;
+  }
+  return () => {
+    const w = clock.currentOrNext(new Date());
+    return w ? { start: w.start.toISOString(), end: w.end.toISOString() } : undefined;
   };
 }
 

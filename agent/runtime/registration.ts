@@ -21,6 +21,7 @@ export const CAPABILITIES = [
   'wms-ack',
   'peer-heartbeat',
   'gzip-inbound',
+  'maintenance-window',
 ] as const;
 
 export interface RegistrationInput {

@@ -38,6 +38,12 @@ export interface Services {
 
 export const DEVICE_TAG_REFRESH_MS = 10_000;
 
+function windowBrief(
+  w: { state: string; start: string; end: string } | null,
+): { state: string; start: string; end: string } | null {
+  return w ? { state: w.state, start: w.start, end: w.end } : null;
+}
+
 export async function startServices(ctx: {
   gateway: Gateway;
   rc: ResolvedConfig;
@@ -123,10 +129,14 @@ export async function startServices(ctx: {
   gateway.link.on('outbox-write-failure', recheck);
   gateway.link.on('outbox-write-recovered', recheck);
   gateway.link.on('peer', recheck);
+  // Set once maintenance is attached below; the heartbeat may tick before.
+  let windowNow: () => { state: string; start: string; end: string } | null = () => null;
   gateway.heartbeatExtras = () => ({
     health: health.current().state,
     ota: ota.summary(),
     wms: gateway.link.stats().peer,
+    // The window now open or the next one (null: none configured), as on maintenance/window.
+    window: windowBrief(windowNow()),
   });
 
   // The escalation alert is followed by exit(1): the exit waits for the broker's acknowledgement
@@ -177,8 +187,11 @@ export async function startServices(ctx: {
       checkSlots: () => ota.checkSlots(),
       alert,
       reopenLogs: () => void reopenLogFile(logger),
+      publishWindow: (p) => gateway.link.publishRetained('maintenance/window', p),
     },
   });
+  view.maintenanceWindow = () => maintenance.window();
+  windowNow = () => maintenance.window();
   maintenance.start();
   // The integrity check compares config files with the hashes recorded when the gateway loaded them.
   const recordConfigHashes = async () => {

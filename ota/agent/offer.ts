@@ -38,6 +38,12 @@ export function parseOffer(payload: Buffer): UpdateSource {
   if (!doc || typeof doc !== 'object' || Array.isArray(doc))
     throw new OtaRefusal('bad-offer', 'offer: must be an object');
   const o = doc as Record<string, unknown>;
+  // "now" outside the manifest is not covered by the signature: anyone on the broker could send it.
+  if (o.now !== undefined)
+    throw new OtaRefusal(
+      'now-unsigned',
+      'offer.now: must be inside the signed manifest ("now": true signed by an ota key)',
+    );
   const unknown = Object.keys(o).filter((k) => !['url', 'manifest', 'fullUrl'].includes(k));
   if (unknown.length) throw new OtaRefusal('bad-offer', `offer.${unknown[0]}: unknown field`);
   if (o.manifest !== undefined) {

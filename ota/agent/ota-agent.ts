@@ -16,7 +16,7 @@ import { parseOffer } from './offer.js';
 import type { KeyResolver } from '../../platform/signature/key-ring.js';
 import { checkSource } from './source-policy.js';
 import { verifyManifest } from '../bundle/signing.js';
-import { RESTING_PHASES } from '../device/states.js';
+import { RESTING_PHASES, waitsForWindow } from '../device/states.js';
 import { statePayload, type OtaStatePayload } from './state-payload.js';
 
 export type { OtaStatePayload };
@@ -54,6 +54,8 @@ export interface OtaAgentOptions {
   alert?: (level: 'warning' | 'critical', code: string, message: string) => void;
   /** How often the state file is checked for work started elsewhere (ms), e.g. `ota rollback`. */
   watchMs?: number;
+  /** The maintenance window an agent switch waits for (see UpdaterContext.switchWindow). */
+  switchWindow?: () => { start: string; end: string } | undefined;
 }
 
 /** Offers past screening waiting for or running an update; more are refused busy (in memory). */
@@ -121,6 +123,7 @@ export class OtaAgent {
       const s = this.safeState();
       // The launcher changes the state too (commit after probation) and has no link: publish it.
       if (s && this.signature(s) !== this.published) this.publish(s);
+      if (s && this.windowPassed(s)) void this.serial(() => this.nextWindow());
       if (s?.update?.target === 'plc-map' && s.phase === 'RollingBack' && this.maps)
         void this.serial(async () => {
           await this.maps!.finishIfRollingBack().catch((e: Error) => this.logFailure(e));
@@ -347,8 +350,32 @@ export class OtaAgent {
     }).catch((e: Error) => this.o.logger.warn({ err: e.message }, 'ota: alert mark not saved'));
   }
 
+  /** A switch waiting for a window whose end passed (the launcher was busy or down): not switched. */
+  private windowPassed(s: OtaState): boolean {
+    const w = s.update?.switchWindow;
+    return waitsForWindow(s) && !!w && Date.parse(w.end) <= Date.now();
+  }
+
+  /** Move a waiting switch to the next window (none any more, e.g. ota.switch now: switch now). */
+  private async nextWindow(): Promise<void> {
+    const paths = otaPaths(this.o.dataDir);
+    await withOtaLock(paths.lock, 'agent window', () => {
+      const x = loadState(paths);
+      if (!this.windowPassed(x) || !x.update) return;
+      const w = this.o.switchWindow?.();
+      if (w) x.update.switchWindow = w;
+      else delete x.update.switchWindow;
+      this.o.logger.info(
+        { update: x.update.id, window: w },
+        w ? 'ota: switch window passed; waits for the next one' : 'ota: switch no longer waits',
+      );
+      saveState(paths, x);
+    }).catch((e: Error) => this.o.logger.warn({ err: e.message }, 'ota: switch window not moved'));
+    this.publish();
+  }
+
   private signature(s: OtaState): string {
-    return `${s.phase} ${s.history.at(-1)?.ts ?? ''} ${s.active}`;
+    return `${s.phase} ${s.history.at(-1)?.ts ?? ''} ${s.active} ${s.update?.switchWindow?.start ?? ''}`;
   }
 
   private publish(s?: OtaState): void {
@@ -389,6 +416,7 @@ export class OtaAgent {
       logger: this.o.logger,
       health: this.o.health,
       onState: (s) => this.publish(s),
+      ...(this.o.switchWindow ? { switchWindow: this.o.switchWindow } : {}),
       download: {
         ...(c.downloadDeadlineSeconds ? { deadlineMs: c.downloadDeadlineSeconds * 1000 } : {}),
         ...this.o.download,

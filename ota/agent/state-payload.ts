@@ -1,5 +1,6 @@
 // The retained `ota/state` payload (CONTRACT.md §3), built from the persisted state.
 import type { OtaState } from '../device/state-store.js';
+import { waitsForWindow } from '../device/states.js';
 
 /** History entries published (the file keeps more). */
 export const PUBLISHED_HISTORY = 20;
@@ -15,6 +16,8 @@ export interface OtaStatePayload {
   progress: number;
   error?: { reason: string; message: string };
   update?: { id: string; version?: string; target?: string };
+  /** The agent switch waits for this maintenance window (Switching, not yet inside it). */
+  waitsForWindow?: { start: string; end: string };
   plcMap?: OtaState['plcMap'];
   history: OtaState['history'];
   ts: string;
@@ -39,6 +42,9 @@ export function statePayload(s: OtaState, factoryVersion: string): OtaStatePaylo
         }
       : {}),
     ...(s.plcMap ? { plcMap: s.plcMap } : {}),
+    ...(waitsForWindow(s) && s.update?.switchWindow
+      ? { waitsForWindow: { ...s.update.switchWindow } }
+      : {}),
     history: s.history.slice(-PUBLISHED_HISTORY),
     ts: new Date().toISOString(),
   };

@@ -69,6 +69,8 @@ export const manifestSchema = z
     url: z.url().optional(),
     /** A delta's full bundle: what a device whose base differs fetches instead. */
     fullUrl: z.url().optional(),
+    /** Switch at once, not in the next maintenance window (signed, so only an ota key can ask). */
+    now: z.boolean().optional(),
     iat: z.number().int().min(0),
     exp: z.number().int().min(0),
   })

@@ -37,6 +37,8 @@ export interface PackOptions {
   url?: string;
   /** Where the full bundle of this release is served (a delta's fallback). */
   fullUrl?: string;
+  /** The signed "switch now" of CONTRACT.md §8: the switch does not wait for a maintenance window. */
+  now?: boolean;
   /** Long work (hashing, compressing, diffing a big tree) reports here; the CLI draws it. */
   onProgress?: OnProgress;
 }
@@ -89,6 +91,7 @@ async function finish(
     ...(opts.rollout ? { rollout: opts.rollout } : {}),
     ...(opts.url ? { url: opts.url } : {}),
     ...(opts.fullUrl ? { fullUrl: opts.fullUrl } : {}),
+    ...(opts.now ? { now: true } : {}),
     iat: opts.iat,
     exp: opts.exp,
   });

@@ -60,6 +60,12 @@ export const otaSchema = z
       .describe(
         'Hosts an unsigned {"url"} offer may be fetched from (host, host:port, *.domain); default none: a signed manifest is needed',
       ),
+    switch: z
+      .enum(['window', 'now'])
+      .optional()
+      .describe(
+        'When an agent update switches: in the next maintenance window, or now; default now without maintenance.windows, window with them. A manifest signed with "now": true switches at once',
+      ),
     downloadDeadlineSeconds: z
       .number()
       .int()

@@ -61,6 +61,8 @@ const update = z.object({
   /** Health of the old slot when the update started: the new slot must be at least as good. */
   baseline: health.optional(),
   probation: z.object({ startedAt: z.string(), boots: z.number(), baseline: health }).optional(),
+  /** Switching waits for this maintenance window (ISO times): the launcher switches only inside it. */
+  switchWindow: z.object({ start: z.string(), end: z.string() }).optional(),
   startedAt: z.string(),
 });
 export type UpdateInfo = z.infer<typeof update>;

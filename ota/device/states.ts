@@ -105,3 +105,17 @@ export function isTransitionError(e: unknown): e is TransitionError {
 export function canTransition(from: Phase, to: Phase): boolean {
   return TRANSITIONS[from].includes(to);
 }
+
+/**
+ * An agent update in Switching that waits for its maintenance window (update.switchWindow): not yet
+ * inside it, the launcher leaves it alone (no switch, no balena update lock). Past its end, the agent
+ * moves it to the next window.
+ */
+export function waitsForWindow(
+  s: { phase: Phase; update?: { target?: Target; switchWindow?: { start: string; end: string } } },
+  now = Date.now(),
+): boolean {
+  const w = s.update?.switchWindow;
+  if (s.phase !== 'Switching' || s.update?.target === 'plc-map' || !w) return false;
+  return !(Date.parse(w.start) <= now && now < Date.parse(w.end));
+}

@@ -37,6 +37,11 @@ export interface UpdaterContext {
   onState?: (s: OtaState) => void;
   /** Link health now: recorded as the baseline the new slot must match. */
   health?: () => Health;
+  /**
+   * The maintenance window an agent switch waits for (ISO times; the one open now, else the next), or
+   * undefined to switch at once (ota.switch now, or no window). Not asked for a manifest signed "now".
+   */
+  switchWindow?: () => { start: string; end: string } | undefined;
   /** plc-map bundles: install the verified map (the caller runs its probation). */
   installPlcMap?: (
     m: Manifest,
@@ -234,7 +239,18 @@ async function deploy(
   raiseCounter(paths, m.target, m.counter);
   const baseline = ctx.health?.();
   if (baseline) update.baseline = baseline;
-  await step(ctx, paths, s, 'Switching', `slot ${slot} holds ${m.name} ${m.version}; switching`);
+  // Persisted with the move: a restart while waiting keeps waiting (the launcher reads it).
+  const w = m.now ? undefined : ctx.switchWindow?.();
+  if (w) update.switchWindow = w;
+  await step(
+    ctx,
+    paths,
+    s,
+    'Switching',
+    w
+      ? `slot ${slot} holds ${m.name} ${m.version}; switching in the maintenance window ${w.start} – ${w.end}`
+      : `slot ${slot} holds ${m.name} ${m.version}; switching${m.now ? ' now (signed "now")' : ''}`,
+  );
 }
 
 /** Downloading: the bundle at `url` into ota/downloads (resumable .part), progress published. */

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { holdIfAsked } from '../device/hold.js';
 import { completeSwitch } from '../device/slot-switch.js';
 import { isLoopGuardError, move, saveState } from '../device/state-store.js';
-import { resumeRule } from '../device/states.js';
+import { resumeRule, waitsForWindow } from '../device/states.js';
 import { NO_HEALTH } from './health-message.js';
 import type { LauncherOtaState } from './launcher-ota-state.js';
 
@@ -26,6 +26,8 @@ export async function resumeAtStart(
   await ota.exclusive(async (s) => {
     const rule = resumeRule(s.phase, s.update?.target);
     if (rule.by !== 'launcher' || rule.action === 'none') return;
+    // A switch waiting for its maintenance window keeps waiting: the tick switches it inside it.
+    if (waitsForWindow(s)) return;
     logger.warn(
       { phase: s.phase, target: s.update?.target ?? 'agent', action: rule.action },
       'launcher resuming the OTA state after a restart',

@@ -9,6 +9,7 @@ import { holdIfAsked } from '../device/hold.js';
 import { otaPaths, slotEntry, type OtaPaths, type SlotName } from '../device/paths.js';
 import { commit, completeSwitch, isHealthyAgainst } from '../device/slot-switch.js';
 import { move, type Health, type OtaState } from '../device/state-store.js';
+import { waitsForWindow } from '../device/states.js';
 import { NO_HEALTH, parseHealthMessage } from './health-message.js';
 import { LauncherUpdateLock } from './balena-lock.js';
 import { LauncherOtaState } from './launcher-ota-state.js';
@@ -196,7 +197,7 @@ export class Launcher {
     }
     const agentUpdate = s.update?.target !== 'plc-map';
     if (this.updateLock.held && !this.switchInFlight(s)) this.updateLock.release();
-    if (s.phase === 'Switching' && agentUpdate) {
+    if (s.phase === 'Switching' && agentUpdate && !waitsForWindow(s)) {
       const baseline = this.lastHealth ?? s.update?.baseline ?? NO_HEALTH;
       if (!this.updateLock.take()) {
         this.o.logger.info('launcher: balena update lock held by someone else; switch waits');
@@ -206,7 +207,8 @@ export class Launcher {
         await holdIfAsked('Switching');
         await this.stopChild();
         await this.ota.exclusive((st) => {
-          if (st.phase === 'Switching') completeSwitch(this.paths, st, baseline);
+          if (st.phase === 'Switching' && !waitsForWindow(st))
+            completeSwitch(this.paths, st, baseline);
         });
         await holdIfAsked('Probation');
         this.exits = [];
@@ -238,6 +240,8 @@ export class Launcher {
 
   /** An agent switch between its start and its commit or rollback: balena's lock is held. */
   private switchInFlight(s: OtaState): boolean {
+    // Waiting for a maintenance window is not a switch in flight: balena may update meanwhile.
+    if (waitsForWindow(s)) return false;
     return (
       s.update?.target !== 'plc-map' && ['Switching', 'Probation', 'RollingBack'].includes(s.phase)
     );

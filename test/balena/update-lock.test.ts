@@ -15,6 +15,7 @@ import {
 import { createLogger } from '../../platform/logger.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { waitForOutput } from '../helpers/cli.js';
+import { waitFor } from '../helpers/wait.js';
 
 const logger = createLogger({ level: process.env.LOG_LEVEL ?? 'silent' });
 const HOLDER = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'hold-lock.ts');
@@ -61,7 +62,7 @@ test(
       await cmdDone;
       return 'written';
     });
-    await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => lock.held().length === 1, 5_000, 'the command holding the lock');
     const ota = lock.withLock('ota switch to slot b', async () => {
       assert.deepEqual(lock.held().sort(), ['ota switch to slot b', 'plc conveyor-1 cmd c-17']);
       return 'switched';
@@ -155,14 +156,14 @@ test(
   async (t) => {
     const path = lockPath(t);
     const previous = new UpdateLock({ path, logger });
-    let release!: () => void;
+    let release: (() => void) | undefined;
     void previous.withLock('ota switch', () => new Promise<void>((r) => (release = r)));
-    await new Promise((r) => setTimeout(r, 20));
+    await waitFor(() => release !== undefined, 5_000, 'the previous instance holding the lock');
     assert.ok(existsSync(path));
     const next = new UpdateLock({ path, logger });
     next.clearStale();
     assert.equal(existsSync(path), false);
-    release();
+    release!();
   },
 );
 

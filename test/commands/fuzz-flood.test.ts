@@ -2,21 +2,17 @@
 // ota/offer, cmd, config/set (1 MB each) — while a PLC is polled every 100 ms. Polling keeps its
 // cadence (no data gap over 1 s), memory stays bounded (RSS < 250 MB), every valid command signed
 // during the flood gets its ack quickly or is answered queue-full, and no junk reaches the OTA state.
-// (Beside fuzz.test.ts, which fuzzes the parsers one payload at a time.)
+// (Beside fuzz-commands, fuzz-config and fuzz-trust, which fuzz the parsers one payload at a time.)
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { stringify } from 'yaml';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ROOT, spawnCli, waitForOutput } from '../helpers/cli.js';
-import { tmpDir } from '../helpers/tmp.js';
-import { freePort } from '../helpers/ports.js';
-import { startMosquitto } from '../helpers/mosquitto.js';
+import { ROOT, waitForOutput } from '../helpers/cli.js';
 import { sleep, waitFor } from '../helpers/wait.js';
-import { startSimulator } from '../../plc/simulator/simulator.js';
+import { onTeardown, startGateway } from '../helpers/gateway-fixture.js';
 import { makeSigner, nowSec } from './signer.js';
 
 const PREFIX = 'wms/t1/gwf/';
@@ -43,49 +39,20 @@ test(
   'flood of junk on ota/offer, cmd and config/set while polling at 100 ms: no data gap, bounded RSS, valid commands answered',
   { timeout: 180_000 },
   async (t) => {
-    const broker = await startMosquitto({ extra: 'set_tcp_nodelay true' });
-    const sim = await startSimulator({ port: 0 });
-    const dir = tmpDir();
     const signer = await makeSigner('ES256', 'wms-test');
-    const cfg = join(dir.path, 'gateway.yaml');
-    writeFileSync(
-      cfg,
-      stringify({
-        gateway: { tenant: 't1', id: 'gwf' },
-        wms: { urls: [broker.url], heartbeatSeconds: 3600 },
-        commands: { keys: [signer.publicJwk] },
-        plcs: [
-          {
-            id: 'plc1',
-            transport: { type: 'tcp', host: '127.0.0.1', port: sim.port },
-            groups: [
-              {
-                intervalMs: 100,
-                tags: [{ name: 'counter', area: 'holding', address: 0, type: 'uint16' }],
-              },
-            ],
-          },
-        ],
-      }),
-    );
-    const mover = setInterval(
-      () => (sim.registers(1, 'holding')[0] = (sim.registers(1, 'holding')[0]! + 1) & 0xffff),
-      50,
-    );
-    const dataDir = join(dir.path, 'data');
-    const httpPort = await freePort();
-    const agent = spawnCli(['run', '--config', cfg, '--data-dir', dataDir], {
-      env: { HTTP_PORT: String(httpPort) },
+    const gw = await startGateway(t, {
+      tenant: 't1',
+      id: 'gwf',
+      sims: 1,
+      plcIds: ['plc1'],
+      extra: { commands: { keys: [signer.publicJwk] } },
+      collect: false,
+      http: true,
     });
+    const { broker, dataDir, httpPort } = gw;
+    const agent = gw.agent;
     const wms = await mqtt.connectAsync(broker.url, { clientId: 'flood-wms' });
-    t.after(async () => {
-      clearInterval(mover);
-      agent.kill('SIGKILL');
-      await wms.endAsync(true);
-      await sim.close();
-      await broker.stop();
-      dir.cleanup();
-    });
+    onTeardown(t, () => wms.endAsync(true));
     const dataTs: number[] = [];
     const acks = new Map<string, { at: number; status: string; reason?: string }>();
     // acks of valid commands only (ids valid-<phase>-<n>)
@@ -122,7 +89,7 @@ test(
     const flood = async (phase: string, topics: string, bigEvery = 10, checkGap = true) => {
       acks.clear();
       const pidRss: number[] = [];
-      const rssTimer = setInterval(() => pidRss.push(rssMb(agent.pid!)), 100);
+      const rssTimer = setInterval(() => pidRss.push(rssMb(agent.pid)), 100);
       const flooder = spawn(process.execPath, ['--import', 'tsx', FLOODER], {
         cwd: ROOT,
         stdio: ['ignore', 'pipe', 'inherit'],
@@ -136,7 +103,7 @@ test(
           BIG_EVERY: String(bigEvery),
         },
       });
-      t.after(() => flooder.kill('SIGKILL'));
+      onTeardown(t, () => flooder.kill('SIGKILL'));
       const flooded = new Promise<void>((resolve) => flooder.once('exit', () => resolve()));
       await waitForOutput(flooder, /flooding/, 30_000);
       const floodStart = Date.now();
@@ -180,7 +147,7 @@ test(
           `RSS max ${r.maxRss.toFixed(0)} MB; valid commands: ${r.accepted} accepted, ${20 - r.accepted} queue-full, ` +
           `answer p90 ${r.p90.toFixed(0)} ms, max ${ms.at(-1)!.toFixed(0)} ms`,
       );
-      assert.equal(agent.exitCode, null, `${phase}: the agent is still running`);
+      assert.equal(agent.exitCode(), null, `${phase}: the agent is still running`);
       assert.ok(window.length > 5, `${phase}: data during the flood (${window.length})`);
       if (checkGap)
         assert.ok(
@@ -202,7 +169,7 @@ test(
     // scales with what the same machine shows without a flood (read as a ratio, as benchmarks are).
     const gapBound = Math.max(1000, 3 * control);
     t.diagnostic(
-      `RSS before the floods ${rssMb(agent.pid!).toFixed(0)} MB; worst data gap without a flood ${control} ms (bound ${gapBound} ms)`,
+      `RSS before the floods ${rssMb(agent.pid).toFixed(0)} MB; worst data gap without a flood ${control} ms (bound ${gapBound} ms)`,
     );
 
     // 1: everything at once, 60 config/set of 900 KB included (54 MB, far past the 8 MiB queue bound).

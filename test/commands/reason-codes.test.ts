@@ -3,15 +3,10 @@
 // the running agent (`wms-gateway run`, real mosquitto and simulator) puts them on the wire.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import mqtt from 'mqtt';
-import { stringify } from 'yaml';
-import { ROOT, spawnCli } from '../helpers/cli.js';
-import { startMosquitto } from '../helpers/mosquitto.js';
-import { tmpDir } from '../helpers/tmp.js';
-import { waitFor } from '../helpers/wait.js';
-import { startSimulator } from '../../plc/simulator/simulator.js';
+import { ROOT } from '../helpers/cli.js';
+import { startGateway } from '../helpers/gateway-fixture.js';
 import { cmdId, makeSigner, nowSec } from './signer.js';
 import { REJECTION_CODES, reasonCode, RejectedError } from '../../agent/commands/rejection.js';
 import {
@@ -93,73 +88,56 @@ test(
   'the running agent: cmd/ack, cmd/result and plc status carry the kebab-case codes',
   { timeout: 60_000 },
   async (t) => {
-    const broker = await startMosquitto();
-    const sim = await startSimulator({ host: '127.0.0.1', port: 0 });
-    const dir = tmpDir();
     const signer = await makeSigner('ES256', 'wms-1');
     const tags = [
       { name: 'target', area: 'holding', address: 0, type: 'int16', writable: true, max: 1500 },
       { name: 'far', area: 'holding', address: 2000, type: 'int16', writable: true },
     ];
-    const config = {
-      gateway: { tenant: 'acme', id: 'gw-codes' },
-      wms: { urls: [broker.url], heartbeatSeconds: 3600 },
-      commands: { keys: [signer.publicJwk] },
-      plcs: [
-        {
-          id: 'p1',
-          transport: { type: 'tcp', host: '127.0.0.1', port: sim.port },
-          groups: [{ intervalMs: 200, tags }],
-        },
-      ],
-    };
+    const gw = await startGateway(t, {
+      id: 'gw-codes',
+      sims: 1,
+      plcIds: ['p1'],
+      move: false,
+      plc: { groups: [{ intervalMs: 200, tags }] },
+      extra: { commands: { keys: [signer.publicJwk] } },
+      start: false,
+    });
     // The PLC refuses register 2000 (exception 2) for reads and writes alike.
-    sim.setFault({ area: 'holding', from: 2000, to: 2000, action: 'exception', code: 2 });
-    const cfgFile = join(dir.path, 'gateway.yaml');
-    writeFileSync(cfgFile, stringify(config));
-    const sub = await mqtt.connectAsync(broker.url, { clientId: 'codes-wms' });
-    const got: { topic: string; json: Record<string, unknown> }[] = [];
-    sub.on('message', (topic, payload) => {
-      try {
-        got.push({ topic, json: JSON.parse(payload.toString()) as Record<string, unknown> });
-      } catch {
-        // not ours
-      }
-    });
-    await sub.subscribeAsync('wms/acme/gw-codes/#', { qos: 1 });
-    const agent = spawnCli(['run', '--config', cfgFile, '--data-dir', join(dir.path, 'data')], {
-      env: { HTTP_PORT: '0' },
-    });
-    let out = '';
-    agent.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    agent.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-    t.after(async () => {
-      agent.kill('SIGKILL');
-      await sub.endAsync();
-      await sim.close();
-      await broker.stop();
-      dir.cleanup();
-    });
+    gw.sims[0]!.setFault({ area: 'holding', from: 2000, to: 2000, action: 'exception', code: 2 });
+    await gw.startAgent();
+    const got = () =>
+      gw.sub.messages.flatMap((m) => {
+        try {
+          return [
+            { topic: m.topic, json: JSON.parse(m.payload.toString()) as Record<string, unknown> },
+          ];
+        } catch {
+          return []; // not ours
+        }
+      });
     let lastSent = 0;
-    const until = (pred: () => boolean, what: string) =>
-      waitFor(pred, 20_000, what).catch((e: Error) =>
-        assert.fail(`${e.message}\nagent output:\n${out.slice(-3000)}`),
-      );
+    // 40 s: the agent's start under tsx takes long on a loaded 2-core machine.
+    const until = (pred: () => boolean, what: string) => gw.until(pred, 40_000, what);
     const find = (topic: string, id: string) =>
-      got.find((m) => m.topic === `wms/acme/gw-codes/${topic}` && m.json.id === id)?.json;
-    await until(() => got.some((m) => m.topic.endsWith('/plc/p1/data')), 'the first data message');
+      got().find((m) => m.topic === `wms/acme/gw-codes/${topic}` && m.json.id === id)?.json;
+    await until(
+      () => got().some((m) => m.topic.endsWith('/plc/p1/data')),
+      'the first data message',
+    );
 
     const send = async (values: Record<string, unknown>) => {
       const id = cmdId('codes');
       const claims = { id, plc: 'p1', op: 'write', values, iat: nowSec(), exp: nowSec() + 60 };
-      await sub.publishAsync('wms/acme/gw-codes/cmd', await signer.sign(claims), { qos: 1 });
+      await gw.sub.client.publishAsync('wms/acme/gw-codes/cmd', await signer.sign(claims), {
+        qos: 1,
+      });
       return id;
     };
     // The command service subscribes a moment after the first data message: until one command is
     // acked, send a fresh (harmless, rejected) one each second.
     let tooHigh = '';
     await until(() => {
-      const acked = got.find((m) => m.topic.endsWith('/cmd/ack'))?.json;
+      const acked = got().find((m) => m.topic.endsWith('/cmd/ack'))?.json;
       if (acked) tooHigh = String(acked.id);
       else if (Date.now() - lastSent > 1000) {
         lastSent = Date.now();
@@ -177,7 +155,7 @@ test(
     // The polled read of `far` fails the same way: plc/p1/status names the code.
     await until(
       () =>
-        got.some(
+        got().some(
           (m) => m.topic.endsWith('/plc/p1/status') && m.json.error === 'illegal-data-address',
         ),
       'plc status error illegal-data-address',

@@ -9,7 +9,7 @@ import { stringify } from 'yaml';
 import { tmpDir } from '../helpers/tmp.js';
 import { runCli } from '../helpers/cli.js';
 import { freePort } from '../helpers/ports.js';
-import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
+import { mutualTls, startMosquitto, type Broker } from '../helpers/mosquitto.js';
 import { startSimulator, type Simulator } from '../../plc/simulator/simulator.js';
 import { makePki, type TestPki as Pki } from '../helpers/pki.js';
 import { createPrivateKey } from 'node:crypto';
@@ -61,15 +61,7 @@ before(async () => {
     encryptKeyPem(createPrivateKey(readFileSync(pki.clientKey)), KEY_PASS),
     { mode: 0o600 },
   );
-  broker = await startMosquitto({
-    tls: {
-      ca: pki.ca,
-      cert: pki.serverCert,
-      key: pki.serverKey,
-      requireCertificate: true,
-      tlsVersion: 'tlsv1.3',
-    },
-  });
+  broker = await startMosquitto({ tls: mutualTls(pki) });
   sim = await startSimulator({ port: 0 });
 });
 

@@ -2,15 +2,16 @@
 // + the real agent process → a subscriber receives the exact decoded values, ids and a rising seq.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import mqtt from 'mqtt';
-import { stringify } from 'yaml';
-import { startMosquitto } from '../helpers/mosquitto.js';
-import { spawnCli, waitForOutput } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { freePort } from '../helpers/ports.js';
 import { waitFor } from '../helpers/wait.js';
-import { startSimulator } from '../../plc/simulator/simulator.js';
+import {
+  collectMessages,
+  onTeardown,
+  startAgent,
+  startGateway,
+  type Message,
+} from '../helpers/gateway-fixture.js';
 import { be, ordered, type Order } from './expected-registers.js';
 
 const ORDERS: Order[] = ['ABCD', 'CDAB', 'BADC', 'DCBA'];
@@ -109,10 +110,16 @@ test(
   'every type and byte order arrives decoded, with ids and a rising seq',
   { timeout: 60_000 },
   async (t) => {
-    const broker = await startMosquitto();
-    const sim = await startSimulator({ host: '127.0.0.1', port: 0 });
-    const dir = tmpDir();
     const all = cases();
+    const gw = await startGateway(t, {
+      id: 'gw-e2e',
+      sims: 1,
+      plcIds: ['conveyor-1'],
+      move: false,
+      plc: { groups: [{ intervalMs: 100, tags: all.map((c) => c.tag) }] },
+      start: false,
+    });
+    const sim = gw.sims[0]!;
     const holding = sim.registers(1, 'holding');
     for (const c of all) {
       const addr = c.tag.address as number;
@@ -121,51 +128,19 @@ test(
       if (c.bits) sim.registers(1, c.bits.area)[addr] = 1;
     }
     sim.registers(1, 'input')[7] = 0xfffe;
-    const config = {
-      gateway: { tenant: 'acme', id: 'gw-e2e' },
-      wms: { urls: [broker.url], heartbeatSeconds: 3600 },
-      plcs: [
-        {
-          id: 'conveyor-1',
-          transport: { type: 'tcp', host: '127.0.0.1', port: sim.port },
-          groups: [{ intervalMs: 100, tags: all.map((c) => c.tag) }],
-        },
-      ],
-    };
-    const cfgFile = join(dir.path, 'gateway.yaml');
-    writeFileSync(cfgFile, stringify(config));
-
-    const sub = await mqtt.connectAsync(broker.url, { clientId: 'e2e-sub' });
-    const messages: Record<string, unknown>[] = [];
-    const retained = new Map<string, unknown>();
-    sub.on('message', (topic, payload, packet) => {
-      const body = JSON.parse(payload.toString()) as Record<string, unknown>;
-      if (topic === 'wms/acme/gw-e2e/plc/conveyor-1/data') messages.push(body);
-      else if (packet.retain || topic.endsWith('status')) retained.set(topic, body);
-    });
-    await sub.subscribeAsync('wms/acme/gw-e2e/#', { qos: 1 });
-
-    const agent = spawnCli(['run', '--config', cfgFile, '--data-dir', join(dir.path, 'data')], {
-      env: { HTTP_PORT: '0' },
-    });
-    let agentOut = '';
-    agent.stdout?.on('data', (d: Buffer) => (agentOut += d.toString()));
-    agent.stderr?.on('data', (d: Buffer) => (agentOut += d.toString()));
-    t.after(async () => {
-      agent.kill('SIGKILL');
-      await sub.endAsync();
-      await sim.close();
-      await broker.stop();
-      dir.cleanup();
-    });
+    const messages = () => gw.sub.json('/plc/conveyor-1/data');
+    const retained = (topic: string) =>
+      gw.sub.messages
+        .filter((m: Message) => m.topic === topic && (m.retain || topic.endsWith('status')))
+        .map((m) => JSON.parse(m.payload.toString()) as { state: string })
+        .at(-1);
+    const agent = await gw.startAgent();
 
     // A timeout shows what the agent printed.
-    const until = (pred: () => boolean, ms: number, what: string) =>
-      waitFor(pred, ms, what).catch((e: Error) =>
-        assert.fail(`${e.message}\nagent output:\n${agentOut.slice(-3000)}`),
-      );
-    await until(() => messages.length >= 1, 20_000, 'the first data message');
-    const first = messages[0]!;
+    const until = gw.until;
+    // The agent's start under tsx takes long on a loaded 2-core machine.
+    await until(() => messages().length >= 1, 60_000, 'the first data message');
+    const first = messages()[0]!;
     assert.equal(first.tenant, 'acme');
     assert.equal(first.gateway, 'gw-e2e');
     assert.equal(first.plc, 'conveyor-1');
@@ -183,33 +158,31 @@ test(
     holding[0] = 0;
     holding[1] = 42; // int32_ABCD = 42
     await until(
-      () => messages.some((m) => (m.values as Record<string, unknown>).int32_ABCD === 42),
+      () => messages().some((m) => (m.values as Record<string, unknown>).int32_ABCD === 42),
       5000,
       'the changed value',
     );
-    const changed = messages.find((m) => (m.values as Record<string, unknown>).int32_ABCD === 42)!;
+    const changed = messages().find(
+      (m) => (m.values as Record<string, unknown>).int32_ABCD === 42,
+    )!;
     assert.deepEqual(
       Object.keys(changed.values as object),
       ['int32_ABCD'],
       'report by exception: only the change',
     );
-    const seqs = messages.map((m) => m.seq as number);
+    const seqs = messages().map((m) => m.seq as number);
     for (let i = 1; i < seqs.length; i++)
       assert.equal(seqs[i], seqs[i - 1]! + 1, `seq rises by 1: ${seqs.join(',')}`);
 
-    await until(() => retained.has('wms/acme/gw-e2e/plc/conveyor-1/status'), 5000, 'plc status');
-    assert.equal(
-      (retained.get('wms/acme/gw-e2e/plc/conveyor-1/status') as { state: string }).state,
-      'connected',
-    );
-    assert.equal((retained.get('wms/acme/gw-e2e/status') as { state: string }).state, 'online');
+    await until(() => !!retained('wms/acme/gw-e2e/plc/conveyor-1/status'), 5000, 'plc status');
+    assert.equal(retained('wms/acme/gw-e2e/plc/conveyor-1/status')!.state, 'connected');
+    assert.equal(retained('wms/acme/gw-e2e/status')!.state, 'online');
 
     // A clean stop: SIGTERM → exit 0 and the retained status says offline.
-    agent.kill('SIGTERM');
-    const code = await new Promise<number | null>((r) => agent.once('exit', (c) => r(c)));
-    assert.equal(code, 0, agentOut.slice(-2000));
+    const code = await agent.stop('SIGTERM');
+    assert.equal(code, 0, agent.output().slice(-2000));
     await until(
-      () => (retained.get('wms/acme/gw-e2e/status') as { state: string }).state === 'offline',
+      () => retained('wms/acme/gw-e2e/status')?.state === 'offline',
       5000,
       'offline status',
     );
@@ -221,10 +194,11 @@ test(
   { timeout: 60_000 },
   async (t) => {
     const dir = tmpDir();
-    const { freePort } = await import('../helpers/ports.js');
+    onTeardown(t, dir.cleanup);
     const mqttPort = await freePort();
     const plcPort = await freePort();
-    const agent = spawnCli(['run', '--data-dir', dir.path], {
+    const agent = startAgent(t, {
+      dataDir: dir.path,
       env: {
         EMBEDDED_MQTT_PORT: String(mqttPort),
         EMBEDDED_PLC_PORT: String(plcPort),
@@ -232,29 +206,21 @@ test(
         GATEWAY_ID: 'demo-gw',
       },
     });
-    t.after(() => {
-      agent.kill('SIGKILL');
-      dir.cleanup();
-    });
-    const line = await waitForOutput(
-      agent,
-      /mosquitto_sub -h 127\.0\.0\.1 -p \d+ -t '[^']+' -v/,
-      30_000,
-    );
+    const line = await agent.waitForOutput(/mosquitto_sub -h 127\.0\.0\.1 -p \d+ -t '[^']+' -v/);
     assert.match(line, new RegExp(`-p ${mqttPort} -t 'wms/demo/demo-gw/#'`));
-    const sub = await mqtt.connectAsync(`mqtt://127.0.0.1:${mqttPort}`, { clientId: 'demo-sub' });
-    const got: Record<string, unknown>[] = [];
-    sub.on('message', (_topic, payload) =>
-      got.push(JSON.parse(payload.toString()) as Record<string, unknown>),
+    const sub = await collectMessages(
+      t,
+      `mqtt://127.0.0.1:${mqttPort}`,
+      'wms/demo/demo-gw/plc/+/data',
+      { clientId: 'demo-sub' },
     );
-    await sub.subscribeAsync('wms/demo/demo-gw/plc/+/data', { qos: 1 });
-    const end = Date.now() + 10_000;
-    while (got.length < 3 && Date.now() < end) await new Promise((r) => setTimeout(r, 100));
-    await sub.endAsync();
+    await waitFor(() => sub.messages.length >= 3, 10_000, 'demo data').catch(() => undefined);
+    const got = sub.json('/data');
     assert.ok(got.length >= 3, `demo data arrives (${got.length} messages)`);
     assert.ok(Object.keys(got[0]!.values as object).length > 5, 'the demo PLC has many tags');
-    agent.kill('SIGINT');
-    const code = await new Promise<number | null>((r) => agent.once('exit', (c) => r(c)));
-    assert.equal(code, 0);
+    // Stopped while the subscriber is still connected (as a user's mosquitto_sub would be): a clean
+    // exit, not the forced one (code 1) after the shutdown grace.
+    assert.equal(await agent.stop('SIGINT'), 0, agent.output().slice(-2000));
+    await sub.close();
   },
 );

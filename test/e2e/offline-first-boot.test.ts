@@ -4,66 +4,28 @@
 // and delivers everything from seq 1, in order.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
-import { stringify } from 'yaml';
-import { spawnCli } from '../helpers/cli.js';
-import { tmpDir } from '../helpers/tmp.js';
-import { freePort, waitForPort } from '../helpers/ports.js';
+import { freePort } from '../helpers/ports.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { waitFor, waitForAsync } from '../helpers/wait.js';
-import { startSimulator } from '../../plc/simulator/simulator.js';
-import { collect, gapsAndDisorder } from '../link/collector.js';
+import { collectMessages, onTeardown, startGateway } from '../helpers/gateway-fixture.js';
+import { gapsAndDisorder } from '../link/collector.js';
 
 test(
   'first boot with no broker reachable: polls, buffers, and announces itself when the link comes',
   { timeout: 120_000 },
   async (t) => {
-    const dir = tmpDir();
-    const sim = await startSimulator({ port: 0 });
     const brokerPort = await freePort(); // nothing listens here until the "network" arrives
-    const httpPort = await freePort();
-    const cfg = join(dir.path, 'gateway.yaml');
-    writeFileSync(
-      cfg,
-      stringify({
-        gateway: { tenant: 'acme', id: 'gw-first' },
-        wms: {
-          urls: [`mqtt://127.0.0.1:${brokerPort}`],
-          reconnect: { minMs: 100, maxMs: 1000 },
-          heartbeatSeconds: 3600,
-        },
-        plcs: [
-          {
-            id: 'line-1',
-            transport: { type: 'tcp', host: '127.0.0.1', port: sim.port },
-            groups: [
-              {
-                intervalMs: 100,
-                tags: [{ name: 'counter', area: 'holding', address: 0, type: 'uint16' }],
-              },
-            ],
-          },
-        ],
-      }),
-    );
-    // Every poll sees a new value, so every poll is a data message.
-    const mover = setInterval(() => {
-      const regs = sim.registers(1, 'holding');
-      regs[0] = (regs[0]! + 1) & 0xffff;
-    }, 50);
-    const agent = spawnCli(['run', '--config', cfg, '--data-dir', join(dir.path, 'data')], {
-      env: { HTTP_PORT: String(httpPort) },
+    // Every poll sees a new value (the fixture moves the counter), so every poll is a data message.
+    const gw = await startGateway(t, {
+      id: 'gw-first',
+      broker: false,
+      sims: 1,
+      plcIds: ['line-1'],
+      wms: { urls: [`mqtt://127.0.0.1:${brokerPort}`], reconnect: { minMs: 100, maxMs: 1000 } },
+      http: true,
     });
-    t.after(async () => {
-      clearInterval(mover);
-      agent.kill('SIGKILL');
-      await sim.close();
-      dir.cleanup();
-    });
-    await waitForPort(httpPort, '127.0.0.1', 30_000);
-    const http = `http://127.0.0.1:${httpPort}`;
+    const http = `http://127.0.0.1:${gw.httpPort}`;
 
     // Offline: readings pile up on disk and the link is reported down, never "no data".
     let metrics = '';
@@ -94,11 +56,12 @@ test(
     // to it opens: a loopback relay on the configured address, so no reading can slip past the
     // subscriber before it has subscribed.
     const broker = await startMosquitto();
-    t.after(() => broker.stop());
-    const sub = await collect(broker.url, 'wms/acme/gw-first/#', { clientId: 'first-boot' });
-    t.after(() => sub.close());
+    onTeardown(t, () => broker.stop());
+    const sub = await collectMessages(t, broker.url, 'wms/acme/gw-first/#', {
+      clientId: 'first-boot',
+    });
     const relay = await openRelay(brokerPort, broker.port);
-    t.after(() => relay.close());
+    onTeardown(t, () => relay.close());
     const seqs = () => sub.seqs.get('line-1') ?? [];
     await waitFor(
       () => seqs().length > buffered + 10,

@@ -4,78 +4,35 @@
 // outage — by the killed agent and by the restarted one — were buffered and delivered afterwards.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { stringify } from 'yaml';
-import { spawnCli } from '../helpers/cli.js';
-import { tmpDir } from '../helpers/tmp.js';
-import { startSimulator } from '../../plc/simulator/simulator.js';
-import { collect, gapsAndDisorder, persistentBroker } from '../link/collector.js';
+import { startGateway } from '../helpers/gateway-fixture.js';
+import { gapsAndDisorder } from '../link/collector.js';
 import { sleep, waitFor } from '../helpers/wait.js';
 
 test(
   'broker down 20 s and the agent kill -9ed during it: every seq of every PLC arrives in order',
   { timeout: 180_000 },
   async (t) => {
-    const { broker, cleanup, saved } = await persistentBroker();
-    const sims = [await startSimulator({ port: 0 }), await startSimulator({ port: 0 })];
-    const dir = tmpDir();
-    const cfg = join(dir.path, 'gateway.yaml');
-    writeFileSync(
-      cfg,
-      stringify({
-        gateway: { tenant: 'acme', id: 'gw-out' },
-        wms: { urls: [broker.url], reconnect: { minMs: 100, maxMs: 1000 }, heartbeatSeconds: 3600 },
-        plcs: sims.map((s, i) => ({
-          id: `plc-${i}`,
-          transport: { type: 'tcp', host: '127.0.0.1', port: s.port },
-          groups: [
-            {
-              intervalMs: 100,
-              tags: [{ name: 'counter', area: 'holding', address: 0, type: 'uint16' }],
-            },
-          ],
-        })),
-      }),
-    );
-    // Every poll sees a new value, so every poll is a data message.
-    const mover = setInterval(
-      () =>
-        sims.forEach(
-          (s) => (s.registers(1, 'holding')[0] = (s.registers(1, 'holding')[0]! + 1) & 0xffff),
-        ),
-      50,
-    );
-    const sub = await collect(broker.url, 'wms/acme/gw-out/plc/+/data', {
-      clientId: 'e2e-outage',
-      clean: false,
+    // Every poll sees a new value (the fixture moves each counter), so every poll is a data message.
+    const gw = await startGateway(t, {
+      id: 'gw-out',
+      broker: { persistent: true },
+      sims: 2,
+      wms: { reconnect: { minMs: 100, maxMs: 1000 } },
+      collect: 'wms/acme/gw-out/plc/+/data',
+      collectOpts: { clientId: 'e2e-outage', clean: false },
     });
-    const start = () =>
-      spawnCli(['run', '--config', cfg, '--data-dir', join(dir.path, 'data')], {
-        env: { HTTP_PORT: '0' },
-      });
-    let agent = start();
-    t.after(async () => {
-      clearInterval(mover);
-      agent.kill('SIGKILL');
-      await sub.close();
-      for (const s of sims) await s.close();
-      await broker.stop();
-      cleanup();
-      dir.cleanup();
-    });
+    const { broker, sims, sub } = gw;
     const count = () => ['plc-0', 'plc-1'].map((p) => sub.seqs.get(p)?.length ?? 0);
     await waitFor(() => count().every((n) => n >= 10), 60_000, 'data flowing before the outage');
-    await saved(); // the subscriber's session survives the broker's stop
+    await gw.savedSessions(); // the subscriber's session survives the broker's stop
 
     // The outage's length is the scenario (8 s, a kill -9, 12 s more), not a wait for a condition.
     await broker.stop();
     const down = Date.now();
     await sleep(8000); // readings pile up in the outbox
-    agent.kill('SIGKILL');
-    await new Promise((r) => agent.once('exit', r));
+    await gw.agent.kill9();
     const killed = Date.now();
-    agent = start(); // restarts during the outage, replays its outbox when the broker returns
+    await gw.agent.restart(); // restarts during the outage, replays its outbox when the broker returns
     const restarted = Date.now();
     // At least 12 s more, and until the restarted agent has polled each PLC ~50 times (its start-up
     // can take seconds on a loaded machine), so it has readings of its own to buffer.
@@ -91,7 +48,7 @@ test(
     await broker.start();
 
     // After the outage, data keeps flowing: wait until each PLC's newest seq is well past the outage.
-    const maxSeq = (p: string) => Math.max(0, ...(sub.seqs.get(p) ?? []));
+    const maxSeq = gw.maxSeq;
     const atRestart = { 'plc-0': maxSeq('plc-0'), 'plc-1': maxSeq('plc-1') };
     await waitFor(
       () => ['plc-0', 'plc-1'].every((p) => maxSeq(p) >= atRestart[p as 'plc-0'] + 150),

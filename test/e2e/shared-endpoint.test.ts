@@ -3,72 +3,52 @@
 // MQTT, and the silent unit's retained status says why instead of `connected`.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import mqtt from 'mqtt';
-import { stringify } from 'yaml';
-import { startMosquitto } from '../helpers/mosquitto.js';
-import { spawnCli } from '../helpers/cli.js';
 import { PYMODBUS_TAGS, pymodbusValues, startPymodbus } from '../helpers/pymodbus.js';
-import { tmpDir } from '../helpers/tmp.js';
-import { sleep, waitFor } from '../helpers/wait.js';
+import { sleep } from '../helpers/wait.js';
+import { onTeardown, startGateway } from '../helpers/gateway-fixture.js';
 
 test(
   'agent: four PLCs behind one pymodbus endpoint use one connection; the silent one is reported as such',
   { timeout: 120_000 },
   async (t) => {
-    const broker = await startMosquitto();
     const server = await startPymodbus([1, 2, 3]);
-    const dir = tmpDir();
+    onTeardown(t, () => server.stop());
     const ids = ['press-1', 'press-2', 'press-3', 'press-4'];
-    const config = {
-      gateway: { tenant: 'acme', id: 'gw-shared' },
-      wms: { urls: [broker.url], heartbeatSeconds: 3600 },
-      plcs: ids.map((id, i) => ({
-        id,
-        transport: { type: 'tcp', host: '127.0.0.1', port: server.port },
-        unitId: i + 1,
-        timeoutMs: 300,
-        tcpPipeline: 2,
-        reconnect: { minMs: 200, maxMs: 2000 },
-        groups: [{ intervalMs: 100, tags: PYMODBUS_TAGS }],
-      })),
+    const gw = await startGateway(t, {
+      id: 'gw-shared',
+      extra: {
+        plcs: ids.map((id, i) => ({
+          id,
+          transport: { type: 'tcp', host: '127.0.0.1', port: server.port },
+          unitId: i + 1,
+          timeoutMs: 300,
+          tcpPipeline: 2,
+          reconnect: { minMs: 200, maxMs: 2000 },
+          groups: [{ intervalMs: 100, tags: PYMODBUS_TAGS }],
+        })),
+      },
+      collect: 'wms/acme/gw-shared/plc/#',
+    });
+    const plcOf = (topic: string, kind: string) =>
+      new RegExp(`^wms/acme/gw-shared/plc/([^/]+)/${kind}$`).exec(topic)?.[1];
+    const first = (id: string, kind: 'data' | 'status', last = false) => {
+      const all = gw.sub.messages.filter((m) => plcOf(m.topic, kind) === id);
+      const m = last ? all.at(-1) : all[0];
+      return m && (JSON.parse(m.payload.toString()) as Record<string, unknown>);
     };
-    const cfgFile = join(dir.path, 'gateway.yaml');
-    writeFileSync(cfgFile, stringify(config));
-
-    const sub = await mqtt.connectAsync(broker.url, { clientId: 'shared-sub' });
-    const data = new Map<string, Record<string, unknown>>();
-    const status = new Map<string, { state: string; error?: string }>();
-    const ghostStates: string[] = [];
-    sub.on('message', (topic, payload) => {
-      const m = /^wms\/acme\/gw-shared\/plc\/([^/]+)\/(data|status)$/.exec(topic);
-      if (!m) return;
-      const body = JSON.parse(payload.toString()) as Record<string, unknown>;
-      if (m[2] === 'data' && !data.has(m[1]!)) data.set(m[1]!, body);
-      if (m[2] !== 'status') return;
-      status.set(m[1]!, body as { state: string; error?: string });
-      if (m[1] === 'press-4') ghostStates.push(body.state as string);
-    });
-    await sub.subscribeAsync('wms/acme/gw-shared/plc/#', { qos: 1 });
-
-    const agent = spawnCli(['run', '--config', cfgFile, '--data-dir', join(dir.path, 'data')], {
-      env: { HTTP_PORT: '0' },
-    });
-    let agentOut = '';
-    agent.stdout?.on('data', (d: Buffer) => (agentOut = (agentOut + d.toString()).slice(-20_000)));
-    agent.stderr?.on('data', (d: Buffer) => (agentOut = (agentOut + d.toString()).slice(-20_000)));
-    t.after(async () => {
-      agent.kill('SIGKILL');
-      await sub.endAsync();
-      await server.stop();
-      await broker.stop();
-      dir.cleanup();
-    });
-    const until = (pred: () => boolean, ms: number, what: string) =>
-      waitFor(pred, ms, what).catch((e: Error) =>
-        assert.fail(`${e.message}\nagent output:\n${agentOut.slice(-3000)}`),
-      );
+    const data = {
+      has: (id: string) => !!first(id, 'data'),
+      get: (id: string) => first(id, 'data'),
+    };
+    const status = {
+      get: (id: string) =>
+        first(id, 'status', true) as { state: string; error?: string } | undefined,
+    };
+    const ghostStates = () =>
+      gw.sub.messages
+        .filter((m) => plcOf(m.topic, 'status') === 'press-4')
+        .map((m) => (JSON.parse(m.payload.toString()) as { state: string }).state);
+    const until = gw.until;
 
     await until(
       () => ids.slice(0, 3).every((id) => data.has(id)),
@@ -91,7 +71,7 @@ test(
     // It stays so: never `connected` just because the TCP connection is up.
     await sleep(1500);
     assert.equal(status.get('press-4')!.state, 'disconnected');
-    assert.ok(!ghostStates.includes('connected'), `press-4 states: ${ghostStates.join(',')}`);
+    assert.ok(!ghostStates().includes('connected'), `press-4 states: ${ghostStates().join(',')}`);
     assert.equal(server.total(), 1, 'one TCP connection for the four PLCs');
     assert.equal(server.open(), 1);
   },

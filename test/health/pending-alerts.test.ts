@@ -2,14 +2,9 @@
 // the broker is kept in $DATA_DIR/alerts-pending.jsonl; the running agent sends it at its next start.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { stringify } from 'yaml';
-import { spawnCli } from '../helpers/cli.js';
+import { appendFileSync, existsSync, mkdirSync } from 'node:fs';
 import { tmpDir } from '../helpers/tmp.js';
-import { startMosquitto } from '../helpers/mosquitto.js';
-import { waitFor } from '../helpers/wait.js';
-import { collect } from '../link/collector.js';
+import { startGateway } from '../helpers/gateway-fixture.js';
 import {
   pendingAlertsPath,
   savePendingAlert,
@@ -34,44 +29,26 @@ test(
   'the running agent sends an escalation alert left by the previous run at its start',
   { timeout: 90_000 },
   async (t) => {
-    const broker = await startMosquitto();
-    const dir = tmpDir();
-    const dataDir = join(dir.path, 'data');
-    mkdirSync(dataDir, { recursive: true });
-    const cfg = join(dir.path, 'gateway.yaml');
-    writeFileSync(
-      cfg,
-      stringify({
-        gateway: { tenant: 'acme', id: 'gw-esc' },
-        wms: { urls: [broker.url], heartbeatSeconds: 3600 },
-      }),
-    );
-    savePendingAlert(dataDir, {
+    const gw = await startGateway(t, {
+      id: 'gw-esc',
+      collect: 'wms/acme/gw-esc/alerts',
+      start: false,
+    });
+    mkdirSync(gw.dataDir, { recursive: true });
+    savePendingAlert(gw.dataDir, {
       ts: new Date().toISOString(),
       level: 'critical',
       code: 'watchdog.escalated',
       message: 'wms: 3 restarts within 60 s without recovery; restarting the agent',
     });
-    const sub = await collect(broker.url, 'wms/acme/gw-esc/alerts');
-    const agent = spawnCli(['run', '--config', cfg, '--data-dir', dataDir], {
-      env: { HTTP_PORT: '0' },
-    });
-    t.after(async () => {
-      agent.kill('SIGKILL');
-      await sub.close();
-      await broker.stop();
-      dir.cleanup();
-    });
-    await waitFor(
-      () =>
-        sub.messages.some((m) => JSON.parse(m.payload.toString()).code === 'watchdog.escalated'),
+    await gw.startAgent();
+    const alert = await gw.sub.waitFor(
+      (m) => JSON.parse(m.payload.toString()).code === 'watchdog.escalated',
       60_000,
       'the escalation alert on alerts',
     );
-    const a = sub.messages
-      .map((m) => JSON.parse(m.payload.toString()) as { code: string; message: string })
-      .find((m) => m.code === 'watchdog.escalated')!;
+    const a = JSON.parse(alert.payload.toString()) as { code: string; message: string };
     assert.match(a.message, /raised before a restart/);
-    assert.ok(!existsSync(pendingAlertsPath(dataDir)));
+    assert.ok(!existsSync(pendingAlertsPath(gw.dataDir)));
   },
 );

@@ -14,6 +14,21 @@ export interface MosquittoTls {
   tlsVersion?: 'tlsv1.2' | 'tlsv1.3';
 }
 
+/** A broker that requires a client certificate over TLS 1.3, from a test PKI's CA and server pair. */
+export function mutualTls(pki: {
+  ca: string;
+  serverCert: string;
+  serverKey: string;
+}): MosquittoTls {
+  return {
+    ca: pki.ca,
+    cert: pki.serverCert,
+    key: pki.serverKey,
+    requireCertificate: true,
+    tlsVersion: 'tlsv1.3',
+  };
+}
+
 export interface Broker {
   port: number;
   url: string;

@@ -4,16 +4,12 @@
 // independent Modbus read of the simulator.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { launchChromium, skipWithoutChromium } from '../helpers/chromium.js';
-import { ROOT, spawnCli } from '../helpers/cli.js';
-import { tmpDir } from '../helpers/tmp.js';
-import { freePort, waitForPort } from '../helpers/ports.js';
-import { startMosquitto } from '../helpers/mosquitto.js';
+import { onTeardown, startGateway } from '../helpers/gateway-fixture.js';
+import { ROOT } from '../helpers/cli.js';
 import { waitFor, waitForAsync } from '../helpers/wait.js';
-import { startSimulator } from '../../plc/simulator/simulator.js';
 
 // Functions below run in the page; this is the part of the DOM they touch.
 declare const document: {
@@ -44,45 +40,38 @@ test(
     skip: skipWithoutChromium(),
   },
   async (t) => {
-    const dir = tmpDir();
-    const dataDir = join(dir.path, 'data');
-    const broker = await startMosquitto();
-    const sim = await startSimulator({ port: 0 });
-    const httpPort = await freePort();
-    const cfg = join(dir.path, 'gateway.yaml');
-    writeFileSync(
-      cfg,
-      stringify({
-        gateway: { tenant: 'acme', id: 'gw-dash' },
-        wms: { urls: [broker.url], heartbeatSeconds: 3600 },
-        commands: { requireSignature: true, keys: [] },
-        plcs: [
+    const gw = await startGateway(t, {
+      id: 'gw-dash',
+      sims: 1,
+      plcIds: ['line-1'],
+      move: false,
+      plc: {
+        timeoutMs: 300,
+        groups: [
           {
-            id: 'line-1',
-            transport: { type: 'tcp', host: '127.0.0.1', port: sim.port },
-            timeoutMs: 300,
-            groups: [
+            intervalMs: 200,
+            tags: [
+              { name: 'counter', area: 'holding', address: 0, type: 'uint16' },
+              { name: 'level', area: 'holding', address: 1, type: 'int16', scale: 0.1 },
               {
-                intervalMs: 200,
-                tags: [
-                  { name: 'counter', area: 'holding', address: 0, type: 'uint16' },
-                  { name: 'level', area: 'holding', address: 1, type: 'int16', scale: 0.1 },
-                  {
-                    name: 'target',
-                    area: 'holding',
-                    address: 20,
-                    type: 'int16',
-                    writable: true,
-                    min: 0,
-                    max: 1500,
-                  },
-                ],
+                name: 'target',
+                area: 'holding',
+                address: 20,
+                type: 'int16',
+                writable: true,
+                min: 0,
+                max: 1500,
               },
             ],
           },
         ],
-      }),
-    );
+      },
+      extra: { commands: { requireSignature: true, keys: [] } },
+      collect: false,
+      http: true,
+    });
+    const { dataDir, httpPort } = gw;
+    const sim = gw.sims[0]!;
     // A counter and a level that climbs and falls: something for the trends to draw.
     let n = 0;
     const mover = setInterval(() => {
@@ -91,36 +80,21 @@ test(
       regs[0] = n & 0xffff;
       regs[1] = Math.round(500 + 300 * Math.sin(n / 10)) & 0xffff;
     }, 100);
-    const agent = spawnCli(['run', '--config', cfg, '--data-dir', dataDir], {
-      env: { HTTP_PORT: String(httpPort) },
-    });
-    let simClosed = false;
     const browser = await launchChromium();
     mkdirSync(OUT, { recursive: true });
     const last: { page?: import('playwright-core').Page } = {};
-    t.after(async () => {
+    onTeardown(t, async () => {
       clearInterval(mover);
       // What the page showed last, for a failed run.
       await last.page
         ?.screenshot({ path: join(OUT, 'dashboard-live-last.png'), fullPage: true })
         .catch(() => undefined);
       await browser.close();
-      agent.kill('SIGKILL');
-      if (!simClosed) await sim.close();
-      await broker.stop();
-      dir.cleanup();
     });
-    await waitForPort(httpPort, '127.0.0.1', 30_000);
     const base = `http://127.0.0.1:${httpPort}`;
 
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     last.page = page;
-    // What the page showed last, for a failed run.
-    t.after(() =>
-      page
-        .screenshot({ path: join(OUT, 'dashboard-live-last.png'), fullPage: true })
-        .catch(() => undefined),
-    );
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     page.on('console', (m) => {
@@ -242,7 +216,6 @@ test(
 
     // The PLC stops answering: its tags turn stale on the page.
     await sim.close();
-    simClosed = true;
     await waitForAsync(
       async () =>
         (await page.textContent(`${row('level')} td.q .qb`)) === 'stale' &&

@@ -3,31 +3,30 @@
 // and its version, the phase, the factory slot's image version, and the history of moves.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { stringify } from 'yaml';
-import { ROOT, spawnCli } from '../helpers/cli.js';
-import { tmpDir } from '../helpers/tmp.js';
-import { startMosquitto } from '../helpers/mosquitto.js';
-import { waitFor } from '../helpers/wait.js';
-import { startSimulator } from '../../plc/simulator/simulator.js';
+import { launchChromium, skipWithoutChromium } from '../helpers/chromium.js';
+import { ROOT } from '../helpers/cli.js';
+import { onTeardown, startGateway } from '../helpers/gateway-fixture.js';
 import { otaPaths } from '../../ota/device/paths.js';
 import { initialState, move } from '../../ota/device/state-store.js';
-
-const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 
 test(
   'the OTA panel renders the running agent’s ota/state: active slot, phase, factory version, history',
   {
     timeout: 150_000,
-    skip: existsSync(CHROMIUM) ? false : `${CHROMIUM} is missing (apt-get install chromium)`,
+    skip: skipWithoutChromium(),
   },
   async (t) => {
-    const broker = await startMosquitto();
-    const sim = await startSimulator({ port: 0 });
-    const dir = tmpDir();
-    const dataDir = join(dir.path, 'data');
+    const gw = await startGateway(t, {
+      id: 'gw-dash',
+      sims: 1,
+      plc: { intervalMs: 500 },
+      collect: false,
+      http: true,
+      start: false,
+    });
+    const dataDir = gw.dataDir;
     mkdirSync(dataDir, { recursive: true });
     // A device that committed 0.2.0 in slot a (the state the launcher and updater leave behind).
     const paths = otaPaths(dataDir);
@@ -53,60 +52,10 @@ test(
     move(paths, s, 'Probation', { message: 'slot a (0.2.0) active on probation' });
     s.progress = 1;
     move(paths, s, 'Committed', { message: 'slot a (0.2.0) healthy for 60 s; committed' });
-    const cfg = join(dir.path, 'gateway.yaml');
-    writeFileSync(
-      cfg,
-      stringify({
-        gateway: { tenant: 'acme', id: 'gw-dash' },
-        wms: { urls: [broker.url], heartbeatSeconds: 3600 },
-        plcs: [
-          {
-            id: 'plc-0',
-            transport: { type: 'tcp', host: '127.0.0.1', port: sim.port },
-            groups: [
-              {
-                intervalMs: 500,
-                tags: [{ name: 'counter', area: 'holding', address: 0, type: 'uint16' }],
-              },
-            ],
-          },
-        ],
-      }),
-    );
-    const agent = spawnCli(['run', '--config', cfg, '--data-dir', dataDir], {
-      env: { HTTP_PORT: '0', LOG_LEVEL: 'info' },
-    });
-    let out = '';
-    agent.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    agent.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-      ],
-    });
-    t.after(async () => {
-      await browser.close();
-      agent.kill('SIGKILL');
-      await sim.close();
-      await broker.stop();
-      dir.cleanup();
-    });
-    let port = 0;
-    await waitFor(
-      () => {
-        const m = /"port":(\d+)[^\n]*"msg":"http listening/.exec(out);
-        if (m) port = Number(m[1]);
-        return port > 0;
-      },
-      90_000,
-      'the agent listening on HTTP',
-      50,
-    );
+    await gw.startAgent();
+    const browser = await launchChromium();
+    onTeardown(t, () => browser.close());
+    const port = gw.httpPort;
     const page = await browser.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));

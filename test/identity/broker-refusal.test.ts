@@ -11,7 +11,7 @@ import { identitySchema } from '../../agent/identity/config-schema.js';
 import { createLogger } from '../../platform/logger.js';
 import { WmsLink, type Alert } from '../../agent/link/wms-link.js';
 import { IdentityManager, type CertState } from '../../agent/identity/identity-manager.js';
-import { startMosquitto } from '../helpers/mosquitto.js';
+import { mutualTls, startMosquitto } from '../helpers/mosquitto.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 import { collect, gapsAndDisorder } from '../link/collector.js';
@@ -30,15 +30,7 @@ test(
     // The issuer bundle trusts both CAs; the broker only the first.
     const issuerBundle = join(dir.path, 'issuers.pem');
     writeFileSync(issuerBundle, readFileSync(pki.ca, 'utf8') + readFileSync(pki.otherCa, 'utf8'));
-    const broker = await startMosquitto({
-      tls: {
-        ca: pki.ca,
-        cert: pki.serverCert,
-        key: pki.serverKey,
-        requireCertificate: true,
-        tlsVersion: 'tlsv1.3',
-      },
-    });
+    const broker = await startMosquitto({ tls: mutualTls(pki) });
     const data = tmpDir('idbroker-data-');
     const logger = createLogger({ level: process.env.TEST_LOG ?? 'silent' });
     const tls = { ca: pki.ca, cert: dev.cert, key: dev.key };

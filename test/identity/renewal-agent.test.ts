@@ -8,14 +8,13 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
 import { runCli, spawnCli, waitForOutput } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { startMosquitto } from '../helpers/mosquitto.js';
 import { waitFor } from '../helpers/wait.js';
-import { startSimulator } from '../../plc/simulator/simulator.js';
-import { collect, gapsAndDisorder } from '../link/collector.js';
+import { gapsAndDisorder } from '../link/collector.js';
 import { makeIdentityPki } from './identity-fixtures.js';
+import { onTeardown, startGateway } from '../helpers/gateway-fixture.js';
+import { mutualTls } from '../helpers/mosquitto.js';
 
 const PASS = 'e2e-Passphrase-5c1d9b';
 
@@ -52,26 +51,29 @@ test(
     const dev = await pki.device('gw-r', { cn: 'gw-r', lifetimeS: 240, backdateS: 120 });
     const operatorKey = join(data, 'keys', 'gw-key.pem'); // plaintext, as an operator copies it
     writeFileSync(operatorKey, dev.keyPem, { mode: 0o600 });
-    const broker = await startMosquitto({
-      tls: {
-        ca: pki.ca,
-        cert: pki.serverCert,
-        key: pki.serverKey,
-        requireCertificate: true,
-        tlsVersion: 'tlsv1.3',
-      },
-    });
-    const sim = await startSimulator({ port: 0 });
-    const mover = setInterval(() => {
-      const r = sim.registers(1, 'holding');
-      r[0] = (r[0]! + 1) & 0xffff;
-    }, 50);
+    onTeardown(t, dir.cleanup); // first on the stack: removed after everything else stopped
     const tlsOpts = {
       ca: readFileSync(pki.ca),
       cert: readFileSync(pki.clientCert),
       key: readFileSync(pki.clientKey),
     };
-    const sub = await collect(broker.url, 'wms/acme/gw-r/#', { ...tlsOpts, clientId: 'e2e-sub' });
+    const gw = await startGateway(t, {
+      id: 'gw-r',
+      broker: { tls: mutualTls(pki) },
+      sims: 1,
+      wms: {
+        tls: { ca: pki.ca, cert: dev.cert, key: operatorKey },
+        reconnect: { minMs: 100, maxMs: 1000 },
+        heartbeatSeconds: 2,
+      },
+      extra: { identity: { retryMinSeconds: 2, retryMaxSeconds: 10 } },
+      collectOpts: { ...tlsOpts, clientId: 'e2e-sub' },
+      dataDir: data,
+      env: { WMS_KEY_PASSPHRASE: PASS, LOG_LEVEL: 'info' },
+      start: false,
+    });
+    const { broker, sub } = gw;
+    const cfg = gw.configPath;
     const signer = spawnCli([
       'pki',
       'serve',
@@ -92,49 +94,10 @@ test(
       '--tls-key',
       pki.clientKey,
     ]);
+    onTeardown(t, () => signer.kill('SIGKILL'));
     let signerOut = '';
     signer.stdout?.on('data', (d: Buffer) => (signerOut += d.toString()));
-    const cfg = join(dir.path, 'gateway.yaml');
-    writeFileSync(
-      cfg,
-      stringify({
-        gateway: { tenant: 'acme', id: 'gw-r' },
-        wms: {
-          urls: [broker.url],
-          tls: { ca: pki.ca, cert: dev.cert, key: operatorKey },
-          reconnect: { minMs: 100, maxMs: 1000 },
-          heartbeatSeconds: 2,
-        },
-        identity: { retryMinSeconds: 2, retryMaxSeconds: 10 },
-        plcs: [
-          {
-            id: 'plc-0',
-            transport: { type: 'tcp', host: '127.0.0.1', port: sim.port },
-            groups: [
-              {
-                intervalMs: 100,
-                tags: [{ name: 'counter', area: 'holding', address: 0, type: 'uint16' }],
-              },
-            ],
-          },
-        ],
-      }),
-    );
-    const agent = spawnCli(['run', '--config', cfg, '--data-dir', data], {
-      env: { HTTP_PORT: '0', WMS_KEY_PASSPHRASE: PASS, LOG_LEVEL: 'info' },
-    });
-    let agentOut = '';
-    agent.stdout?.on('data', (d: Buffer) => (agentOut += d.toString()));
-    agent.stderr?.on('data', (d: Buffer) => (agentOut += d.toString()));
-    t.after(async () => {
-      clearInterval(mover);
-      agent.kill('SIGKILL');
-      signer.kill('SIGKILL');
-      await sub.close();
-      await sim.close();
-      await broker.stop();
-      dir.cleanup();
-    });
+    const agent = await gw.startAgent();
     await waitForOutput(signer, /"event":"listening"/, 90_000);
     const states = () =>
       sub.messages
@@ -149,7 +112,7 @@ test(
     await waitFor(
       () => states().some((s) => s.serial !== initial.serial && s.status === 'ok'),
       120_000,
-      `a renewed certificate in force (agent log tail: ${agentOut.slice(-1500)})`,
+      `a renewed certificate in force (agent log tail: ${agent.output().slice(-1500)})`,
     );
     const renewed = states().find((s) => s.serial !== initial.serial && s.status === 'ok')!;
     assert.equal(renewed.subject, 'CN=gw-r');
@@ -187,7 +150,7 @@ test(
 
     // The passphrase appears nowhere: /metrics, /health, the dashboard state, MQTT (heartbeats
     // included), logs, stdout, the data dir and a backup of it.
-    const port = Number(/"port":(\d+),"msg":"http listening/.exec(agentOut)?.[1]);
+    const port = Number(/"port":(\d+),"msg":"http listening/.exec(agent.output())?.[1]);
     assert.ok(port > 0, 'http port in the log');
     const http = await Promise.all(
       ['/metrics', '/health', '/api/state', '/'].map((p) =>
@@ -200,8 +163,7 @@ test(
       sub.messages.some((m) => m.topic === 'wms/acme/gw-r/heartbeat'),
       'heartbeats were sent',
     );
-    agent.kill('SIGTERM');
-    await new Promise((r) => agent.once('exit', r));
+    await agent.stop('SIGTERM');
     const backup = await runCli(['backup', 'create', '--data-dir', data], { timeoutMs: 120_000 });
     assert.equal(backup.code, 0, backup.stderr);
     const diag = await runCli(['diagnose', '--json', '--config', cfg, '--data-dir', data], {
@@ -216,7 +178,7 @@ test(
     assert.equal(idKey?.status, 'ok', JSON.stringify(idKey));
     assert.match(idCert?.message ?? '', new RegExp(renewed.serial!));
     const haystacks: [string, string | Buffer][] = [
-      ['agent output', agentOut],
+      ['agent output', agent.output()],
       ['signer output', signerOut],
       ['diagnose', diag.stdout + diag.stderr],
       ...http.map((h, i) => [`http ${i}`, h] as [string, string]),

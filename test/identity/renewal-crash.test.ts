@@ -4,17 +4,15 @@
 // the trial, and the renewal completes; data keeps every seq.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { stringify } from 'yaml';
-import { spawnCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
-import { startMosquitto } from '../helpers/mosquitto.js';
 import { waitFor } from '../helpers/wait.js';
-import { startSimulator } from '../../plc/simulator/simulator.js';
-import { collect, gapsAndDisorder } from '../link/collector.js';
+import { gapsAndDisorder } from '../link/collector.js';
 import { certFor, csrPublicKey, makeIdentityPki } from './identity-fixtures.js';
+import { onTeardown, startGateway } from '../helpers/gateway-fixture.js';
+import { mutualTls } from '../helpers/mosquitto.js';
 
 test(
   'kill -9 with a CSR pending and again as the certificate arrives: the agent comes back and renews',
@@ -25,27 +23,30 @@ test(
     const data = join(dir.path, 'data');
     // 600 s lifetime, 450 s gone: renewal is due at once, and the old pair still works for 150 s.
     const dev = await pki.device('gw-c', { cn: 'gw-c', lifetimeS: 600, backdateS: 450 });
-    const broker = await startMosquitto({
-      tls: {
-        ca: pki.ca,
-        cert: pki.serverCert,
-        key: pki.serverKey,
-        requireCertificate: true,
-        tlsVersion: 'tlsv1.3',
-      },
-    });
-    const sim = await startSimulator({ port: 0 });
-    const mover = setInterval(() => {
-      const r = sim.registers(1, 'holding');
-      r[0] = (r[0]! + 1) & 0xffff;
-    }, 50);
+    onTeardown(t, dir.cleanup); // first on the stack: removed after everything else stopped
     const tlsOpts = {
       ca: readFileSync(pki.ca),
       cert: readFileSync(pki.clientCert),
       key: readFileSync(pki.clientKey),
     };
-    const sub = await collect(broker.url, 'wms/acme/gw-c/#', { ...tlsOpts, clientId: 'crash-sub' });
+    const gw = await startGateway(t, {
+      id: 'gw-c',
+      broker: { tls: mutualTls(pki) },
+      sims: 1,
+      wms: {
+        tls: { ca: pki.ca, cert: dev.cert, key: dev.key },
+        reconnect: { minMs: 100, maxMs: 1000 },
+        heartbeatSeconds: undefined,
+      },
+      extra: { identity: { retryMinSeconds: 2, retryMaxSeconds: 8 } },
+      collectOpts: { ...tlsOpts, clientId: 'crash-sub' },
+      dataDir: data,
+      env: { WMS_KEY_PASSPHRASE: 'crash-test-pass' },
+      start: false,
+    });
+    const { broker, sub } = gw;
     const wms = await mqtt.connectAsync(broker.url, { ...tlsOpts, clientId: 'crash-wms' });
+    onTeardown(t, () => wms.endAsync());
     let answering = false;
     const answered = new Set<string>();
     const answer = async (csr: { id: string; csr: string }) => {
@@ -66,49 +67,8 @@ test(
     });
     await wms.subscribeAsync('wms/acme/gw-c/cert/csr', { qos: 1 });
 
-    const cfg = join(dir.path, 'gateway.yaml');
-    writeFileSync(
-      cfg,
-      stringify({
-        gateway: { tenant: 'acme', id: 'gw-c' },
-        wms: {
-          urls: [broker.url],
-          tls: { ca: pki.ca, cert: dev.cert, key: dev.key },
-          reconnect: { minMs: 100, maxMs: 1000 },
-        },
-        identity: { retryMinSeconds: 2, retryMaxSeconds: 8 },
-        plcs: [
-          {
-            id: 'plc-0',
-            transport: { type: 'tcp', host: '127.0.0.1', port: sim.port },
-            groups: [
-              {
-                intervalMs: 100,
-                tags: [{ name: 'counter', area: 'holding', address: 0, type: 'uint16' }],
-              },
-            ],
-          },
-        ],
-      }),
-    );
-    const start = () =>
-      spawnCli(['run', '--config', cfg, '--data-dir', data], {
-        env: { HTTP_PORT: '0', WMS_KEY_PASSPHRASE: 'crash-test-pass' },
-      });
-    let agent = start();
-    t.after(async () => {
-      clearInterval(mover);
-      agent.kill('SIGKILL');
-      await sub.close();
-      await wms.endAsync();
-      await sim.close();
-      await broker.stop();
-      dir.cleanup();
-    });
-    const kill9 = async () => {
-      agent.kill('SIGKILL');
-      await new Promise((r) => agent.once('exit', r));
-    };
+    const agent = await gw.startAgent();
+    const kill9 = () => agent.kill9();
     const csrs = () =>
       sub.messages
         .filter((m) => m.topic === 'wms/acme/gw-c/cert/csr')
@@ -134,7 +94,7 @@ test(
 
     // 2. The restart connects on the old pair and sends the same CSR again.
     const online = onlineCount();
-    agent = start();
+    await agent.restart();
     await waitFor(() => onlineCount() > online, 60_000, 'back online on the old pair');
     await waitFor(
       () => csrs().filter((c) => c.id === first.id).length >= 2,
@@ -149,7 +109,7 @@ test(
 
     // 4. Whatever the instant, the next start connects and the renewal ends with a new certificate.
     const online2 = onlineCount();
-    agent = start();
+    await agent.restart();
     await waitFor(() => onlineCount() > online2, 60_000, 'online after the second kill');
     await waitFor(
       () => {

@@ -11,7 +11,7 @@ import { wmsSchema } from '../../agent/config/schema.js';
 import { createLogger } from '../../platform/logger.js';
 import { WmsLink, type Alert } from '../../agent/link/wms-link.js';
 import { makeCrl } from '../../agent/identity/issuer.js';
-import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
+import { mutualTls, startMosquitto, type Broker } from '../helpers/mosquitto.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 import { makeIdentityPki, type IdentityPki } from '../identity/identity-fixtures.js';
@@ -22,15 +22,7 @@ let broker: Broker;
 before(async () => {
   dir = tmpDir('crl-');
   pki = await makeIdentityPki(dir.path);
-  broker = await startMosquitto({
-    tls: {
-      ca: pki.ca,
-      cert: pki.serverCert,
-      key: pki.serverKey,
-      requireCertificate: true,
-      tlsVersion: 'tlsv1.3',
-    },
-  });
+  broker = await startMosquitto({ tls: mutualTls(pki) });
 });
 after(async () => {
   await broker.stop();

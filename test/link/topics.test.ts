@@ -13,7 +13,7 @@ import { WmsLink } from '../../agent/link/wms-link.js';
 import { startMosquitto } from '../helpers/mosquitto.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { collect } from './collector.js';
-import { waitFor } from '../helpers/wait.js';
+import { waitFor, waitForAsync } from '../helpers/wait.js';
 
 const logger = createLogger({ level: 'silent' });
 const FIXTURE = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'producer.ts');
@@ -147,15 +147,22 @@ test(
     try {
       await link.start();
       await waitFor(() => link.stats().connected, 5000, 'connected');
-      await new Promise((r) => setTimeout(r, 200)); // the SUBSCRIBE is in flight right after CONNACK
+      // The SUBSCRIBE is in flight right after CONNACK: probe until the link receives one.
+      await waitForAsync(
+        async () => {
+          await pub.publishAsync('wms/t1/gw1/cmd', 'probe', { qos: 1 });
+          return got.length > 0;
+        },
+        10_000,
+        'the link subscribed to cmd',
+        100,
+      );
       await pub.publishAsync('wms/t1/gw1/cmd', Buffer.alloc(4096, 'x'), { qos: 1 });
       await pub.publishAsync('wms/t1/gw1/cmd', 'small', { qos: 1 });
-      await waitFor(() => got.length > 0, 5000, 'the small command');
+      const commands = () => got.map((b) => b.toString()).filter((c) => c !== 'probe');
+      await waitFor(() => commands().length > 0, 5000, 'the small command');
       await new Promise((r) => setTimeout(r, 200));
-      assert.deepEqual(
-        got.map((b) => b.toString()),
-        ['small'],
-      );
+      assert.deepEqual(commands(), ['small']);
     } finally {
       pub.end(true);
       await link.stop();

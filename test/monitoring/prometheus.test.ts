@@ -6,12 +6,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, stringify } from 'yaml';
-import { ROOT, spawnCli } from '../helpers/cli.js';
-import { tmpDir } from '../helpers/tmp.js';
+import { ROOT } from '../helpers/cli.js';
 import { freePort, waitForPort } from '../helpers/ports.js';
-import { startMosquitto } from '../helpers/mosquitto.js';
 import { waitForAsync } from '../helpers/wait.js';
-import { startSimulator } from '../../plc/simulator/simulator.js';
+import { onTeardown, startGateway } from '../helpers/gateway-fixture.js';
 
 const PROMTOOL = process.env.PROMTOOL_BIN ?? '/usr/bin/promtool';
 const PROMETHEUS = process.env.PROMETHEUS_BIN ?? '/usr/bin/prometheus';
@@ -67,45 +65,19 @@ test(
   'a real Prometheus scraping the running agent fires WmsGatewayPlcDown when the PLC stops',
   { timeout: 120_000, skip: skipTool(PROMETHEUS) },
   async (t) => {
-    const dir = tmpDir();
-    const broker = await startMosquitto();
-    const sim = await startSimulator({ port: 0 });
-    const simPort = sim.port;
-    const httpPort = await freePort();
-    const cfg = join(dir.path, 'gateway.yaml');
-    writeFileSync(
-      cfg,
-      stringify({
-        gateway: { tenant: 'acme', id: 'gw-prom' },
-        wms: { urls: [broker.url], heartbeatSeconds: 3600 },
-        plcs: [
-          {
-            id: 'line-1',
-            transport: { type: 'tcp', host: '127.0.0.1', port: simPort },
-            timeoutMs: 300,
-            groups: [
-              {
-                intervalMs: 200,
-                tags: [{ name: 'counter', area: 'holding', address: 0, type: 'uint16' }],
-              },
-            ],
-          },
-        ],
-      }),
-    );
-    const agent = spawnCli(['run', '--config', cfg, '--data-dir', join(dir.path, 'data')], {
-      env: { HTTP_PORT: String(httpPort) },
+    const gw = await startGateway(t, {
+      id: 'gw-prom',
+      sims: 1,
+      plcIds: ['line-1'],
+      plc: { timeoutMs: 300, intervalMs: 200 },
+      collect: false,
+      http: true,
     });
-    let simClosed = false;
+    const [sim] = gw.sims;
+    const dir = { path: gw.dir };
+    const httpPort = gw.httpPort;
     const started: ChildProcess[] = [];
-    t.after(async () => {
-      for (const p of started) p.kill('SIGKILL');
-      agent.kill('SIGKILL');
-      if (!simClosed) await sim.close();
-      await broker.stop();
-      dir.cleanup();
-    });
-    await waitForPort(httpPort, '127.0.0.1', 30_000);
+    onTeardown(t, () => started.forEach((p) => p.kill('SIGKILL')));
 
     // The shipped rules as they are, but for the `for:` hold times (minutes in production; promtool's
     // unit tests above check those): a short hold keeps the test inside a minute.
@@ -152,8 +124,7 @@ test(
       'no PLC-down alert while the PLC answers',
     );
 
-    await sim.close();
-    simClosed = true;
+    await sim!.close();
     let alerts: AlertsAnswer['data']['alerts'] = [];
     await waitForAsync(
       async () => {

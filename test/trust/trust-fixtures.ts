@@ -1,16 +1,17 @@
 // Trust test fixtures: root key pairs, policies signed the way `wms-gateway trust sign` signs them, and a
 // WMS-side session with the running agent (real mosquitto, real simulators, `wms-gateway run`).
-import type { ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
-import { stringify } from 'yaml';
 import type { JWK } from 'jose';
 import { generateSigningKey } from '../../ota/bundle/signing.js';
 import { signPolicy } from '../../agent/trust/publisher.js';
 import { ModbusRTU } from '../../plc/driver/modbus-serial.js';
-import { spawnCli } from '../helpers/cli.js';
+import {
+  startAgent as spawnAgent,
+  writeConfig,
+  type AgentHandle,
+} from '../helpers/gateway-fixture.js';
 import { waitFor } from '../helpers/wait.js';
 import { cmdId, nowSec, type Signer } from '../commands/signer.js';
 
@@ -166,27 +167,17 @@ export async function readHolding(port: number, address: number): Promise<number
   }
 }
 
-export interface Agent {
-  child: ChildProcess;
-  output(): string;
-}
+export type Agent = AgentHandle;
 
-/** `wms-gateway run` on a config file written from doc. */
+/** `wms-gateway run` on a config file written from doc; the test kills it (killHard). */
 export function startAgent(dir: string, doc: object, env: NodeJS.ProcessEnv = {}): Agent {
-  const cfg = join(dir, 'gateway.yaml');
-  writeFileSync(cfg, stringify(doc));
-  const child = spawnCli(['run', '--config', cfg, '--data-dir', join(dir, 'data')], {
+  return spawnAgent(undefined, {
+    config: writeConfig(dir, doc),
+    dataDir: join(dir, 'data'),
     env: { HTTP_PORT: '0', ...env },
   });
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  return { child, output: () => out };
 }
 
 export function killHard(a: Agent): Promise<void> {
-  if (a.child.exitCode !== null || a.child.signalCode !== null) return Promise.resolve();
-  const gone = new Promise<void>((r) => a.child.once('exit', () => r()));
-  a.child.kill('SIGKILL');
-  return gone;
+  return a.kill9();
 }

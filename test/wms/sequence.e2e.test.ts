@@ -4,65 +4,40 @@
 // mid-sequence gives a clear error at once, not after the step's timeout.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { stringify } from 'yaml';
 import mqtt from 'mqtt';
-import { spawnCli } from '../helpers/cli.js';
-import { tmpDir } from '../helpers/tmp.js';
-import { startMosquitto } from '../helpers/mosquitto.js';
-import { startSimulator } from '../../plc/simulator/simulator.js';
+import { onTeardown, startGateway, type Teardown } from '../helpers/gateway-fixture.js';
 import { waitFor } from '../helpers/wait.js';
-import { cmdId, makeSigner, nowSec, type Signer } from '../commands/signer.js';
+import { cmdId, makeSigner, nowSec } from '../commands/signer.js';
 
 const PREFIX = 'wms/acme/gw-seq/';
 const ORDER = 100; // holding: order number, quantity at 101, result at 110
 const STROBE = 10; // coil written by the WMS
 const ACK = 11; // coil the PLC raises when it took the order
 
-function writeConfig(cfg: string, port: number, signer: Signer, brokerUrl: string): void {
-  writeFileSync(
-    cfg,
-    stringify({
-      gateway: { tenant: 'acme', id: 'gw-seq' },
-      wms: { urls: [brokerUrl], reconnect: { minMs: 100, maxMs: 1000 }, heartbeatSeconds: 3600 },
-      commands: { keys: [signer.publicJwk], maxSequenceSteps: 8 },
-      plcs: [
+/** The sorter PLC: order/quantity written by the WMS, a strobe coil, and the PLC's ack coil. */
+const SORTER = {
+  timeoutMs: 500,
+  reconnect: { minMs: 100, maxMs: 1000 },
+  groups: [
+    {
+      intervalMs: 50,
+      tags: [
+        { name: 'order', area: 'holding', address: ORDER, type: 'uint16', writable: true },
         {
-          id: 'sorter',
-          transport: { type: 'tcp', host: '127.0.0.1', port: port },
-          timeoutMs: 500,
-          reconnect: { minMs: 100, maxMs: 1000 },
-          groups: [
-            {
-              intervalMs: 50,
-              tags: [
-                {
-                  name: 'order',
-                  area: 'holding',
-                  address: ORDER,
-                  type: 'uint16',
-                  writable: true,
-                },
-                {
-                  name: 'qty',
-                  area: 'holding',
-                  address: ORDER + 1,
-                  type: 'uint16',
-                  writable: true,
-                  max: 100,
-                },
-                { name: 'result', area: 'holding', address: 110, type: 'uint16' },
-                { name: 'strobe', area: 'coil', address: STROBE, type: 'bool', writable: true },
-                { name: 'ack', area: 'coil', address: ACK, type: 'bool' },
-              ],
-            },
-          ],
+          name: 'qty',
+          area: 'holding',
+          address: ORDER + 1,
+          type: 'uint16',
+          writable: true,
+          max: 100,
         },
+        { name: 'result', area: 'holding', address: 110, type: 'uint16' },
+        { name: 'strobe', area: 'coil', address: STROBE, type: 'bool', writable: true },
+        { name: 'ack', area: 'coil', address: ACK, type: 'bool' },
       ],
-    }),
-  );
-}
+    },
+  ],
+};
 
 interface Reply {
   id: string;
@@ -80,16 +55,38 @@ interface Reply {
   values?: Record<string, unknown>;
 }
 
+/** The running agent with the sorter PLC, and a WMS client that signs and collects cmd replies. */
+async function startSorter(t: Teardown) {
+  const signer = await makeSigner('ES256', 'wms-seq');
+  const gw = await startGateway(t, {
+    id: 'gw-seq',
+    sims: 1,
+    plcIds: ['sorter'],
+    move: false,
+    wms: { reconnect: { minMs: 100, maxMs: 1000 } },
+    plc: SORTER,
+    extra: { commands: { keys: [signer.publicJwk], maxSequenceSteps: 8 } },
+    collect: false,
+  });
+  const replies: { topic: string; json: Reply }[] = [];
+  const wms = mqtt.connect(gw.broker.url, { protocolVersion: 5, reconnectPeriod: 200 });
+  onTeardown(t, () => wms.endAsync(true));
+  wms.on('error', () => {});
+  wms.on('message', (topic, payload) => {
+    if (topic.endsWith('/ack') || topic.endsWith('/result'))
+      replies.push({ topic, json: JSON.parse(payload.toString()) as Reply });
+  });
+  await new Promise<void>((r) =>
+    wms.once('connect', () => wms.subscribe(`${PREFIX}cmd/#`, { qos: 1 }, () => r())),
+  );
+  return { gw, sim: gw.sims[0]!, signer, wms, replies };
+}
+
 test(
   'a handshake sequence (order, strobe, wait for the PLC ack, read) and its failures',
   { timeout: 120_000 },
   async (t) => {
-    const broker = await startMosquitto();
-    const sim = await startSimulator({ port: 0 });
-    const signer = await makeSigner('ES256', 'wms-seq');
-    const dir = tmpDir();
-    const cfg = join(dir.path, 'gateway.yaml');
-    writeConfig(cfg, sim.port, signer, broker.url);
+    const { sim, signer, wms, replies } = await startSorter(t);
     // The PLC's side of the handshake: 300 ms after the strobe rises, take the order and raise ack.
     let plcAnswers = true;
     let strobeSince = 0;
@@ -107,27 +104,7 @@ test(
         coils[ACK] = 1;
       }
     }, 20);
-    const agent = spawnCli(['run', '--config', cfg, '--data-dir', join(dir.path, 'data')], {
-      env: { HTTP_PORT: '0' },
-    });
-    const replies: { topic: string; json: Reply }[] = [];
-    const wms = mqtt.connect(broker.url, { protocolVersion: 5, reconnectPeriod: 200 });
-    wms.on('error', () => {});
-    wms.on('message', (topic, payload) => {
-      if (topic.endsWith('/ack') || topic.endsWith('/result'))
-        replies.push({ topic, json: JSON.parse(payload.toString()) as Reply });
-    });
-    await new Promise<void>((r) =>
-      wms.once('connect', () => wms.subscribe(`${PREFIX}cmd/#`, { qos: 1 }, () => r())),
-    );
-    t.after(async () => {
-      clearInterval(plc);
-      agent.kill('SIGKILL');
-      await wms.endAsync(true);
-      await sim.close();
-      await broker.stop();
-      dir.cleanup();
-    });
+    onTeardown(t, () => clearInterval(plc));
     const send = async (steps: unknown[]) => {
       const id = cmdId('seq');
       const jws = await signer.sign({
@@ -221,6 +198,8 @@ test(
     );
 
     // The PLC goes away in the middle of a long wait: a clear error well before the step's timeout.
+    const coilWrites = () => (sim.requestsByFc[5] ?? 0) + (sim.requestsByFc[15] ?? 0);
+    const writesBefore = coilWrites();
     const did = await send([
       { write: { strobe: false } },
       { waitFor: { tag: 'ack', equals: true, timeoutMs: 30_000 } },
@@ -229,7 +208,12 @@ test(
       () => replies.some((r) => r.topic.endsWith('cmd/ack') && r.json.id === did),
       10_000,
     );
-    await new Promise((r) => setTimeout(r, 300));
+    // Step 0 (the strobe write) was answered: with one request in flight per connection, a request
+    // after the write (the step's wait or a poll) means the agent has the answer and is waiting.
+    const requests = () => sim.requestsByFc.reduce((a, b) => a + b, 0);
+    await waitFor(() => coilWrites() > writesBefore, 10_000, 'the strobe written');
+    const afterWrite = requests();
+    await waitFor(() => requests() > afterWrite + 1, 10_000, 'requests after the strobe write');
     const goneAt = Date.now();
     await sim.close();
     const gone = await reply(did, 'result', 20_000);
@@ -245,34 +229,7 @@ test(
   'a sequence cut by kill -9 is never run again: the same command after the restart is "interrupted"',
   { timeout: 90_000 },
   async (t) => {
-    const broker = await startMosquitto();
-    const sim = await startSimulator({ port: 0 });
-    const signer = await makeSigner('ES256', 'wms-seq');
-    const dir = tmpDir();
-    const cfg = join(dir.path, 'gateway.yaml');
-    writeConfig(cfg, sim.port, signer, broker.url);
-    const start = () =>
-      spawnCli(['run', '--config', cfg, '--data-dir', join(dir.path, 'data')], {
-        env: { HTTP_PORT: '0' },
-      });
-    let agent = start();
-    const replies: { topic: string; json: Reply }[] = [];
-    const wms = mqtt.connect(broker.url, { protocolVersion: 5, reconnectPeriod: 200 });
-    wms.on('error', () => {});
-    wms.on('message', (topic, payload) => {
-      if (topic.endsWith('/ack') || topic.endsWith('/result'))
-        replies.push({ topic, json: JSON.parse(payload.toString()) as Reply });
-    });
-    await new Promise<void>((r) =>
-      wms.once('connect', () => wms.subscribe(`${PREFIX}cmd/#`, { qos: 1 }, () => r())),
-    );
-    t.after(async () => {
-      agent.kill('SIGKILL');
-      await wms.endAsync(true);
-      await sim.close();
-      await broker.stop();
-      dir.cleanup();
-    });
+    const { gw, sim, signer, wms, replies } = await startSorter(t);
     const hold = sim.registers(1, 'holding');
     // The PLC never acknowledges: the sequence sits in its waitFor after writing order 1.
     const id = cmdId('seq-crash');
@@ -298,11 +255,10 @@ test(
       'step 0 written',
       500,
     );
-    agent.kill('SIGKILL');
-    await new Promise((r) => agent.once('exit', r));
+    await gw.agent.kill9();
     hold[ORDER] = 77; // a step run again would write 1 (or 2) over this
     replies.length = 0;
-    agent = start();
+    await gw.agent.restart();
     await waitFor(
       () => {
         if (!replies.some((r) => r.json.id === id && r.topic.endsWith('result')))

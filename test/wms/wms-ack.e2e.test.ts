@@ -4,71 +4,29 @@
 // the WMS holds every seq without a gap and the gateway's outbox is empty.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { stringify } from 'yaml';
-import { spawnCli } from '../helpers/cli.js';
-import { tmpDir } from '../helpers/tmp.js';
-import { freePort } from '../helpers/ports.js';
-import { startMosquitto } from '../helpers/mosquitto.js';
-import { startSimulator } from '../../plc/simulator/simulator.js';
-import { sleep, waitFor } from '../helpers/wait.js';
-import { waitForAsync, wmsSide } from './wms-side.js';
+import { onTeardown, startGateway } from '../helpers/gateway-fixture.js';
+import { sleep, waitFor, waitForAsync } from '../helpers/wait.js';
+import { wmsSide } from './wms-side.js';
 
-const PLCS = ['plc-0', 'plc-1'];
+const PLCS = ['plc-0', 'plc-1']; // the fixture's names for its two simulators
 
 test(
   'wms-ack: kept and resent while the WMS does not acknowledge or is away, across a kill -9; no gap',
   { timeout: 150_000 },
   async (t) => {
-    const broker = await startMosquitto();
-    const sims = [await startSimulator({ port: 0 }), await startSimulator({ port: 0 })];
-    const dir = tmpDir();
-    const cfg = join(dir.path, 'gateway.yaml');
-    const httpPort = await freePort();
-    writeFileSync(
-      cfg,
-      stringify({
-        gateway: { tenant: 'acme', id: 'gw-ack' },
-        wms: {
-          urls: [broker.url],
-          reconnect: { minMs: 100, maxMs: 1000 },
-          heartbeatSeconds: 3600,
-          delivery: 'wms-ack',
-          ackTimeoutSeconds: 2,
-        },
-        plcs: sims.map((s, i) => ({
-          id: PLCS[i],
-          transport: { type: 'tcp', host: '127.0.0.1', port: s.port },
-          groups: [
-            {
-              intervalMs: 100,
-              tags: [{ name: 'counter', area: 'holding', address: 0, type: 'uint16' }],
-            },
-          ],
-        })),
-      }),
-    );
-    let moving = true;
-    const mover = setInterval(() => {
-      if (!moving) return;
-      for (const s of sims)
-        s.registers(1, 'holding')[0] = (s.registers(1, 'holding')[0]! + 1) & 0xffff;
-    }, 50);
-    const start = () =>
-      spawnCli(['run', '--config', cfg, '--data-dir', join(dir.path, 'data')], {
-        env: { HTTP_PORT: String(httpPort) },
-      });
-    let agent = start();
-    const wms = wmsSide(broker.url, 'acme', 'gw-ack');
-    t.after(async () => {
-      clearInterval(mover);
-      agent.kill('SIGKILL');
-      await wms.close();
-      for (const s of sims) await s.close();
-      await broker.stop();
-      dir.cleanup();
+    const gw = await startGateway(t, {
+      id: 'gw-ack',
+      sims: 2,
+      wms: {
+        reconnect: { minMs: 100, maxMs: 1000 },
+        delivery: 'wms-ack',
+        ackTimeoutSeconds: 2,
+      },
+      collect: false,
+      http: true,
     });
+    const wms = wmsSide(gw.broker.url, 'acme', 'gw-ack');
+    onTeardown(t, () => wms.close());
     await wms.connect();
     const seen = (p: string) => wms.received.get(p)?.length ?? 0;
     await waitFor(() => PLCS.every((p) => wms.contiguous(p) >= 20), 40_000, 'data acknowledged');
@@ -82,7 +40,7 @@ test(
       wms.publish('plc/no-such-plc/ack', JSON.stringify({ seq: 1 }));
       wms.publish('plc/plc-1/ack', Buffer.from([0xff, 0x00, 0x13]));
     }, 100);
-    t.after(() => clearInterval(junk));
+    onTeardown(t, () => clearInterval(junk));
     for (let i = 0; i < 500; i++) wms.publish('plc/plc-0/ack', JSON.stringify({ seq: 1e6 + i })); // a flood
 
     // 1. The WMS stops acknowledging: the gateway keeps the data and sends it again after the timeout.
@@ -103,9 +61,7 @@ test(
     //    killed and restarted meanwhile.
     await wms.disconnect();
     await sleep(2000);
-    agent.kill('SIGKILL');
-    await new Promise((r) => agent.once('exit', r));
-    agent = start();
+    await gw.agent.restart(); // kill -9, then start again
     await sleep(4000);
 
     // 3. It comes back: a fresh session, acknowledging again. The gateway resends from what was acked.
@@ -126,19 +82,25 @@ test(
     }
 
     // 4. Data stops changing: once the WMS holds everything, the outbox is empty.
-    moving = false;
+    gw.mover.moving = false;
+    let state: { outbox: { messages: number }; wms: { delivery: string } } | undefined;
     await waitForAsync(
       async () => {
-        const r = await fetch(`http://127.0.0.1:${httpPort}/api/state`).catch(() => undefined);
-        if (!r?.ok) return false;
-        const s = (await r.json()) as { outbox: { messages: number }; wms: { delivery: string } };
-        assert.equal(s.wms.delivery, 'wms-ack');
-        return s.outbox.messages === 0;
+        const r = await fetch(`http://127.0.0.1:${gw.httpPort}/api/state`);
+        state = r.ok ? ((await r.json()) as typeof state) : undefined;
+        return state?.outbox.messages === 0;
       },
       40_000,
       'the outbox drained by WMS acks',
     );
-    await sleep(500);
+    assert.equal(state!.wms.delivery, 'wms-ack');
+    // Acks the WMS sent may still be crossing with the last resends: wait until what it holds settles.
+    const highest = (p: string) => Math.max(...wms.received.get(p)!);
+    await waitFor(
+      () => PLCS.every((p) => wms.contiguous(p) === highest(p)),
+      10_000,
+      'the WMS holding every seq up to the highest it received',
+    ).catch(() => undefined); // the assertions below say what is missing
     for (const p of PLCS) {
       const got = new Set(wms.received.get(p));
       const first = Math.min(...got);

@@ -3,18 +3,10 @@
 // heartbeat say so after 3 periods; gzip heartbeats (MQTT 5 content type) bring it back and clear it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { stringify } from 'yaml';
 import mqtt from 'mqtt';
-import { spawnCli } from '../helpers/cli.js';
-import { tmpDir } from '../helpers/tmp.js';
-import { freePort } from '../helpers/ports.js';
-import { startMosquitto } from '../helpers/mosquitto.js';
-import { startSimulator } from '../../plc/simulator/simulator.js';
-import { waitFor } from '../helpers/wait.js';
-import { waitForAsync } from './wms-side.js';
+import { onTeardown, startGateway } from '../helpers/gateway-fixture.js';
+import { waitFor, waitForAsync } from '../helpers/wait.js';
 
 interface Msg {
   topic: string;
@@ -29,45 +21,33 @@ test(
   'register on every connect; WMS heartbeat silent for 3 periods degrades wms, alerts, and clears',
   { timeout: 120_000 },
   async (t) => {
-    const broker = await startMosquitto();
-    const sim = await startSimulator({ port: 0 });
-    const dir = tmpDir();
-    const cfg = join(dir.path, 'gateway.yaml');
-    const httpPort = await freePort();
-    writeFileSync(
-      cfg,
-      stringify({
-        gateway: { tenant: 'acme', id: 'gw-peer' },
-        wms: {
-          urls: [broker.url],
-          reconnect: { minMs: 100, maxMs: 1000 },
-          heartbeatSeconds: 1,
-          peerHeartbeatSeconds: PERIOD_S,
-        },
-        plcs: [
+    const gw = await startGateway(t, {
+      id: 'gw-peer',
+      sims: 1,
+      plcIds: ['line-1'],
+      wms: {
+        reconnect: { minMs: 100, maxMs: 1000 },
+        heartbeatSeconds: 1,
+        peerHeartbeatSeconds: PERIOD_S,
+      },
+      plc: {
+        groups: [
           {
-            id: 'line-1',
-            transport: { type: 'tcp', host: '127.0.0.1', port: sim.port },
-            groups: [
-              {
-                intervalMs: 500,
-                tags: [
-                  { name: 'counter', area: 'holding', address: 0, type: 'uint16' },
-                  { name: 'target', area: 'holding', address: 20, type: 'int16', writable: true },
-                ],
-              },
+            intervalMs: 500,
+            tags: [
+              { name: 'counter', area: 'holding', address: 0, type: 'uint16' },
+              { name: 'target', area: 'holding', address: 20, type: 'int16', writable: true },
             ],
           },
         ],
-      }),
-    );
-    const agent = spawnCli(['run', '--config', cfg, '--data-dir', join(dir.path, 'data')], {
-      env: { HTTP_PORT: String(httpPort) },
+      },
+      collect: false,
+      http: true,
     });
-    let out = '';
-    agent.stdout?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
-    agent.stderr?.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-20_000)));
-    agent.on('exit', (c, s) => t.diagnostic(`agent exited ${c} ${s}: ${out.slice(-3000)}`));
+    const { broker, httpPort } = gw;
+    gw.agent.child.on('exit', (c, s) =>
+      t.diagnostic(`agent exited ${c} ${s}: ${gw.agent.output().slice(-3000)}`),
+    );
     const msgs: Msg[] = [];
     const wms = mqtt.connect(broker.url, { protocolVersion: 5, reconnectPeriod: 200 });
     wms.on('error', () => {});
@@ -97,13 +77,9 @@ test(
         });
       else wms.publish('wms/acme/_wms/heartbeat', body, { qos: 0 });
     }, 300);
-    t.after(async () => {
+    onTeardown(t, async () => {
       clearInterval(hb);
-      agent.kill('SIGKILL');
       await wms.endAsync(true);
-      await sim.close();
-      await broker.stop();
-      dir.cleanup();
     });
     const health = async () => {
       const r = await fetch(`http://127.0.0.1:${httpPort}/health`).catch((e: Error) => {
@@ -166,7 +142,7 @@ test(
       !msgs.some((m) => m.topic.endsWith('/alerts') && m.json.code === 'wms-silent'),
       'no wms-silent alert while the WMS was beating',
     );
-    await waitFor(() => !!silentAlert(), 3 * PERIOD_S * 1000 + 5000, 'alert wms-silent');
+    await waitFor(() => !!silentAlert(), 3 * PERIOD_S * 1000 + 15_000, 'alert wms-silent');
     const alert = silentAlert()!;
     const state = (await (await fetch(`http://127.0.0.1:${httpPort}/api/state`)).json()) as {
       wms: { peer: { state: string; lastHeartbeat: string } };
@@ -176,10 +152,15 @@ test(
       `wms-silent alert ${alert.at - stoppedAt} ms after the test stopped, ${silentMs} ms after the last heartbeat the gateway got`,
     );
     assert.ok(silentMs >= 3 * PERIOD_S * 1000, 'not before 3 periods of silence');
-    assert.ok(silentMs <= 3 * PERIOD_S * 1000 + 1500, 'within 3 periods (and a tick)');
+    // Upper bound: 3 periods, the health tick, and the event-loop delay of a loaded 2-core CI machine
+    // running two suites (seconds at times); the lower bound above is the behaviour being pinned.
+    assert.ok(
+      silentMs <= 3 * PERIOD_S * 1000 + 4000,
+      `within 3 periods, a tick and scheduling delay (${silentMs} ms)`,
+    );
     await waitForAsync(
       async () => (await health())?.wms?.value === 'silent',
-      3000,
+      15_000,
       '/health wms silent',
     );
     const h = (await health())!;
@@ -187,7 +168,7 @@ test(
     assert.notEqual(h.status, 'ok', 'the gateway is not healthy while the WMS is silent');
     await waitFor(
       () => (last('heartbeat')?.json.wms as { state?: string } | undefined)?.state === 'silent',
-      3000,
+      15_000,
       'gateway heartbeat says the WMS is silent',
     );
 
@@ -199,13 +180,13 @@ test(
         msgs.some(
           (m) => m.topic.endsWith('/alerts') && m.json.code === 'wms-silent' && m.json.resolved,
         ),
-      5000,
+      15_000,
       'wms-silent resolved (gzip heartbeat understood)',
     );
-    await waitForAsync(async () => (await health())?.wms?.level === 'ok', 5000, '/health wms ok');
+    await waitForAsync(async () => (await health())?.wms?.level === 'ok', 15_000, '/health wms ok');
     await waitFor(
       () => (last('heartbeat')?.json.wms as { state?: string } | undefined)?.state === 'alive',
-      3000,
+      15_000,
       'gateway heartbeat says the WMS is alive',
     );
 

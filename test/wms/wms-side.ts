@@ -89,18 +89,3 @@ export function wmsSide(url: string, tenant: string, gateway: string): WmsSide {
   };
   return side;
 }
-
-/** waitFor for a condition that needs I/O (an HTTP request to the agent). */
-export async function waitForAsync(
-  cond: () => Promise<boolean>,
-  timeoutMs: number,
-  what: string,
-  stepMs = 100,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > deadline)
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, stepMs));
-  }
-}
