@@ -1,7 +1,7 @@
 // What the WMS link tells the core and north services, as a type tsc checks on both sides. In its own
 // file so wms-link.ts keeps to the link itself.
 import type { WriteFailure } from '../outbox/outbox.js';
-import type { Alert } from './wms-link.js';
+import type { Alert } from './wms-link-types.js';
 import type { PeerView } from './wms-peer.js';
 
 export type WmsLinkEvents = {

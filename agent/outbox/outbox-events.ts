@@ -1,6 +1,6 @@
 // What the outbox tells the link, as a type tsc checks on both sides. In its own file so outbox.ts
 // keeps to the store itself.
-import type { DropEvent, WriteFailure } from './outbox.js';
+import type { DropEvent, WriteFailure } from './outbox-types.js';
 
 export type OutboxEvents = {
   /** Messages were stored (one event per group-commit batch): the pump may send. */

@@ -2,103 +2,35 @@
 // forgotten only once the broker acknowledged it. Segments are append-only; a checkpoint records where
 // the contiguous acknowledged prefix ends; fully acknowledged segments are deleted (compaction).
 // Bounded by maxBytes with an explicit policy; every drop is reported through the 'dropped' event.
+// This file is the store's bookkeeping (segments, the acknowledged position, limits and drops); the
+// write path is group-commit.ts, the file being appended active-segment.ts, recovery segment-scan.ts,
+// checkpoint timing checkpoint-writer.ts.
 import { EventEmitter } from 'node:events';
 import type { OutboxEvents } from './outbox-events.js';
-import {
-  closeSync,
-  fdatasync,
-  fdatasyncSync,
-  ftruncateSync,
-  mkdirSync,
-  openSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
-import type { Logger } from '../../platform/logger.js';
-import {
-  isCheckpointError,
-  readCheckpoint,
-  writeCheckpointAsync,
-  writeCheckpointSync,
-} from './checkpoint.js';
+import { mkdirSync, unlinkSync } from 'node:fs';
+import { isCheckpointError, readCheckpoint } from './checkpoint.js';
 import { fsyncDirSync } from '../../platform/atomic-file.js';
-import { encodeRecord, HEADER_BYTES } from './record.js';
-import { listSegments, segmentPath, SegmentReader } from './segment-files.js';
+import { HEADER_BYTES } from './record.js';
+import { listSegments, segmentPath } from './segment-files.js';
 import { DeliveryWindow, type OutboxEntry } from './delivery-window.js';
 import { WmsLedger, type WmsAckOutcome } from './wms-ledger.js';
+import type { Delivery, DropEvent, OutboxOptions, OutboxStats, Segment } from './outbox-types.js';
+import { scanSegment } from './segment-scan.js';
+import { ActiveSegment } from './active-segment.js';
+import { CheckpointWriter } from './checkpoint-writer.js';
+import { GroupCommit, type ChunkRecord } from './group-commit.js';
+import { WriteFailureState } from './write-failure.js';
 
 export type { OutboxEntry } from './delivery-window.js';
 export type { WmsAckOutcome } from './wms-ledger.js';
-
-export interface OutboxOptions {
-  dir: string;
-  maxBytes: number;
-  policy: 'drop-oldest' | 'reject-new';
-  segmentBytes: number;
-  fsync: 'always' | 'batch';
-  fsyncIntervalMs: number;
-  checkpointIntervalMs: number;
-  readAheadBytes: number;
-  logger: Logger;
-  /**
-   * broker: a message is done at the broker's PUBACK. wms-ack: it is done only when the WMS's cumulative
-   * ack for its key (plc/{plc}/ack) covers its seq; until then it is kept and may be sent again.
-   */
-  delivery?: Delivery;
-}
-
-export type Delivery = 'broker' | 'wms-ack';
-
-export interface DropEvent {
-  /** disk-full: the file system had no room (ENOSPC/EDQUOT); write-error: any other write failure. */
-  reason: 'drop-oldest' | 'reject-new' | 'too-large' | 'corrupt' | 'disk-full' | 'write-error';
-  messages: number;
-  bytes: number;
-  /** For a rejected new message: its key (PLC id). No seq was taken for it. */
-  key?: string;
-}
-
-/** The outbox cannot write (a full file system): set while it lasts, with the error that started it. */
-export interface WriteFailure {
-  code: string;
-  message: string;
-  since: string;
-}
-
-export interface OutboxStats {
-  messages: number;
-  bytes: number;
-  dropped: number;
-  diskBytes: number;
-  oldestTs?: string;
-  writeFailure?: WriteFailure;
-}
-
-interface PendingAppend {
-  key: string;
-  flags: number;
-  build: (seq: number) => Buffer | string;
-}
-
-interface ChunkRecord {
-  index: number;
-  key: string;
-  seq: number;
-  rec: Buffer;
-}
-
-interface Segment {
-  id: number;
-  size: number;
-  count: number;
-}
-
-/**
- * How long enqueue() gathers records before writing them together. Short against the read→receipt
- * budget (20 ms), long enough that a PLC answering every ~1 ms has several reads in one write.
- */
-export const GROUP_COMMIT_MS = 2;
+export type {
+  Delivery,
+  DropEvent,
+  OutboxOptions,
+  OutboxStats,
+  WriteFailure,
+} from './outbox-types.js';
+export { GROUP_COMMIT_MS } from './group-commit.js';
 
 /** Largest record body a reader accepts: records written under a larger segmentBytes must stay readable. */
 const MAX_RECORD_BYTES = 1024 ** 3;
@@ -107,7 +39,9 @@ const MAX_SEGMENT_SHARE = 4;
 
 export class Outbox extends EventEmitter<OutboxEvents> {
   private segments: Segment[] = [];
-  private fd = -1;
+  private file: ActiveSegment;
+  private checkpoints: CheckpointWriter;
+  private commits: GroupCommit;
   private seqs = new Map<string, number>();
   private ledger = new WmsLedger();
   private ackPos = { segment: 0, offset: 0 };
@@ -117,25 +51,31 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   private droppedTotal = 0;
   private diskBytes = 0;
   private window!: DeliveryWindow;
-  private dirtyData = false;
-  private dirtyCheckpoint = false;
-  private syncing = false;
-  private fdsToClose: number[] = [];
   private timers: NodeJS.Timeout[] = [];
   private opened = false;
-  private failure: WriteFailure | undefined;
-  /** Bumped by every synchronous checkpoint: an async one started before it must not land after it. */
-  private checkpointGen = 0;
-  private checkpointing = false;
-  private checkpointFailing = false;
-  /** A failed write could not be undone yet: the active segment must be cut back to this size first. */
-  private rollbackTo: number | undefined;
-  /** Records enqueue()d this turn, written together by flush(). */
-  private pending: PendingAppend[] = [];
-  private flushScheduled = false;
+  private failure: WriteFailureState;
 
   constructor(private opts: OutboxOptions) {
     super();
+    this.file = new ActiveSegment(opts.logger);
+    this.checkpoints = new CheckpointWriter(opts.dir, opts.logger);
+    this.failure = new WriteFailureState(opts.dir, opts.logger, {
+      started: (f) => this.emit('write-failure', f),
+      ended: (f) => this.emit('write-recovered', f),
+    });
+    // The store's side of group commit stays private: only the Outbox's API is public.
+    this.commits = new GroupCommit(
+      {
+        logger: opts.logger,
+        segmentLimit: () => this.segmentLimit,
+        lastSeq: (key) => this.lastSeq(key),
+        recordDrop: (ev) => this.recordDrop(ev),
+        fits: (bytes) => this.fits(bytes),
+        prepare: (bytes, key) => this.prepare(bytes, key),
+        writeChunk: (chunk, bytes) => this.writeChunk(chunk, bytes),
+      },
+      () => this.opened,
+    );
   }
 
   get delivery(): Delivery {
@@ -167,12 +107,21 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     this.ackPos = { segment: cp?.segment ?? 0, offset: cp?.offset ?? 0 };
     if (ids.length > 0 && this.ackPos.segment < ids[0]!)
       this.ackPos = { segment: ids[0]!, offset: 0 };
-    for (const id of ids) this.scanSegment(id);
+    for (const id of ids) {
+      const scan = scanSegment(dir, id, this.ackPos, this.seqs, MAX_RECORD_BYTES, logger);
+      this.ackedInAckSegment += scan.ackedInAckSegment;
+      this.unacked.messages += scan.unacked.messages;
+      this.unacked.bytes += scan.unacked.bytes;
+      if (id === this.ackPos.segment && this.ackPos.offset > scan.seg.size)
+        this.ackPos.offset = scan.seg.size;
+      this.segments.push(scan.seg);
+      this.diskBytes += scan.seg.size;
+    }
     const last = this.segments.at(-1);
     if (!last || this.ackPos.segment > last.id || last.size >= this.segmentLimit) {
       this.startSegment(Math.max((last?.id ?? 0) + 1, this.ackPos.segment, 1));
     } else {
-      this.fd = openSync(segmentPath(dir, last.id), 'a');
+      this.file.open(segmentPath(dir, last.id));
     }
     if (this.ackPos.segment < this.segments[0]!.id)
       this.ackPos = { segment: this.segments[0]!.id, offset: 0 };
@@ -197,77 +146,11 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     );
   }
 
-  private scanSegment(id: number): void {
-    const path = segmentPath(this.opts.dir, id);
-    const size = statSync(path).size;
-    const reader = new SegmentReader(path, 0, size, MAX_RECORD_BYTES);
-    const seg: Segment = { id, size, count: 0 };
-    try {
-      for (;;) {
-        const step = reader.next();
-        if (step.kind === 'end') break;
-        if (step.kind === 'gap') {
-          // Records after the damage are valid and were accepted: skip the damage, keep them.
-          this.opts.logger.warn(
-            {
-              segment: id,
-              offset: step.offset,
-              skippedBytes: step.end - step.offset,
-              reason: step.reason,
-            },
-            'outbox: damaged record skipped, the records after it kept',
-          );
-          continue;
-        }
-        if (step.kind === 'corrupt') {
-          this.opts.logger.warn(
-            { segment: id, offset: step.offset, cutBytes: size - step.offset, reason: step.reason },
-            'outbox: torn or corrupt tail cut off',
-          );
-          const fd = openSync(path, 'r+');
-          ftruncateSync(fd, step.offset);
-          fdatasyncSync(fd);
-          closeSync(fd);
-          seg.size = step.offset;
-          break;
-        }
-        const r = step.record;
-        seg.count++;
-        if (r.seq > (this.seqs.get(r.key) ?? 0)) this.seqs.set(r.key, r.seq);
-        const acked =
-          id < this.ackPos.segment ||
-          (id === this.ackPos.segment && step.end <= this.ackPos.offset);
-        if (acked) {
-          if (id === this.ackPos.segment) this.ackedInAckSegment++;
-        } else {
-          this.unacked.messages++;
-          this.unacked.bytes += step.end - step.offset;
-        }
-      }
-    } finally {
-      reader.close();
-    }
-    if (id === this.ackPos.segment && this.ackPos.offset > seg.size) this.ackPos.offset = seg.size;
-    this.segments.push(seg);
-    this.diskBytes += seg.size;
-  }
-
   private startSegment(id: number): void {
     // Open the new file first: when that fails (a full disk) nothing has changed.
-    const fd = openSync(segmentPath(this.opts.dir, id), 'a');
-    const old = this.fd;
-    this.fd = fd;
+    const old = this.file.replace(segmentPath(this.opts.dir, id));
     this.segments.push({ id, size: 0, count: 0 });
-    this.dirtyData = false;
-    if (old >= 0) {
-      try {
-        fdatasyncSync(old);
-      } catch (e) {
-        this.opts.logger.error({ err: (e as Error).message }, 'outbox fsync failed');
-      }
-      if (this.syncing) this.fdsToClose.push(old);
-      else closeSync(old);
-    }
+    this.file.retire(old);
     fsyncDirSync(this.opts.dir);
   }
 
@@ -290,7 +173,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   ): { seq: number; stored: boolean } {
     if (!this.opened) throw new Error('outbox is not open');
     this.flush();
-    return this.appendMany([{ key, flags, build }], true)[0]!;
+    return this.commits.write([{ key, flags, build }], true)[0]!;
   }
 
   /**
@@ -302,167 +185,81 @@ export class Outbox extends EventEmitter<OutboxEvents> {
    */
   enqueue(key: string, flags: number, build: (seq: number) => Buffer | string): void {
     if (!this.opened) throw new Error('outbox is not open');
-    this.pending.push({ key, flags, build });
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setTimeout(() => {
-      this.flushScheduled = false;
-      if (this.opened) this.flush();
-    }, GROUP_COMMIT_MS);
+    this.commits.enqueue({ key, flags, build });
   }
 
   /** Write whatever enqueue() holds now (called at the end of the turn, before append() and close()). */
   flush(): void {
-    if (this.pending.length === 0) return;
-    const items = this.pending;
-    this.pending = [];
-    this.appendMany(items, false);
+    this.commits.flush();
   }
 
-  private appendMany(items: PendingAppend[], sync: boolean): { seq: number; stored: boolean }[] {
-    const results: { seq: number; stored: boolean }[] = [];
-    let chunk: ChunkRecord[] = [];
-    let chunkBytes = 0;
-    // Seqs handed to records of the chunk not written yet (taken for real only after the write).
-    const tentative = new Map<string, number>();
-    const now = Date.now();
-    for (let i = 0; i < items.length;) {
-      const it = items[i]!;
-      const seq = (tentative.get(it.key) ?? this.lastSeq(it.key)) + 1;
-      let rec: Buffer;
-      try {
-        rec = encodeRecord({
-          key: it.key,
-          seq,
-          appendedAtMs: now,
-          flags: it.flags,
-          payload: it.build(seq),
-        });
-      } catch (e) {
-        if (sync) throw e;
-        // A payload that cannot be built is that reading's problem, not its neighbours'.
-        this.opts.logger.error(
-          { key: it.key, err: (e as Error).message },
-          'outbox: record not built',
-        );
-        this.recordDrop({ reason: 'write-error', messages: 1, bytes: 0, key: it.key });
-        results[i++] = { seq, stored: false };
-        continue;
+  // ---- where group commit's chunks go ----
+
+  private fits(bytes: number): boolean {
+    const active = this.segments.at(-1)!;
+    return active.size + bytes <= this.segmentLimit && this.diskBytes + bytes <= this.opts.maxBytes;
+  }
+
+  private prepare(bytes: number, key: string): boolean {
+    try {
+      if (this.file.needsRollback) this.file.rollBack();
+      if (!this.makeRoom(bytes)) {
+        this.recordDrop({ reason: 'reject-new', messages: 1, bytes, key });
+        return false;
       }
-      if (rec.length > this.segmentLimit) {
-        this.recordDrop({ reason: 'too-large', messages: 1, bytes: rec.length, key: it.key });
-        results[i++] = { seq, stored: false };
-        continue;
-      }
-      if (chunk.length > 0) {
-        const total = chunkBytes + rec.length;
-        const active = this.segments.at(-1)!;
-        if (
-          active.size + total <= this.segmentLimit &&
-          this.diskBytes + total <= this.opts.maxBytes
-        ) {
-          chunk.push({ index: i++, key: it.key, seq, rec });
-          chunkBytes = total;
-          tentative.set(it.key, seq);
-          continue;
-        }
-        // It needs room made or a new segment: write the chunk, then take it as the first of the next
-        // (encoded again: its seq depends on whether the chunk's write succeeded).
-        this.writeChunk(chunk, chunkBytes, results);
-        chunk = [];
-        chunkBytes = 0;
-        tentative.clear();
-        continue;
-      }
-      // The first record of a chunk prepares the file exactly as a single append does.
-      try {
-        if (this.rollbackTo !== undefined) this.rollBack();
-        if (!this.makeRoom(rec.length)) {
-          this.recordDrop({ reason: 'reject-new', messages: 1, bytes: rec.length, key: it.key });
-          results[i++] = { seq, stored: false };
-          continue;
-        }
-        const active = this.segments.at(-1)!;
-        if (active.size > 0 && active.size + rec.length > this.segmentLimit)
-          this.startSegment(active.id + 1);
-      } catch (e) {
-        this.writeFailed(e as NodeJS.ErrnoException, rec.length, it.key);
-        results[i++] = { seq, stored: false };
-        continue;
-      }
-      chunk.push({ index: i++, key: it.key, seq, rec });
-      chunkBytes = rec.length;
-      tentative.set(it.key, seq);
+      const active = this.segments.at(-1)!;
+      if (active.size > 0 && active.size + bytes > this.segmentLimit)
+        this.startSegment(active.id + 1);
+    } catch (e) {
+      this.writeFailed(e as NodeJS.ErrnoException, bytes, key);
+      return false;
     }
-    if (chunk.length > 0) this.writeChunk(chunk, chunkBytes, results);
-    return results;
+    return true;
   }
 
   /** One write for the chunk; its seqs are taken only after it is wholly written (and synced if 'always'). */
-  private writeChunk(
-    chunk: ChunkRecord[],
-    bytes: number,
-    results: { seq: number; stored: boolean }[],
-  ): void {
+  private writeChunk(chunk: ChunkRecord[], bytes: number): boolean {
     const active = this.segments.at(-1)!;
     try {
-      this.rollbackTo = active.size;
-      writeFully(
-        this.fd,
+      this.file.write(
         chunk.length === 1
           ? chunk[0]!.rec
           : Buffer.concat(
               chunk.map((c) => c.rec),
               bytes,
             ),
+        active.size,
+        this.opts.fsync === 'always',
       );
-      if (this.opts.fsync === 'always') fdatasyncSync(this.fd);
-      this.rollbackTo = undefined;
     } catch (e) {
       for (const [n, c] of chunk.entries()) {
         if (n === 0) this.writeFailed(e as NodeJS.ErrnoException, c.rec.length, c.key);
         else
           this.recordDrop({
-            reason: this.failureReason(),
+            reason: this.failure.reason(),
             messages: 1,
             bytes: c.rec.length,
             key: c.key,
           });
-        results[c.index] = { seq: c.seq, stored: false };
       }
-      return;
+      return false;
     }
-    for (const c of chunk) {
-      this.seqs.set(c.key, c.seq);
-      results[c.index] = { seq: c.seq, stored: true };
-    }
+    for (const c of chunk) this.seqs.set(c.key, c.seq);
     active.size += bytes;
     active.count += chunk.length;
     this.diskBytes += bytes;
     this.unacked.messages += chunk.length;
     this.unacked.bytes += bytes;
-    if (this.opts.fsync !== 'always') this.dirtyData = true;
-    if (this.failure) this.writeRecovered();
+    this.failure.succeeded();
     this.emit('appended');
-  }
-
-  private failureReason(): 'disk-full' | 'write-error' {
-    const code = this.failure?.code;
-    return code === 'ENOSPC' || code === 'EDQUOT' ? 'disk-full' : 'write-error';
-  }
-
-  /** Cut the active segment back to its last whole record (undo a partly written one). */
-  private rollBack(): void {
-    const to = this.rollbackTo!;
-    ftruncateSync(this.fd, to);
-    this.rollbackTo = undefined;
+    return true;
   }
 
   private writeFailed(e: NodeJS.ErrnoException, bytes: number, key: string): void {
     // Nothing may be appended behind a partial record: undo it now, or before the next append.
-    if (this.rollbackTo !== undefined) {
+    if (this.file.needsRollback) {
       try {
-        this.rollBack();
+        this.file.rollBack();
       } catch (te) {
         this.opts.logger.error(
           { err: (te as Error).message },
@@ -470,29 +267,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         );
       }
     }
-    const full = e.code === 'ENOSPC' || e.code === 'EDQUOT';
-    if (!this.failure) {
-      this.failure = {
-        code: e.code ?? 'EIO',
-        message: e.message,
-        since: new Date().toISOString(),
-      };
-      this.opts.logger.error(
-        { err: e.message, code: e.code, dir: this.opts.dir },
-        full
-          ? 'outbox: file system full; new readings are dropped until space returns'
-          : 'outbox: write failed; new readings are dropped until writes succeed',
-      );
-      this.emit('write-failure', this.failure);
-    }
-    this.recordDrop({ reason: full ? 'disk-full' : 'write-error', messages: 1, bytes, key });
-  }
-
-  private writeRecovered(): void {
-    const f = this.failure!;
-    this.failure = undefined;
-    this.opts.logger.info({ since: f.since, code: f.code }, 'outbox: writing again');
-    this.emit('write-recovered', f);
+    this.recordDrop({ reason: this.failure.fail(e), messages: 1, bytes, key });
   }
 
   /** Free space for `bytes` under maxBytes: compaction first, then the policy. false = reject the new one. */
@@ -576,7 +351,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     if (this.delivery !== 'wms-ack') return { kind: 'not-wms-ack-mode' };
     const refused = this.ledger.accept(key, seq, this.seqs.has(key));
     if (refused) return refused;
-    this.dirtyCheckpoint = true;
+    this.checkpoints.dirty = true;
     const before = this.unacked.messages;
     this.release(this.window.ackWhere((e) => e.key === key && e.seq <= seq));
     return { kind: 'applied', released: before - this.unacked.messages };
@@ -614,7 +389,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       if (e.segment !== this.ackPos.segment) this.ackedInAckSegment = 0;
       this.ackPos = { segment: e.segment, offset: e.end };
       this.ackedInAckSegment++;
-      this.dirtyCheckpoint = true;
+      this.checkpoints.dirty = true;
     }
   }
 
@@ -627,7 +402,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   compact(): { segments: number; bytes: number } {
     const before = { n: this.segments.length, bytes: this.diskBytes };
     this.reclaimAcked();
-    if (this.dirtyCheckpoint) this.writeCheckpoint();
+    if (this.checkpoints.dirty) this.writeCheckpoint();
     return { segments: before.n - this.segments.length, bytes: before.bytes - this.diskBytes };
   }
 
@@ -657,104 +432,39 @@ export class Outbox extends EventEmitter<OutboxEvents> {
 
   private writeCheckpoint(pos = this.ackPos): void {
     // Data must be on disk before a checkpoint that may reference it.
-    if (this.dirtyData) this.syncDataNow();
-    this.checkpointGen++;
-    writeCheckpointSync(this.opts.dir, {
+    if (this.file.dirty) this.file.syncNow();
+    this.checkpoints.writeSync({
       version: 1,
       segment: pos.segment,
       offset: pos.offset,
       seqs: Object.fromEntries(this.seqs),
       ...this.ledger.toCheckpoint(),
     });
-    this.dirtyCheckpoint = false;
-  }
-
-  private syncDataNow(): void {
-    fdatasyncSync(this.fd);
-    this.dirtyData = false;
   }
 
   private startTimers(): void {
-    if (this.opts.fsync === 'batch') {
-      const t = setInterval(() => {
-        if (!this.dirtyData || this.syncing) return;
-        this.dirtyData = false;
-        this.syncing = true;
-        fdatasync(this.fd, (err) => {
-          this.syncing = false;
-          for (const fd of this.fdsToClose.splice(0)) closeSync(fd);
-          if (err) {
-            this.dirtyData = true; // try again: the checkpoint must not get ahead of the data
-            this.opts.logger.error({ err: err.message }, 'outbox fsync failed');
-          }
-        });
-      }, this.opts.fsyncIntervalMs);
-      t.unref();
-      this.timers.push(t);
-    }
+    if (this.opts.fsync === 'batch')
+      this.timers.push(this.file.startBatchSync(this.opts.fsyncIntervalMs));
     const c = setInterval(() => {
       try {
         this.reclaimAcked(); // deletes segments (with a synchronous checkpoint first) only when some are done
-        if (this.dirtyCheckpoint && !this.checkpointing && !this.syncing)
-          void this.checkpointAsync();
+        if (this.checkpoints.dirty && !this.checkpoints.running && !this.file.syncing)
+          void this.checkpoints.writeAsync(
+            {
+              version: 1,
+              segment: this.ackPos.segment,
+              offset: this.ackPos.offset,
+              seqs: Object.fromEntries(this.seqs),
+            },
+            () => this.file.syncIfDirty(),
+            () => this.opened,
+          );
       } catch (e) {
-        this.checkpointFailed(e);
+        this.checkpoints.failed(e);
       }
     }, this.opts.checkpointIntervalMs);
     c.unref();
     this.timers.push(c);
-  }
-
-  /** The periodic checkpoint, with its fdatasync and fsyncs off the main loop. */
-  private async checkpointAsync(): Promise<void> {
-    this.checkpointing = true;
-    this.dirtyCheckpoint = false;
-    const gen = this.checkpointGen;
-    const cp = {
-      version: 1 as const,
-      segment: this.ackPos.segment,
-      offset: this.ackPos.offset,
-      seqs: Object.fromEntries(this.seqs),
-    };
-    try {
-      if (this.dirtyData) {
-        // Data before the checkpoint that may reference it; the fd stays open while syncing.
-        this.dirtyData = false;
-        this.syncing = true;
-        try {
-          await new Promise<void>((resolve, reject) =>
-            fdatasync(this.fd, (err) => (err ? reject(err) : resolve())),
-          );
-        } catch (e) {
-          this.dirtyData = true;
-          throw e;
-        } finally {
-          this.syncing = false;
-          for (const fd of this.fdsToClose.splice(0)) closeSync(fd);
-        }
-      }
-      await writeCheckpointAsync(
-        this.opts.dir,
-        cp,
-        () => this.opened && gen === this.checkpointGen,
-      );
-      if (this.checkpointFailing) {
-        this.checkpointFailing = false;
-        this.opts.logger.info('outbox checkpoint written again');
-      }
-    } catch (e) {
-      this.dirtyCheckpoint = true;
-      this.checkpointFailed(e);
-    } finally {
-      this.checkpointing = false;
-    }
-  }
-
-  private checkpointFailed(e: unknown): void {
-    // Once per failing streak: on a full disk this would otherwise log every interval.
-    if (this.checkpointFailing) return;
-    this.checkpointFailing = true;
-    this.opts.logger.error({ err: (e as Error).message }, 'outbox checkpoint failed');
   }
 
   /** Apply new limits live (maxBytes, policy); other settings apply at the next open. */
@@ -773,7 +483,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     };
     const oldest = this.unacked.messages > 0 ? this.window.peekOldest() : undefined;
     if (oldest) s.oldestTs = new Date(oldest.appendedAtMs).toISOString();
-    if (this.failure) s.writeFailure = { ...this.failure };
+    if (this.failure.current) s.writeFailure = { ...this.failure.current };
     return s;
   }
 
@@ -785,8 +495,8 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     try {
-      if (this.rollbackTo !== undefined) this.rollBack();
-      this.syncDataNow();
+      if (this.file.needsRollback) this.file.rollBack();
+      this.file.syncNow();
       this.compact();
       this.writeCheckpoint();
     } catch (e) {
@@ -794,12 +504,6 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       this.opts.logger.error({ err: (e as Error).message }, 'outbox: final checkpoint failed');
     }
     this.window.close();
-    closeSync(this.fd);
-    this.fd = -1;
+    this.file.close();
   }
-}
-
-function writeFully(fd: number, buf: Buffer): void {
-  let off = 0;
-  while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
 }
