@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import type { OutboxEvents } from './outbox-events.js';
 import { mkdirSync, unlinkSync } from 'node:fs';
-import { isCheckpointError, readCheckpoint } from './checkpoint.js';
+import { type Checkpoint, isCheckpointError, readCheckpoint } from './checkpoint.js';
 import { fsyncDirSync } from '../../platform/atomic-file.js';
 import { HEADER_BYTES } from './record.js';
 import { listSegments, segmentPath } from './segment-files.js';
@@ -433,13 +433,20 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   private writeCheckpoint(pos = this.ackPos): void {
     // Data must be on disk before a checkpoint that may reference it.
     if (this.file.dirty) this.file.syncNow();
-    this.checkpoints.writeSync({
+    this.checkpoints.writeSync(this.checkpoint(pos));
+  }
+
+  /** What a checkpoint holds, the same for the synchronous and the periodic one. */
+  private checkpoint(pos = this.ackPos): Checkpoint {
+    return {
       version: 1,
       segment: pos.segment,
       offset: pos.offset,
       seqs: Object.fromEntries(this.seqs),
+      // The WMS-confirmed seqs too: without them a crash after a periodic checkpoint would send
+      // confirmed data again and judge the WMS's next acks against nothing.
       ...this.ledger.toCheckpoint(),
-    });
+    };
   }
 
   private startTimers(): void {
@@ -450,12 +457,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
         this.reclaimAcked(); // deletes segments (with a synchronous checkpoint first) only when some are done
         if (this.checkpoints.dirty && !this.checkpoints.running && !this.file.syncing)
           void this.checkpoints.writeAsync(
-            {
-              version: 1,
-              segment: this.ackPos.segment,
-              offset: this.ackPos.offset,
-              seqs: Object.fromEntries(this.seqs),
-            },
+            this.checkpoint(),
             () => this.file.syncIfDirty(),
             () => this.opened,
           );

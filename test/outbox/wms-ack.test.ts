@@ -5,7 +5,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Outbox, type OutboxOptions } from '../../agent/outbox/outbox.js';
 import { createLogger } from '../../platform/logger.js';
+import { readCheckpoint } from '../../agent/outbox/checkpoint.js';
 import { tmpDir } from '../helpers/tmp.js';
+import { waitFor } from '../helpers/wait.js';
 
 const logger = createLogger({ level: 'silent' });
 
@@ -171,6 +173,27 @@ test('switching to broker delivery releases what the broker already took', () =>
     assert.equal(ob.stats().messages, 5);
     ob.setDelivery('broker');
     assert.equal(ob.stats().messages, 0);
+    ob.close();
+  } finally {
+    d.cleanup();
+  }
+});
+
+test('the periodic checkpoint carries the WMS-confirmed seqs, so a crash keeps them', async () => {
+  const d = tmpDir();
+  try {
+    const ob = make(d.path);
+    ob.open();
+    appendN(ob, 'a', 5);
+    appendN(ob, 'b', 5);
+    publishAll(ob);
+    assert.equal(ob.wmsAck('b', 5).kind, 'applied');
+    // No segment is deleted and close() is not called: only the periodic (async) checkpoint writes.
+    await waitFor(
+      () => readCheckpoint(d.path)?.acked?.b === 5,
+      5000,
+      'the periodic checkpoint names b confirmed up to 5',
+    );
     ob.close();
   } finally {
     d.cleanup();
