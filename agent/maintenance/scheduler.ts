@@ -143,7 +143,12 @@ export class Maintenance extends EventEmitter<MaintenanceEvents> {
         this.delays.delete(t);
         this.runScheduled(job).then(
           () => resolve(),
-          () => resolve(),
+          (err: unknown) => {
+            // Steps record their own failures in the report; this is a failure outside them
+            // (writing the report, say), which would otherwise vanish with the timer.
+            this.o.logger?.error({ job, err }, 'maintenance: scheduled run failed');
+            resolve();
+          },
         );
       }, delayMs);
       t.unref();
