@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ackAndResult, startHarness } from './harness.js';
 import { cmdId, nowSec } from './signer.js';
+import { waitFor } from '../helpers/wait.js';
 
 test(
   'the update lock is held while a write is in flight and released lockLingerMs after the last one',
@@ -41,21 +42,12 @@ test(
       }),
     );
     await h.waitFor((m) => m.topic === 'cmd/ack' && m.json.id === id);
-    const deadline = Date.now() + 300;
-    let seen = false;
-    while (!seen && Date.now() < deadline) {
-      seen = existsSync(lockPath);
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    assert.ok(seen, 'lock held during the write');
+    await waitFor(() => existsSync(lockPath), 300, 'lock held during the write', 10);
     const { result } = await ackAndResult(h, id);
     assert.equal(result!.status, 'ok');
     await h.commands.idle();
     assert.equal(existsSync(lockPath), true, 'still held for the next write of a burst');
-    const waitFrom = Date.now();
-    while (existsSync(lockPath) && Date.now() - waitFrom < 3000)
-      await new Promise((r) => setTimeout(r, 20));
-    assert.equal(existsSync(lockPath), false, 'released after lockLingerMs');
+    await waitFor(() => !existsSync(lockPath), 3000, 'released after lockLingerMs');
     // Bounded below by what the test knows, whatever the load: the write cannot end before the
     // simulator's 400 ms delay, and the linger (400 ms) runs from its end, so the release comes at
     // least 800 ms after the command was sent (less 50 ms of timer rounding).
