@@ -132,6 +132,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       reconnectPeriod: 0,
       resubscribe: false,
       queueQoSZero: false,
+      // mqtt.js would turn on mqtt-packet's process-wide number cache: 65,536 two-byte Buffers
+      // (6.2 MB of heap) built on the first publish, at any tag count. Off, each PUBLISH allocates
+      // its topic-length and message-id bytes (publish-batch.ts's generate() follows the same switch).
+      writeCache: false,
       keepalive: w.keepaliveSeconds,
       connectTimeout: w.connectTimeoutMs,
       will: {

@@ -39,7 +39,11 @@ export function readConfigPayload(payload: Uint8Array, o: ConfigPayloadContext):
     doc = { ...(parseConfigText(text, 'config/set') as Record<string, unknown>) };
   } catch (e) {
     if (isConfigError(e))
-      throw new RejectedError('malformed', undefined, e.issues.map((i) => i.message).join('; '));
+      throw new RejectedError(
+        'malformed',
+        undefined,
+        e.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; '),
+      );
     throw e;
   }
   const claims: Partial<Record<(typeof CLAIMS)[number], unknown>> = {};
