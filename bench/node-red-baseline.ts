@@ -316,6 +316,7 @@ export async function runNodeRedPhase(
 
   const sub = await mqtt.connectAsync(brokerUrl, { clientId: 'bench-sub-node-red' });
   let values = 0;
+  let wrong = 0;
   let messages = 0;
   let counting = false;
   let first = false;
@@ -323,9 +324,14 @@ export async function runNodeRedPhase(
   sub.on('message', (_t, payload) => {
     first = true;
     if (!counting) return;
-    const m = JSON.parse(payload.toString()) as { ts: string; values: object };
+    const m = JSON.parse(payload.toString()) as { ts: string; values: Record<string, unknown> };
     messages++;
-    values += Object.keys(m.values).length;
+    // The registers hold float32 of 10..40 (high words 0x4120..0x421f): anything else is a decode bug.
+    for (const k in m.values) {
+      const v = m.values[k];
+      values++;
+      if (typeof v !== 'number' || !(v >= 10 && v < 40)) wrong++;
+    }
     latencies.push(Date.now() - Date.parse(m.ts));
   });
   await sub.subscribeAsync(TOPIC, { qos: 1 });
@@ -388,6 +394,8 @@ export async function runNodeRedPhase(
         `(the rest wait in node-red-contrib-modbus's unbounded queue), decode→receipt p50 ${r.p50} ms p99 ${r.p99} ms, ` +
         `Node-RED CPU ${r.cpu} % (${r.valuesPerCoreSec} values per core-second), peak RSS ${r.rss} MB (Node defaults)`,
     );
+    if (wrong)
+      print(`node-red: ${wrong} of ${values} values were not the float32 in the registers`);
     return r;
   } finally {
     await cleanup();
