@@ -8,6 +8,21 @@
 // or BENCH_NODE_RED_DIR), only when this phase runs; if the install fails the phase is skipped and
 // says why. It runs headless (no editor, no admin API) from a settings file and a flow generated here
 // into a temporary userDir, so nothing of it (flows, credentials, runtime config) lands in the repo.
+//
+// What differs from the agent's one-PLC phase (same simulator, registers, mover, broker, counting):
+// - no outbox: Node-RED publishes from memory; the agent appends every message to its crash-safe
+//   outbox on disk first and publishes from there (sequence numbers, replay after an outage);
+// - no report by exception and no quality map: it publishes every value of every read (here every
+//   value changes, so the agent publishes every value too — the same volume on the wire);
+// - payload `{ ts, values }` with JavaScript's double rendering of each float32 (e.g.
+//   12.345600128173828); the agent sends `{ tenant, gateway, plc, seq, ts, values, quality }` with
+//   each float32's shortest exact rendering (12.3456);
+// - `ts` is taken in the function node, after the read: Node-RED's decode→receipt latency leaves out
+//   the Modbus round trip and the time in its queue, which the agent's read→receipt includes;
+// - polling: each modbus-read node's timer fires every 10 ms whether or not its last read came back,
+//   so with the queue on (the default) reads pile up in an unbounded queue and RSS grows; the agent's
+//   poll group starts its next cycle only when the last one is done;
+// - Node's default V8 flags (how Node-RED starts); the agent runs with its production flags.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +32,12 @@ import { freePort } from '../test/helpers/ports.js';
 import { tmpDir } from '../test/helpers/tmp.js';
 import type { Simulator } from '../plc/simulator/simulator.js';
 import { cpuSeconds, peakRssMb, percentile } from './proc-stats.js';
+import {
+  NODE_RED_TOPIC,
+  nodeRedFlow,
+  settingsFile,
+  type NodeRedWorkload,
+} from './node-red-flow.js';
 
 /** Node-RED as the comparison in issue 16 names it. */
 export const NODE_RED_VERSION = '4.1.8';
@@ -29,16 +50,13 @@ export const NODE_RED_VERSION = '4.1.8';
 export const CONTRIB_MODBUS_VERSION = '5.23.3';
 const CACHE_DIR = process.env.BENCH_NODE_RED_DIR ?? join(ROOT, 'bench', '.cache', 'node-red');
 const INSTALL_TIMEOUT_MS = 300_000;
-const TOPIC = 'wms/bench/node-red/data';
-
-export interface NodeRedWorkload {
-  /** Read blocks (one modbus-read node each). */
-  blocks: number;
-  /** Registers per read (2 per float32). */
-  registers: number;
-  intervalMs: number;
-  seconds: number;
-}
+/**
+ * node-red-contrib-modbus's "queue commands" (`bufferCommands`), on in the editor's defaults: one
+ * request in flight per unit id (like the agent's default `tcpPipeline` 1), the rest queued without
+ * bound. BENCH_NODE_RED_QUEUE=0 turns it off: every read goes to the socket when its timer fires, as
+ * many in flight as the timers make, with no flow control.
+ */
+const QUEUE = process.env.BENCH_NODE_RED_QUEUE !== '0';
 
 export interface NodeRedResult {
   valuesPerSec: number;
@@ -113,157 +131,10 @@ async function ensureInstalled(print: (l: string) => void): Promise<string | und
   return undefined;
 }
 
-/**
- * The flow: one modbus-client (TCP, unit 1, the editor's defaults: queued commands, 1 ms command
- * delay, 1 s timeout) to the simulator; per block one modbus-read (FC3 holding registers, adr
- * b×registers, quantity registers, every intervalMs ms), all wired to one function node that decodes
- * the answer's bytes as big-endian float32 (the agent's default word order) into
- * `{ ts, values: { t<i>: number } }` — the agent's JSON shape, tags named as the agent's phase names
- * them — and one `mqtt out` node publishing it at QoS 1, not retained.
- */
-export function nodeRedFlow(sim: { port: number }, broker: { port: number }, w: NodeRedWorkload) {
-  const tab = 'bench-tab';
-  const client = 'bench-modbus-client';
-  const fn = 'bench-decode';
-  const out = 'bench-mqtt-out';
-  const mqttBroker = 'bench-mqtt-broker';
-  const func = [
-    'const buf = msg.responseBuffer.buffer;',
-    `const base = msg.input.payload.address / 2;`,
-    'const values = {};',
-    'for (let i = 0; i + 4 <= buf.length; i += 4) values["t" + (base + i / 4)] = buf.readFloatBE(i);',
-    `return { topic: ${JSON.stringify(TOPIC)}, payload: JSON.stringify({ ts: new Date().toISOString(), values }) };`,
-  ].join('\n');
-  const reads = Array.from({ length: w.blocks }, (_, b) => ({
-    id: `bench-read-${b}`,
-    type: 'modbus-read',
-    z: tab,
-    name: `block ${b}`,
-    topic: '',
-    showStatusActivities: false,
-    logIOActivities: false,
-    showErrors: false,
-    unitid: '1',
-    dataType: 'HoldingRegister',
-    adr: String(b * w.registers),
-    quantity: String(w.registers),
-    rate: String(w.intervalMs),
-    rateUnit: 'ms',
-    delayOnStart: false,
-    startDelayTime: '',
-    server: client,
-    useIOFile: false,
-    ioFile: '',
-    useIOForPayload: false,
-    emptyMsgOnFail: false,
-    x: 150,
-    y: 40 + b * 40,
-    wires: [[fn], []],
-  }));
-  return [
-    { id: tab, type: 'tab', label: 'bench', disabled: false, info: '' },
-    {
-      id: client,
-      type: 'modbus-client',
-      name: 'simulator',
-      clienttype: 'tcp',
-      bufferCommands: true,
-      stateLogEnabled: false,
-      queueLogEnabled: false,
-      failureLogEnabled: true,
-      tcpHost: '127.0.0.1',
-      tcpPort: String(sim.port),
-      tcpType: 'DEFAULT',
-      serialPort: '/dev/ttyUSB',
-      serialType: 'RTU-BUFFERD',
-      serialBaudrate: '9600',
-      serialDatabits: '8',
-      serialStopbits: '1',
-      serialParity: 'none',
-      serialConnectionDelay: '100',
-      serialAsciiResponseStartDelimiter: '0x3A',
-      unit_id: '1',
-      commandDelay: '1',
-      clientTimeout: '1000',
-      reconnectOnTimeout: true,
-      reconnectTimeout: '2000',
-      parallelUnitIdsAllowed: true,
-    },
-    ...reads,
-    {
-      id: fn,
-      type: 'function',
-      z: tab,
-      name: 'float32 → JSON',
-      func,
-      outputs: 1,
-      timeout: 0,
-      noerr: 0,
-      initialize: '',
-      finalize: '',
-      libs: [],
-      x: 400,
-      y: 40,
-      wires: [[out]],
-    },
-    {
-      id: out,
-      type: 'mqtt out',
-      z: tab,
-      name: '',
-      topic: '',
-      qos: '1',
-      retain: 'false',
-      respTopic: '',
-      contentType: '',
-      userProps: '',
-      correl: '',
-      expiry: '',
-      broker: mqttBroker,
-      x: 600,
-      y: 40,
-      wires: [],
-    },
-    {
-      id: mqttBroker,
-      type: 'mqtt-broker',
-      name: 'bench mosquitto',
-      broker: '127.0.0.1',
-      port: String(broker.port),
-      clientid: 'bench-node-red',
-      autoConnect: true,
-      usetls: false,
-      protocolVersion: '4',
-      keepalive: '60',
-      cleansession: true,
-      autoUnsubscribe: true,
-      birthTopic: '',
-      closeTopic: '',
-      willTopic: '',
-    },
-  ];
-}
-
-/** Headless: no editor, no admin API, no HTTP nodes, loopback only, nothing written to the repo. */
-function settingsFile(userDir: string, uiPort: number): string {
-  const settings = {
-    uiHost: '127.0.0.1',
-    uiPort,
-    httpAdminRoot: false,
-    httpNodeRoot: false,
-    disableEditor: true,
-    userDir,
-    flowFile: 'flows.json',
-    credentialSecret: false,
-    logging: { console: { level: 'warn', metrics: false, audit: false } },
-    diagnostics: { enabled: false, ui: false },
-    runtimeState: { enabled: false, ui: false },
-    telemetry: { enabled: false },
-    externalModules: { autoInstall: false, palette: { allowInstall: false } },
-    functionExternalModules: false,
-    editorTheme: { projects: { enabled: false } },
-  };
-  return `module.exports = ${JSON.stringify(settings, null, 2)};\n`;
+/** Resident set now (VmRSS) in MB: with the queue on, Node-RED's grows while reads pile up. */
+function rssNowMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Math.round(Number(m[1]) / 1024) : NaN;
 }
 
 /** The one-PLC phase's register set-up and mover (bench/bridge.ts), for the registers read here. */
@@ -308,7 +179,7 @@ export async function runNodeRedPhase(
   const brokerPort = Number(new URL(brokerUrl).port);
   writeFileSync(
     join(userDir, 'flows.json'),
-    JSON.stringify(nodeRedFlow(sim, { port: brokerPort }, w)),
+    JSON.stringify(nodeRedFlow(sim, { port: brokerPort }, w, QUEUE)),
   );
   const settings = join(dir.path, 'settings.js');
   writeFileSync(settings, settingsFile(userDir, await freePort()));
@@ -334,7 +205,7 @@ export async function runNodeRedPhase(
     }
     latencies.push(Date.now() - Date.parse(m.ts));
   });
-  await sub.subscribeAsync(TOPIC, { qos: 1 });
+  await sub.subscribeAsync(NODE_RED_TOPIC, { qos: 1 });
 
   // Node's default V8 flags: Node-RED's own start script adds none.
   const red = spawn(
@@ -368,6 +239,7 @@ export async function runNodeRedPhase(
     const pid = red.pid!;
     const cpu0 = cpuSeconds(pid);
     const req0 = sim.core.requestsByFc[3]!;
+    const rss0 = rssNowMb(pid);
     counting = true;
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, w.seconds * 1000));
@@ -376,6 +248,7 @@ export async function runNodeRedPhase(
     const cpu = ((cpuSeconds(pid) - cpu0) / secs) * 100;
     const reqRate = (sim.core.requestsByFc[3]! - req0) / secs;
     const rss = peakRssMb(pid);
+    const rss1 = rssNowMb(pid);
     latencies.sort((a, b) => a - b);
     const r: NodeRedResult = {
       valuesPerSec: Math.round(values / secs),
@@ -391,8 +264,8 @@ export async function runNodeRedPhase(
     print(
       `node-red: Node-RED ${NODE_RED_VERSION} + node-red-contrib-modbus ${CONTRIB_MODBUS_VERSION}, 1 PLC × ${w.blocks} modbus-read × ${w.registers} registers (${w.registers / 2} float32) @ ${w.intervalMs} ms → function (float32 → JSON) → mqtt out QoS 1 — ` +
         `${r.valuesPerSec} float32 values/s delivered (${r.messagesPerSec} msg/s), Modbus requests ${r.reqRate}/s of ${offered} offered ` +
-        `(the rest wait in node-red-contrib-modbus's unbounded queue), decode→receipt p50 ${r.p50} ms p99 ${r.p99} ms, ` +
-        `Node-RED CPU ${r.cpu} % (${r.valuesPerCoreSec} values per core-second), peak RSS ${r.rss} MB (Node defaults)`,
+        `${QUEUE ? "(queue on, the editor's default: one in flight, the rest wait in an unbounded queue)" : '(queue off: every read sent when its timer fires)'}, decode→receipt p50 ${r.p50} ms p99 ${r.p99} ms, ` +
+        `Node-RED CPU ${r.cpu} % (${r.valuesPerCoreSec} values per core-second), peak RSS ${r.rss} MB (Node defaults; RSS ${rss0} → ${rss1} MB over the window)`,
     );
     if (wrong)
       print(`node-red: ${wrong} of ${values} values were not the float32 in the registers`);
