@@ -111,7 +111,8 @@ async function ensureInstalled(print: (l: string) => void): Promise<string | und
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let out = '';
-  const keep = (d: Buffer) => (out = (out + d.toString()).slice(-2000));
+  // npm says what went wrong first (code, request, reason); the advice and log path come after.
+  const keep = (d: Buffer) => (out = (out + d.toString()).slice(0, 4000));
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
   const timer = setTimeout(() => child.kill('SIGTERM'), INSTALL_TIMEOUT_MS);
@@ -124,7 +125,7 @@ async function ensureInstalled(print: (l: string) => void): Promise<string | und
   });
   clearTimeout(timer);
   if (code !== 0)
-    return `npm install exited ${code ?? 'on a signal (timeout)'}: ${out.trim().split('\n').slice(-3).join(' | ')}`;
+    return `npm install exited ${code ?? 'on a signal (timeout)'}: ${out.trim().split('\n').slice(0, 4).join(' | ')}`;
   if (installedVersion('node-red') !== NODE_RED_VERSION)
     return `node-red ${NODE_RED_VERSION} not found in ${CACHE_DIR} after npm install`;
   print(`node-red: installed in ${((Date.now() - started) / 1000).toFixed(0)} s`);
