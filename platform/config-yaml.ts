@@ -4,7 +4,7 @@
 // js-yaml builds the value directly (+5 MB, ~15× faster). It keeps an alias as a shared reference,
 // so everything that walks the value later (zod, JSON.stringify) expands it: the expansion bound below
 // is what stops a "billion laughs" document, which `yaml` did with maxAliasCount.
-import { load, CORE_SCHEMA, YAMLException } from 'js-yaml';
+import { dump, load, CORE_SCHEMA, YAMLException } from 'js-yaml';
 
 /** Values (scalars, lists, mappings) the document may hold once every alias is expanded. */
 export const MAX_CONFIG_VALUES = 2_000_000;
@@ -81,4 +81,34 @@ function checkExpansion(root: unknown, max: number): void {
     return n;
   };
   size(root);
+}
+
+/**
+ * A config document as YAML text that parseYamlValue reads back to the same value, within `maxBytes`
+ * when it can be: block style (easiest to read) if it fits, else each innermost mapping on one line
+ * (a tag per line), else flow style throughout. A list shared by several PLCs stays written once
+ * (an anchor and aliases). Why it matters: a remote config of 100k tags arrives as ≤ 1 MiB of flow
+ * YAML; written back in block style it is 1.25 MB, over the limit the agent reads it back with.
+ */
+export function configToText(doc: unknown, maxBytes: number): string {
+  const depth = nestingDepth(doc);
+  let text = '';
+  for (const flowLevel of [-1, depth - 1, 0]) {
+    text = dump(doc, { schema: CORE_SCHEMA, flowLevel, lineWidth: -1 });
+    if (Buffer.byteLength(text) <= maxBytes) break;
+  }
+  return text;
+}
+
+/** How deep lists and mappings nest (a scalar 0, `{a: 1}` 1); a shared value is measured once. */
+function nestingDepth(v: unknown, seen = new Map<object, number>()): number {
+  if (v === null || typeof v !== 'object') return 0;
+  const known = seen.get(v);
+  if (known !== undefined) return known;
+  seen.set(v, 1); // a cycle (refused by parseYamlValue anyway) ends here
+  let max = 0;
+  for (const x of Array.isArray(v) ? v : Object.values(v))
+    max = Math.max(max, nestingDepth(x, seen));
+  seen.set(v, max + 1);
+  return max + 1;
 }

@@ -1,13 +1,15 @@
 // Parsing a config without a syntax tree (js-yaml): bad YAML names its line and column, aliases are
 // bounded by their expanded size and may not contain themselves, a tags list shared through an alias
 // stays one list after validation (frozen, so no PLC can change another's), and the local config
-// hash is still sha256(JSON.stringify(config)).
+// hash is still sha256(JSON.stringify(config)); a remote config written back (applied.yaml) fits the
+// limit it is read back with.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { stringify } from 'yaml';
 import { parseConfigText } from '../../platform/config-source.js';
-import { MAX_CONFIG_VALUES } from '../../platform/config-yaml.js';
+import { MAX_CONFIG_VALUES, configToText } from '../../platform/config-yaml.js';
+import { MAX_CONFIG_BYTES } from '../../platform/config-source.js';
 import { isConfigError } from '../../platform/config-error.js';
 import { validateConfig } from '../../agent/config/validate.js';
 import { applyEnv } from '../../agent/config/load.js';
@@ -84,4 +86,40 @@ test('a tags list shared through an alias stays shared and frozen; the hash is u
       configSha256(conf),
       createHash('sha256').update(JSON.stringify(conf)).digest('hex'),
     );
+});
+
+test('a config written back as YAML reads back the same, within 1 MiB when the text it came as was', () => {
+  const small = {
+    gateway: { tenant: 'acme' },
+    plcs: [{ id: 'p', groups: [{ tags: [{ a: 1 }] }] }],
+  };
+  const block = configToText(small, MAX_CONFIG_BYTES);
+  assert.match(block, /^gateway:\n {2}tenant: acme\n/, 'block style when it fits');
+  assert.deepEqual(parseConfigText(block), small);
+  // 8 PLCs × 12,500 aliased tags: 1.03 MB in flow style; block style would be 1.25 MB.
+  const tags = Array.from({ length: 12_500 }, (_, i) => ({
+    name: `t${i}`,
+    area: 'holding',
+    address: i,
+    type: 'int16',
+  }));
+  const groups = [{ intervalMs: 1000, tags }];
+  const big = {
+    plcs: Array.from({ length: 8 }, (_, i) => ({
+      id: `plc-${i}`,
+      transport: { type: 'tcp', host: '127.0.0.1', port: 20_000 + i },
+      groups,
+    })),
+  };
+  const text = configToText(
+    parseConfigText(stringify(big, { collectionStyle: 'flow' })),
+    MAX_CONFIG_BYTES,
+  );
+  assert.ok(Buffer.byteLength(text) <= MAX_CONFIG_BYTES, `${Buffer.byteLength(text)} bytes`);
+  assert.match(
+    text,
+    /^ {10}- \{name: t0, area: holding, address: 0, type: int16\}$/m,
+    'a tag per line',
+  );
+  assert.deepEqual(parseConfigText(text), big);
 });
