@@ -91,6 +91,7 @@ export class ChangeFilter {
       let publish: boolean;
       const value = vals[name]!;
       if (errorCount > 0 && Object.hasOwn(errs, name)) {
+        s.latest[i] = value; // the live view keeps it, shown bad; the report does not
         publish = false; // an error wins over a value
       } else {
         s.latest[i] = value;
