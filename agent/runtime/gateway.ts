@@ -295,7 +295,8 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     view.valuesRead += filter.lastValueCount;
     if (!report) return;
     const { values, quality } = report;
-    this.wmsLink.publishData(r.plc, { ts: r.ts, values, quality });
+    const valuesJson = filter.lastValuesJson;
+    this.wmsLink.publishData(r.plc, { ts: r.ts, values, quality, valuesJson });
     this.published++;
     if (this.listenerCount('values') > 0)
       this.emit('values', {

@@ -31,6 +31,14 @@ export interface GroupRead {
   errors: Record<string, string>;
 }
 
+/** A value as JSON.stringify writes it inside an object; undefined: JSON leaves the key out. */
+function jsonValue(v: TagValue): string | undefined {
+  // A finite number's JSON text is its toString(); NaN and ±Infinity are null in JSON.
+  if (typeof v === 'number') return v - v === 0 ? '' + v : 'null';
+  if (typeof v === 'boolean') return v ? 'true' : 'false';
+  return JSON.stringify(v) as string | undefined; // strings escaped; anything else as JSON would
+}
+
 /** Relative tolerance for the deadband comparison: float artefacts such as 12.8 - 12.3 must not count as a change. */
 const DEADBAND_TOLERANCE = 1e-12;
 
@@ -51,6 +59,12 @@ export class ChangeFilter {
   private readonly nonFiniteAsBad: boolean;
   /** Values taken by the last apply() (good or shadowed by an error): what a caller counts as read, without a pass of its own. */
   lastValueCount = 0;
+  /**
+   * The `values` of the report apply() last returned, as JSON text: exactly what JSON.stringify gives
+   * (same keys, order and number text), rendered in the filter's pass so the message serialiser does
+   * not walk the record again. Kept beside the report, not in it, so a report stays plain data.
+   */
+  lastValuesJson = '{}';
 
   constructor(tags: readonly TagConfig[], opts: ChangeFilterOptions) {
     this.slots = new TagSlots(tags);
@@ -81,6 +95,7 @@ export class ChangeFilter {
     let out: Record<string, TagValue> | undefined;
     let reported = 0;
     let pos = 0;
+    let json = '{';
     for (const name in vals) {
       let i = s.order[pos]!;
       if (s.names[i] !== name) {
@@ -116,11 +131,14 @@ export class ChangeFilter {
       }
       if (publish) {
         if (out !== undefined) out[name] = value;
+        const text = jsonValue(value);
+        if (text !== undefined) json += (json.length > 1 ? ',' : '') + s.keyJson(i) + text;
       } else if (out === undefined) out = this.copyHead(s, vals, pos - 1);
     }
     this.lastValueCount = pos;
     if (full) this.lastFullMs = nowMs;
     if (reported === 0 && quality === undefined) return undefined;
+    this.lastValuesJson = json + '}';
     return { values: out ?? vals, quality: quality ?? {}, full };
   }
 

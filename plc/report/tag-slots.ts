@@ -32,6 +32,8 @@ export class TagSlots {
   latest: (TagValue | undefined)[];
   /** 1 while the tag's last read failed. */
   latestBad: Uint8Array;
+  /** `"name":` per slot, made on first use (JSON.stringify escapes a name a read brought). */
+  private readonly keys: (string | undefined)[];
 
   constructor(tags: readonly TagConfig[]) {
     const n = tags.length;
@@ -44,6 +46,7 @@ export class TagSlots {
     this.other = new Array<TagValue | undefined>(n).fill(undefined);
     this.latest = new Array<TagValue | undefined>(n).fill(undefined);
     this.latestBad = new Uint8Array(n);
+    this.keys = new Array<string | undefined>(n).fill(undefined);
     if (tags.some((t) => t.deadband !== 0)) {
       this.deadbands = new Float64Array(n);
       for (let i = 0; i < n; i++) this.deadbands[i] = tags[i]!.deadband;
@@ -54,6 +57,10 @@ export class TagSlots {
   slotOf(name: string): number {
     const i = this.index.get(name);
     return i ?? this.add(name);
+  }
+
+  keyJson(i: number): string {
+    return (this.keys[i] ??= JSON.stringify(this.names[i]) + ':');
   }
 
   indexOf(name: string): number | undefined {
@@ -92,6 +99,7 @@ export class TagSlots {
     this.index.set(name, i);
     this.other.push(undefined);
     this.latest.push(undefined);
+    this.keys.push(undefined);
     if (i >= this.flags.length) {
       const cap = Math.max(8, i * 2);
       this.order = grow(this.order, new Int32Array(cap));

@@ -1,7 +1,7 @@
 // Property: the change filter with its per-tag state in arrays gives exactly the reports the former
 // Map-based filter gave (with the gateway's NaN/Infinity → bad step), key order included, and its
 // last-read state is exactly the former live view — for numbers with deadbands, int64 values beyond
-// 2^53 (exact decimal strings), strings, booleans, failed reads, reads in any key order, names the
+// 2^53 (exact decimal strings), strings, booleans, the values' JSON text rendered in the same pass, failed reads, reads in any key order, names the
 // config does not have, resets and periodic full reports.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -40,7 +40,7 @@ function valueOf(kind: Kind): fc.Arbitrary<TagValue> {
         fc.constantFrom('9223372036854775807', '9223372036854775806', '18446744073709551615'),
       );
     case 'string':
-      return fc.constantFrom('', 'PLC', 'PLC-01', 'x');
+      return fc.constantFrom('', 'PLC', 'PLC-01', 'x', 'a "quoted" \\ line\n', '€ \u0001');
     case 'bool':
       return fc.boolean();
   }
@@ -74,7 +74,8 @@ function stepArb(names: string[], kinds: Kind[]) {
       names.map((_, i) => i),
       { minLength: names.length, maxLength: names.length },
     ),
-    stranger: fc.option(fc.constantFrom<TagValue>(1, 'z'), { freq: 10 }),
+    stranger: fc.option(fc.constantFrom<TagValue>(1, 'z', NaN), { freq: 10 }),
+    strangerName: fc.constantFrom('not-configured', 'not "configured"', '3'),
     dtMs: fc.constantFrom(10, 100, 400),
   });
   return fc.oneof({ arbitrary: read, weight: 20 }, { arbitrary: fc.constant('reset'), weight: 1 });
@@ -114,10 +115,12 @@ test(
               if (c.v !== undefined) values[names[i]!] = c.v;
               if (c.e !== undefined) errors[names[i]!] = c.e;
             }
-            if (step.stranger !== null) values['not-configured'] = step.stranger;
+            if (step.stranger !== null) values[step.strangerName] = step.stranger;
             const want = ref.apply({ values: { ...values }, errors }, now);
             const got = filter.apply({ values, errors }, now);
             assert.deepStrictEqual(got, want, `step ${k}`);
+            if (got)
+              assert.equal(filter.lastValuesJson, JSON.stringify(got.values), 'values JSON text');
             if (got && want) {
               assert.deepStrictEqual(
                 Object.keys(got.values),
