@@ -95,7 +95,7 @@ export class ChangeFilter {
     let out: Record<string, TagValue> | undefined;
     let reported = 0;
     let pos = 0;
-    let json = '{';
+    let json = '';
     for (const name in vals) {
       let i = s.order[pos]!;
       if (s.names[i] !== name) {
@@ -132,13 +132,15 @@ export class ChangeFilter {
       if (publish) {
         if (out !== undefined) out[name] = value;
         const text = jsonValue(value);
-        if (text !== undefined) json += (json.length > 1 ? ',' : '') + s.keyJson(i) + text;
+        // One string and two concatenations per value: the key carries its comma, cut off once.
+        if (text !== undefined)
+          json = json === '' ? s.keyJson(i).slice(1) + text : json + s.keyJson(i) + text;
       } else if (out === undefined) out = this.copyHead(s, vals, pos - 1);
     }
     this.lastValueCount = pos;
     if (full) this.lastFullMs = nowMs;
     if (reported === 0 && quality === undefined) return undefined;
-    this.lastValuesJson = json + '}';
+    this.lastValuesJson = '{' + json + '}';
     return { values: out ?? vals, quality: quality ?? {}, full };
   }
 

@@ -32,7 +32,7 @@ export class TagSlots {
   latest: (TagValue | undefined)[];
   /** 1 while the tag's last read failed. */
   latestBad: Uint8Array;
-  /** `"name":` per slot, made on first use (JSON.stringify escapes a name a read brought). */
+  /** `,"name":` per slot, made on first use (JSON.stringify escapes a name a read brought). */
   private readonly keys: (string | undefined)[];
 
   constructor(tags: readonly TagConfig[]) {
@@ -60,7 +60,7 @@ export class TagSlots {
   }
 
   keyJson(i: number): string {
-    return (this.keys[i] ??= JSON.stringify(this.names[i]) + ':');
+    return (this.keys[i] ??= ',' + JSON.stringify(this.names[i]) + ':');
   }
 
   indexOf(name: string): number | undefined {
