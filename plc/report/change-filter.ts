@@ -140,7 +140,12 @@ export class ChangeFilter {
     this.lastValueCount = pos;
     if (full) this.lastFullMs = nowMs;
     if (reported === 0 && quality === undefined) return undefined;
-    this.lastValuesJson = '{' + json + '}';
+    const text = '{' + json + '}';
+    // Made flat now (reading a character makes V8 flatten a concatenated string): the text lives
+    // until the outbox's group commit writes it, and a tree of two strings per value that survives
+    // a young-generation GC is copied string by string; one flat string is one object.
+    text.charCodeAt(0);
+    this.lastValuesJson = text;
     return { values: out ?? vals, quality: quality ?? {}, full };
   }
 
