@@ -176,3 +176,28 @@ test('deadbands: numbers in the arrays keep exact int64 values and compare strin
     },
   );
 });
+
+test('a filter that replaces another (config change) takes over the last values read of the tags that stay', () => {
+  const old = new ChangeFilter(
+    [tagOf('a', 'float', 0), tagOf('b', 'string', 0), tagOf('gone', 'bool', 0)],
+    {
+      fullReportMs: 0,
+    },
+  );
+  old.apply({ values: { a: 1.5, b: 'x', gone: true }, errors: {} }, 0);
+  old.apply({ values: { a: 2.5, gone: false }, errors: { b: 'timeout' } }, 1);
+  const next = new ChangeFilter(
+    [tagOf('b', 'string', 0), tagOf('a', 'float', 0.5), tagOf('new', 'float', 0)],
+    {
+      fullReportMs: 0,
+    },
+  );
+  next.adoptLatest([old]);
+  const values: Record<string, TagValue> = {};
+  const quality: Record<string, 'bad'> = {};
+  next.latest(values, quality);
+  assert.deepStrictEqual(values, { b: 'x', a: 2.5 });
+  assert.deepStrictEqual(quality, { b: 'bad' });
+  // What was reported is not taken over: the new filter's first read is a full report.
+  assert.equal(next.apply({ values: { a: 2.5, b: 'x', new: 1 }, errors: {} }, 2)?.full, true);
+});
