@@ -133,6 +133,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       resubscribe: false,
       queueQoSZero: false,
       keepalive: w.keepaliveSeconds,
+      // Documented mqtt.js options that take per-packet work off the replay (docs/PERFORMANCE.md,
+      // "hot path, third pass"): the keep-alive timer is not re-armed on every PUBACK (a PINGREQ then
+      // goes out once per keep-alive period even while data flows: a few bytes), and mqtt.js's debug
+      // logging, which costs a call and an enabled-check per packet, is off unless DEBUG asks for it.
+      reschedulePings: false,
+      ...(!/mqttjs/.test(process.env.DEBUG ?? '') && { log: () => {} }),
       connectTimeout: w.connectTimeoutMs,
       will: {
         qos: 1,

@@ -6,6 +6,9 @@ import type { Outbox, OutboxEntry } from '../outbox/outbox.js';
 import type { Rendered } from './link-format.js';
 import { publishBatch, type BatchPublish } from './publish-batch.js';
 
+/** MQTT 5 properties of a gzip-compressed data message (read-only, shared by every such message). */
+const GZIP = Object.freeze({ contentType: 'application/gzip' });
+
 export interface DataPumpOptions {
   outbox: Outbox;
   topicFor: (plc: string) => string;
@@ -94,9 +97,9 @@ export class DataPump {
     // QoS 1: the whole refill in one socket write (publish-batch.ts); QoS 0 through publish().
     const batch: BatchPublish[] = [];
     for (const e of outbox.take(room)) {
-      const opts: Parameters<MqttClient['publish']>[2] = { qos };
       let topic: string;
       let payload: Buffer;
+      let properties: BatchPublish['properties'];
       if (render) {
         const r = render(e);
         if (!r) {
@@ -104,18 +107,24 @@ export class DataPump {
           skipped++;
           continue;
         }
-        if (protocolVersion === 5 && r.properties) opts.properties = r.properties;
+        if (protocolVersion === 5 && r.properties) properties = r.properties;
         topic = r.topic;
         payload = r.payload;
       } else {
-        if (protocolVersion === 5 && e.flags & FLAG_GZIP)
-          opts.properties = { contentType: 'application/gzip' };
+        if (protocolVersion === 5 && e.flags & FLAG_GZIP) properties = GZIP;
         topic = topicFor(e.key);
         payload = e.payload;
       }
       const cb = (err?: Error) => this.done(gen, e, err);
-      if (qos === 1) batch.push({ topic, payload, properties: opts.properties, cb });
-      else client.publish(topic, payload, opts, cb);
+      if (qos === 1) batch.push({ topic, payload, properties, cb });
+      // publish() may adjust the properties it is given: its own copy.
+      else
+        client.publish(
+          topic,
+          payload,
+          properties ? { qos, properties: { ...properties } } : { qos },
+          cb,
+        );
     }
     if (batch.length > 0) publishBatch(client, batch);
     if (skipped > 0) this.schedule();

@@ -382,12 +382,14 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   }
 
   /** Entries that left the window as the acknowledged prefix: their disk space may be reclaimed. */
-  private release(done: OutboxEntry[]): void {
+  private release(done: readonly OutboxEntry[]): void {
     for (const e of done) {
       this.unacked.messages--;
       this.unacked.bytes -= e.end - e.offset;
       if (e.segment !== this.ackPos.segment) this.ackedInAckSegment = 0;
-      this.ackPos = { segment: e.segment, offset: e.end };
+      // In place: one object per acknowledged message adds up at replay rates.
+      this.ackPos.segment = e.segment;
+      this.ackPos.offset = e.end;
       this.ackedInAckSegment++;
       this.checkpoints.dirty = true;
     }
