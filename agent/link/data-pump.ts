@@ -58,9 +58,9 @@ export class DataPump {
   private corked: MqttClient['stream'] | undefined;
 
   /**
-   * Hold the socket's writes until the current burst is over: the refills that follow a chunk of
-   * PUBACKs (one per ack) then leave in one write system call instead of one each. mqtt-packet
-   * corks each packet only until the next tick, which splits a burst spread over several acks.
+   * QoS 0 (each message through publish()): hold the socket's writes until the current burst is
+   * over, so the burst leaves in one write system call. mqtt-packet corks each packet only until the
+   * next tick. QoS 1 needs none of it: a refill is one buffer (publish-batch.ts), written as it is.
    */
   private batchWrites(client: MqttClient): void {
     const stream = client.stream as MqttClient['stream'] & {
@@ -81,7 +81,8 @@ export class DataPump {
     if (!client?.connected || this.pumping) return;
     this.pumping = true;
     try {
-      if (this.opts.inflight - this.opts.outbox.inflight > 0) this.batchWrites(client);
+      if (this.opts.qos === 0 && this.opts.inflight - this.opts.outbox.inflight > 0)
+        this.batchWrites(client);
       this.publishSome(client);
     } finally {
       this.pumping = false;
@@ -134,9 +135,11 @@ export class DataPump {
     if (gen !== this.generation || err) return; // a dead connection's callbacks; the entry is re-sent
     this.opts.outbox.ack(e);
     this.opts.onPublished(1);
-    // Refill once half the window is free: the refill then goes out as one batch (one generate loop,
-    // one socket write) instead of one packet per PUBACK. Live data never waits on it: with a
-    // window far from full every ack refills, and 'appended' schedules a pump of its own.
-    if (this.opts.outbox.inflight <= this.opts.inflight / 2) this.pump();
+    // Refill once half the window is free, after the PUBACKs that arrived together are all handled
+    // (mqtt.js handles each in its own tick; the pump runs on the next turn of the loop): the refill
+    // then goes out as one batch and one socket write, instead of one packet per PUBACK. Live data
+    // never waits on it: with a window far from full every ack refills, and 'appended' schedules a
+    // pump of its own.
+    if (this.opts.outbox.inflight <= this.opts.inflight / 2) this.schedule();
   }
 }
