@@ -32,6 +32,7 @@ export class DataPump {
   }
 
   attach(client: MqttClient): void {
+    this.endDrain();
     this.generation++;
     this.opts.outbox.rewind();
     this.client = client;
@@ -40,9 +41,37 @@ export class DataPump {
 
   /** The connection is gone: whatever was in flight is sent again on the next one. */
   detach(): void {
+    this.endDrain();
     this.generation++;
     this.client = undefined;
     this.opts.outbox.rewind();
+  }
+
+  private drained: (() => void) | undefined;
+
+  /**
+   * The link is about to move to another broker: send nothing new on this connection and resolve once
+   * every message in flight on it is acknowledged, or after ms, with how many are still in flight
+   * (those are sent again on the next connection: at-least-once either way, fewer duplicates this way).
+   */
+  drain(ms: number): Promise<number> {
+    this.endDrain();
+    if (!this.client || this.opts.outbox.inflight === 0) return Promise.resolve(0);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => this.endDrain(), ms);
+      this.drained = () => {
+        clearTimeout(t);
+        resolve(this.opts.outbox.inflight);
+      };
+    });
+  }
+
+  private endDrain(): void {
+    const d = this.drained;
+    if (!d) return;
+    this.drained = undefined;
+    d();
+    this.schedule(); // sending resumes (on this connection, or on the next one once attached)
   }
 
   schedule(): void {
@@ -78,7 +107,7 @@ export class DataPump {
 
   private pump(): void {
     const client = this.client;
-    if (!client?.connected || this.pumping) return;
+    if (!client?.connected || this.pumping || this.drained) return;
     this.pumping = true;
     try {
       if (this.opts.qos === 0 && this.opts.inflight - this.opts.outbox.inflight > 0)
@@ -135,6 +164,10 @@ export class DataPump {
     if (gen !== this.generation || err) return; // a dead connection's callbacks; the entry is re-sent
     this.opts.outbox.ack(e);
     this.opts.onPublished(1);
+    if (this.drained) {
+      if (this.opts.outbox.inflight === 0) this.endDrain();
+      return;
+    }
     // Refill once half the window is free, after the PUBACKs that arrived together are all handled
     // (mqtt.js handles each in its own tick; the pump runs on the next turn of the loop): the refill
     // then goes out as one batch and one socket write, instead of one packet per PUBACK. Live data
