@@ -282,6 +282,15 @@ const bench: BenchFn = async (print) => {
       );
     for (const [k, v] of Object.entries(f)) if (typeof v === 'number') figures[`${name}.${k}`] = v;
   }
+  // Raw again after the runs: the same client measured twice in one run shows how much the machine's
+  // load moves the baseline; a ratio is only as good as that spread.
+  const after = await rawBaseline(broker.url, probe);
+  print(
+    `baseline again after the runs: ${after.perS} msg/s, ${after.perCpuS} msg per CPU-second ` +
+      `(${Math.round((after.perCpuS / base.perCpuS) * 100)}% of the first)`,
+  );
+  figures.rawQos1AfterPerS = after.perS;
+  figures.rawQos1AfterPerCpuS = after.perCpuS;
   await broker.stop();
   return figures;
 };
