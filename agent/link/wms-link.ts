@@ -44,6 +44,8 @@ export { INBOUND_DROP_REPORT_MS } from './inbound-subscriptions.js';
 export const CERT_CHECK_INTERVAL_MS = 24 * 3600 * 1000;
 /** stop() waits at most this long for in-flight data and the offline status to be acknowledged. */
 export const STOP_FLUSH_MS = 2000;
+/** Moving back to the primary waits at most this long for the fallback's PUBACKs of data in flight. */
+export const MOVE_DRAIN_MS = 5000;
 
 export class WmsLink extends EventEmitter<WmsLinkEvents> {
   private wms: WmsConfig;
@@ -164,6 +166,10 @@ export class WmsLink extends EventEmitter<WmsLinkEvents> {
       logger: this.log,
       keyPassphrase: this.opts.keyPassphrase,
       pair: () => this.pair,
+      beforeMove: async () => {
+        const left = await this.pump.drain(MOVE_DRAIN_MS);
+        this.log.info({ resent: left }, 'in-flight data acknowledged before the move');
+      },
     });
     this.conn.on('up', (c: MqttClient, url: string) => this.onUp(c, url));
     this.conn.on('down', (err?: Error) => this.onDown(err));
