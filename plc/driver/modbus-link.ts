@@ -22,6 +22,15 @@ export type ModbusRequest =
 
 export type ModbusAnswer = boolean[] | number[] | undefined;
 
+/**
+ * When a reading's first request went out: `sentMs` is 0 until a request carrying this stamp is
+ * handed to the connection (after any wait for a transaction slot or the RTU bus), then Date.now()
+ * of that moment. A poll reading's `ts` comes from it, so queueing never ages the data.
+ */
+export interface SendStamp {
+  sentMs: number;
+}
+
 /** Slack on top of modbus-serial's own timer: the sweep only fails requests it never called back. */
 const GUARD_SLACK_MS = 50;
 /** How often a link looks for requests that outlived their timeout (one timer per link, not per request). */
@@ -69,7 +78,8 @@ export abstract class ModbusLink extends EventEmitter<ModbusLinkEvents> {
     unitId: number,
     req: ModbusRequest,
     timeoutMs: number,
-    _priority?: Priority, // only a shared RTU bus orders requests; a TCP link is used by one PLC
+    _priority?: Priority, // the subclasses order requests (RTU bus queue, TCP transaction slots)
+    stamp?: SendStamp,
   ): Promise<ModbusAnswer> {
     const client = this.client;
     const ctx = () => describeRequest(unitId, req); // built only for an error: this is the hot path
@@ -100,6 +110,8 @@ export abstract class ModbusLink extends EventEmitter<ModbusLinkEvents> {
         }
       };
       client.setTimeout(timeoutMs);
+      if (stamp !== undefined && stamp.sentMs === 0) stamp.sentMs = Date.now();
+      this.beforeSend();
       const raw = client as unknown as RawClient;
       try {
         switch (req.fc) {
@@ -125,6 +137,9 @@ export abstract class ModbusLink extends EventEmitter<ModbusLinkEvents> {
       }
     });
   }
+
+  /** Called right before a request is handed to modbus-serial (TCP corks its socket here). */
+  protected beforeSend(): void {}
 
   /** A request modbus-serial never called back (neither answer nor timeout) fails as a timeout. */
   private sweep(): void {
