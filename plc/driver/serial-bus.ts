@@ -2,7 +2,12 @@
 // The bus sends one request at a time and keeps the line silent for the inter-frame gap between frames.
 import { ModbusRTU } from './modbus-serial.js';
 import { ModbusConnectionError, isModbusTimeoutError } from './errors.js';
-import { ModbusLink, type ModbusAnswer, type ModbusRequest, type SendStamp } from './modbus-link.js';
+import {
+  ModbusLink,
+  type ModbusAnswer,
+  type ModbusRequest,
+  type SendStamp,
+} from './modbus-link.js';
 import { SerialQueue, type Priority } from './serial-queue.js';
 
 export interface SerialSettings {

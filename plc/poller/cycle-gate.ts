@@ -46,12 +46,11 @@ export class CycleGate {
         } catch (e) {
           p = Promise.reject(e);
         }
-        p.then(resolve, reject)
-          .finally(() => {
-            this.active--;
-            this.pump();
-            if (this.active === 0) for (const w of this.idleWaiters.splice(0)) w();
-          });
+        p.then(resolve, reject).finally(() => {
+          this.active--;
+          this.pump();
+          if (this.active === 0) for (const w of this.idleWaiters.splice(0)) w();
+        });
       };
       if (this.active < this.current) start();
       else this.waiters.push({ start, reject });
