@@ -97,7 +97,11 @@ test(
             assert.deepEqual(r.values, { [`g${g}b0`]: 500 + g });
           }
           const ts = rs.map((r) => r.tsMs);
-          assert.deepEqual(ts, [...ts].sort((a, b) => a - b), `group ${g}: readings in order`);
+          assert.deepEqual(
+            ts,
+            [...ts].sort((a, b) => a - b),
+            `group ${g}: readings in order`,
+          );
         }
       }
     } finally {
