@@ -3,7 +3,7 @@
 // state and backoff; this module only reads.
 import type { Logger } from 'pino';
 import type { TagValue } from '../codec/codec.js';
-import { decodeBlock, type ReadBlock } from '../planner/planner.js';
+import { decodeBlockInto, type ReadBlock } from '../planner/planner.js';
 import { errorCode, isLinkFatal, isModbusResponseError } from '../driver/errors.js';
 import type { ModbusLink, SendStamp } from '../driver/modbus-link.js';
 import { readPipelined } from './pipeline.js';
@@ -41,7 +41,8 @@ export async function readGroup(
   blocks: readonly ReadBlock[],
 ): Promise<GroupOutcome | undefined> {
   const stamp: SendStamp = { sentMs: 0 };
-  let values: Record<string, TagValue> = {};
+  // Every block decodes straight into the reading's objects: no object per block, no copying.
+  const values: Record<string, TagValue> = {};
   const errors: Record<string, string> = {};
   let fatal: string | undefined;
   let ok = 0;
@@ -60,11 +61,11 @@ export async function readGroup(
     }
     try {
       const data = pipelined ? await pipelined[bi]! : await host.read(block, stamp);
-      const res = decodeBlock(block, data);
-      // One block (the common case): its result object is the reading's, not copied value by value.
-      if (blocks.length === 1) values = res.values;
-      else Object.assign(values, res.values);
-      for (const name in res.errors) errors[name] = 'bad-response';
+      // A tag the answer cannot give (short, malformed) is `bad-response` on the wire; the detail
+      // is not a reason code.
+      if (decodeBlockInto(block, data, values, errors) > 0)
+        for (const t of block.tags)
+          if (errors[t.name] !== undefined) errors[t.name] = 'bad-response';
       ok++;
     } catch (e) {
       if (!host.isRunning()) return undefined; // stopping: the link was closed under this read
