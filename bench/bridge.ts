@@ -15,6 +15,7 @@ import { rawModbusRate } from '../plc/simulator/raw-rate.js';
 import { cpuSeconds, peakRssMb, percentile } from './proc-stats.js';
 import { decodePayload } from '../agent/sparkplug/payload-codec.js';
 import { MAX_CONFIG_BYTES } from '../platform/config-source.js';
+import { runNodeRedPhase } from './node-red-baseline.js';
 
 class ConfigTooLarge extends Error {
   constructor(phase: string, bytes: number) {
@@ -58,11 +59,12 @@ const pipelineOf = (phase: Phase) =>
   process.env.BENCH_PIPELINE ? Number(process.env.BENCH_PIPELINE) : (phase.pipeline ?? 1);
 
 /**
- * BENCH_BRIDGE_PHASES=light,target,saturation,one-plc,sparkplug,tags-100k (default: all but
- * tags-100k, which takes minutes to start on a loaded machine).
+ * BENCH_BRIDGE_PHASES=light,target,saturation,one-plc,node-red,sparkplug,tags-100k (default: all but
+ * tags-100k, which takes minutes to start on a loaded machine). node-red installs Node-RED into a
+ * git-ignored cache on its first run (bench/node-red-baseline.ts).
  */
 const PHASES = (
-  process.env.BENCH_BRIDGE_PHASES ?? 'light,target,saturation,one-plc,sparkplug'
+  process.env.BENCH_BRIDGE_PHASES ?? 'light,target,saturation,one-plc,node-red,sparkplug'
 ).split(',');
 
 async function runPhase(
@@ -319,6 +321,30 @@ const bench: BenchFn = async (print) => {
         onePlcValuesPerCoreSec: one.valuesPerCoreSec,
         onePlcRssMb: one.rss,
       });
+    }
+    // Node-RED + node-red-contrib-modbus on the one-PLC workload, against the agent's one-PLC phase.
+    if (PHASES.includes('node-red')) {
+      const w = { blocks: 40, registers: 124, intervalMs: 10, seconds: 15 };
+      const nr = await runNodeRedPhase(sims[0]!, broker.url, w, print);
+      if (nr) {
+        Object.assign(out, {
+          nodeRedValuesPerSec: nr.valuesPerSec,
+          nodeRedValuesPerCoreSec: nr.valuesPerCoreSec,
+          nodeRedCpuPct: nr.cpu,
+          nodeRedRssMb: nr.rss,
+        });
+        if (out.onePlcValuesPerSec) {
+          const ratio = out.onePlcValuesPerSec / Math.max(1, nr.valuesPerSec);
+          const perCore = out.onePlcValuesPerCoreSec! / Math.max(1, nr.valuesPerCoreSec);
+          print(
+            `agent / Node-RED, same one-PLC workload: ${ratio.toFixed(1)}× the values/s (target ≥ 5×: ${ratio >= 5 ? 'met' : 'NOT met'}), ${perCore.toFixed(1)}× the values per core-second`,
+          );
+          Object.assign(out, {
+            agentOverNodeRed: Number(ratio.toFixed(2)),
+            agentOverNodeRedPerCore: Number(perCore.toFixed(2)),
+          });
+        }
+      }
     }
     // Memory at scale: 100,000 configured tags (8 PLCs × 12,500 int16, each PLC one group of 100
     // reads of 125 registers) polled every second = 100,000 values/s offered; peak RSS is the figure.

@@ -58,6 +58,8 @@ export interface GatewaySnapshot {
     maxBytes?: number | undefined;
     /** Set while the outbox cannot write (a full disk): readings are being dropped. */
     writeFailure?: { code: string; message: string; since: string } | undefined;
+    /** Set while the outbox's bound costs readings (its policy drops them). */
+    full?: { since: string; policy: string; dropped: number } | undefined;
   };
   /** The retained ota/state payload; null before OTA is attached. */
   ota: OtaStatePayload | null;

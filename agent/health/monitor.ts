@@ -208,6 +208,15 @@ export class HealthMonitor extends EventEmitter<HealthMonitorEvents> {
         value: wf.code,
         message: `${wf.code === 'ENOSPC' || wf.code === 'EDQUOT' ? 'disk full' : 'write failing'} since ${wf.since}: new readings dropped (${snap.outbox.dropped} in total)`,
       });
+    const full = snap.outbox.full;
+    if (full)
+      // CONTRACT §10: the bound is costing readings: failing (503) while it lasts, like a full disk.
+      out.push({
+        name: 'outbox-full',
+        level: 'critical',
+        value: full.policy,
+        message: `outbox at its bound since ${full.since}: ${full.dropped} messages dropped (${full.policy})`,
+      });
     const max = snap.outbox.maxBytes ?? this.opts.outboxMaxBytes;
     if (max && max > 0) {
       const pct = (snap.outbox.bytes / max) * 100;

@@ -152,6 +152,7 @@ export async function startHttpServer(o: HttpServerOptions): Promise<HttpServerH
     m.outboxBytes.set(s.outbox.bytes);
     if (s.outbox.maxBytes) m.outboxMaxBytes.set(s.outbox.maxBytes);
     m.outboxWriteFailing.set(s.outbox.writeFailure ? 1 : 0);
+    m.outboxFull.set(s.outbox.full ? 1 : 0);
     m.wmsConnected.set(s.wms.connected ? 1 : 0);
     for (const p of s.plcs) m.plcConnected.set({ plc: p.id }, p.state === 'connected' ? 1 : 0);
     const h = healthNow();

@@ -13,6 +13,8 @@ export interface HeartbeatOptions {
   connected: () => boolean;
   extras: () => Promise<HeartbeatExtras | undefined> | HeartbeatExtras | undefined;
   outboxStats: () => OutboxStats;
+  /** The policy dropping readings while the outbox's bound costs readings, else undefined. */
+  outboxFull?: () => string | undefined;
   publish: (payload: unknown) => Promise<void>;
 }
 
@@ -37,6 +39,7 @@ export class Heartbeat {
     try {
       const extras = (await this.o.extras()) ?? { plcs: {} };
       const o = this.o.outboxStats();
+      const full = this.o.outboxFull?.();
       await this.o.publish({
         ts: new Date().toISOString(),
         uptime: Math.round(process.uptime()),
@@ -47,6 +50,7 @@ export class Heartbeat {
           bytes: o.bytes,
           dropped: o.dropped,
           ...(o.writeFailure && { writeFailure: o.writeFailure.code }),
+          ...(full && { full }),
         },
         version: this.o.version,
       });

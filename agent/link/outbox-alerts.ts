@@ -1,10 +1,12 @@
 // What the outbox's troubles look like to the WMS: alerts for a full disk or failing writes (and their
 // end), for dropped readings (summarised by the drop reporter), and for a bound the file system cannot
 // hold. The outbox itself only counts and emits; turning that into alerts is the link's job.
+// Drops at the bound are alerted as `outbox-full` (CONTRACT §10) with the policy in `reason`.
 import type { Outbox, WriteFailure } from '../outbox/outbox.js';
 import { outboxCapacity } from '../outbox/capacity.js';
 import type { Logger } from '../../platform/logger.js';
 import { DropReporter, describeDrops, type DropSummary } from './drop-reporter.js';
+import { OutboxFullState, type OutboxFull } from './outbox-full.js';
 
 export type AlertFn = (
   level: 'warning' | 'critical',
@@ -13,21 +15,50 @@ export type AlertFn = (
   extra?: object,
 ) => void;
 
-/** Alert on the outbox's drops and write failures; returns the drop reporter (flushed at stop). */
+export interface OutboxWatch {
+  /** Drop summaries, flushed at stop. */
+  drops: DropReporter;
+  /** Whether the bound is costing readings now (CONTRACT §10). */
+  full: OutboxFullState;
+}
+
+/** Alert on the outbox's drops, its bound and write failures. */
 export function watchOutbox(
   outbox: Outbox,
   alert: AlertFn,
-  on: { failure: (f: WriteFailure) => void; recovered: (f: WriteFailure) => void },
-): DropReporter {
+  on: {
+    failure: (f: WriteFailure) => void;
+    recovered: (f: WriteFailure) => void;
+    full: (s: OutboxFull | undefined) => void;
+  },
+): OutboxWatch {
   const drops = new DropReporter((s: DropSummary) => {
     const total = outbox.stats().dropped;
-    alert('critical', `outbox.${s.reason}`, describeDrops(s, total), {
+    const bound = s.reason === 'drop-oldest' || s.reason === 'reject-new';
+    alert('critical', bound ? 'outbox-full' : `outbox.${s.reason}`, describeDrops(s, total), {
+      ...(bound && { reason: s.reason }),
       dropped: s.messages,
       droppedTotal: total,
       plcs: s.keys,
     });
   });
-  outbox.on('dropped', (e) => drops.add(e));
+  const full = new OutboxFullState({
+    messages: () => outbox.stats().messages,
+    started: (s) => on.full(s),
+    ended: (s, lastDropAt) => {
+      alert(
+        'warning',
+        'outbox-ok',
+        `outbox below its bound again: ${s.dropped} messages dropped by ${s.policy} since ${s.since}`,
+        { since: s.since, lastDrop: lastDropAt.toISOString(), dropped: s.dropped },
+      );
+      on.full(undefined);
+    },
+  });
+  outbox.on('dropped', (e) => {
+    full.onDrop(e);
+    drops.add(e);
+  });
   outbox.on('write-failure', (f: WriteFailure) => {
     const full = f.code === 'ENOSPC' || f.code === 'EDQUOT';
     alert(
@@ -46,7 +77,7 @@ export function watchOutbox(
     });
     on.recovered(f);
   });
-  return drops;
+  return { drops, full };
 }
 
 /** An outbox bound the file system cannot hold is reported at start (and on reconfigure). */

@@ -2,6 +2,7 @@
 // file so wms-link.ts keeps to the link itself.
 import type { WriteFailure } from '../outbox/outbox.js';
 import type { Alert } from './wms-link-types.js';
+import type { OutboxFull } from './outbox-full.js';
 import type { PeerView } from './wms-peer.js';
 
 export type WmsLinkEvents = {
@@ -16,6 +17,8 @@ export type WmsLinkEvents = {
   peer: [peer: PeerView];
   'outbox-write-failure': [failure: WriteFailure];
   'outbox-write-recovered': [failure: WriteFailure];
+  /** The outbox's bound started costing readings (a state), or stopped (undefined). CONTRACT §10. */
+  'outbox-full': [state: OutboxFull | undefined];
   /** A message on one of our subscribed topics (sub: the topic below the tenant prefix). */
   message: [sub: string, payload: Buffer, meta: { topic: string }];
 };

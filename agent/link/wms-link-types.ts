@@ -6,6 +6,7 @@ import type { GatewayConfig } from '../config/schema.js';
 import type { Logger } from '../../platform/logger.js';
 import type { WriteFailure } from '../outbox/outbox.js';
 import type { InboundQueueStats } from './inbound-queue.js';
+import type { OutboxFull } from './outbox-full.js';
 import type { ClientPair } from './tls-material.js';
 import type { AckCounters } from './wms-ack.js';
 import type { PeerView } from './wms-peer.js';
@@ -57,6 +58,8 @@ export interface WmsLinkStats {
     oldestTs?: string;
     /** Set while the outbox cannot write (a full disk): new readings are dropped and counted. */
     writeFailure?: WriteFailure;
+    /** Set while the outbox's bound costs readings (its policy drops them): CONTRACT §10. */
+    full?: OutboxFull;
   };
   /** Per inbound topic: messages received and dropped because its queue was full. */
   inbound: Record<string, InboundQueueStats>;

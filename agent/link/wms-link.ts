@@ -11,7 +11,6 @@ import { Outbox, type WriteFailure } from '../outbox/outbox.js';
 import { FLAG_GZIP } from '../outbox/record.js';
 import { Connection, connectionKey } from './connection.js';
 import { DataPump } from './data-pump.js';
-import type { DropReporter } from './drop-reporter.js';
 import { failureKey } from './link-errors.js';
 import { AttemptAlerts } from './attempt-alerts.js';
 import { checkClientCertificate } from './cert-check.js';
@@ -27,7 +26,7 @@ import type {
   WmsLinkStats,
 } from './wms-link-types.js';
 import { InboundSubscriptions } from './inbound-subscriptions.js';
-import { checkOutboxCapacity, watchOutbox } from './outbox-alerts.js';
+import { checkOutboxCapacity, watchOutbox, type OutboxWatch } from './outbox-alerts.js';
 import { Heartbeat } from './heartbeat.js';
 import { StatePublisher } from './state-publisher.js';
 
@@ -53,7 +52,7 @@ export class WmsLink extends EventEmitter<WmsLinkEvents> {
   private outbox!: Outbox;
   private conn!: Connection;
   private pump!: DataPump;
-  private drops!: DropReporter;
+  private outboxWatch!: OutboxWatch;
   private inbound: InboundSubscriptions;
   private heartbeat: Heartbeat;
   private state: StatePublisher;
@@ -102,6 +101,7 @@ export class WmsLink extends EventEmitter<WmsLinkEvents> {
       connected: () => !!this.client?.connected,
       extras: () => this.opts.heartbeat?.(),
       outboxStats: () => this.outbox.stats(),
+      outboxFull: () => this.outboxWatch?.full.state?.policy,
       publish: (payload) => this.publishEvent('heartbeat', payload),
     });
   }
@@ -128,9 +128,10 @@ export class WmsLink extends EventEmitter<WmsLinkEvents> {
     });
     this.outbox.open();
     this.checkCapacity();
-    this.drops = watchOutbox(this.outbox, (...a) => void this.alert(...a), {
+    this.outboxWatch = watchOutbox(this.outbox, (...a) => void this.alert(...a), {
       failure: (f: WriteFailure) => this.emit('outbox-write-failure', f),
       recovered: (f: WriteFailure) => this.emit('outbox-write-recovered', f),
+      full: (s) => this.emit('outbox-full', s),
     });
     this.pump = new DataPump({
       outbox: this.outbox,
@@ -182,7 +183,8 @@ export class WmsLink extends EventEmitter<WmsLinkEvents> {
     this.heartbeat.stop();
     clearInterval(this.certTimer);
     this.talk.stop();
-    this.drops.flush();
+    this.outboxWatch.drops.flush();
+    this.outboxWatch.full.stop();
     const client = this.client;
     if (client?.connected) {
       const deadline = Date.now() + STOP_FLUSH_MS;
@@ -321,6 +323,8 @@ export class WmsLink extends EventEmitter<WmsLinkEvents> {
     };
     if (o?.oldestTs) s.outbox.oldestTs = o.oldestTs;
     if (o?.writeFailure) s.outbox.writeFailure = o.writeFailure;
+    const full = this.outboxWatch?.full.state;
+    if (full) s.outbox.full = { ...full };
     if (this.client && this.conn.url) s.url = this.conn.url;
     if (this.since) s.since = this.since.toISOString();
     return s;

@@ -91,6 +91,11 @@ export function createMetrics(opts: MetricsOptions = {}) {
       help: '1 while the outbox cannot write (a full file system): new readings are dropped',
       registers,
     }),
+    outboxFull: new Gauge({
+      name: `${p}outbox_full`,
+      help: '1 while the outbox is at its bound and its policy drops readings (CONTRACT §10)',
+      registers,
+    }),
     wmsConnected: new Gauge({
       name: `${p}wms_connected`,
       help: '1 when the broker link is up',

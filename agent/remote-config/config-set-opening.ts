@@ -25,7 +25,7 @@ export async function openConfigSet(
     // Cheap first: a kid no config key has is refused before the 1 MB shape check and any hashing
     // (a flood of junk JWS). A revoked kid goes on, to be refused by name.
     const kid = header.kid;
-    if (typeof kid !== 'string' || (!trust.resolverFor('config').get(kid) && !trust.isRevoked(kid)))
+    if (typeof kid !== 'string' || (!trust.isRevoked(kid) && !trust.resolverFor('config').get(kid)))
       throw new RejectedError(
         'unknown-key',
         typeof kid === 'string' ? kid : undefined,

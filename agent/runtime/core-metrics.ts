@@ -60,6 +60,7 @@ export function feedCoreMetrics(
     metrics.outboxBytes.set(s.outbox.bytes);
     metrics.outboxMaxBytes.set(gateway.currentConfig.wms.outbox.maxBytes);
     metrics.outboxWriteFailing.set(s.outbox.writeFailure ? 1 : 0);
+    metrics.outboxFull.set(s.outbox.full ? 1 : 0);
     if (s.outbox.dropped > lastDropped) metrics.outboxDropped.inc(s.outbox.dropped - lastDropped);
     lastDropped = s.outbox.dropped;
     if (s.published > lastPublished)

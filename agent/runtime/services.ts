@@ -120,7 +120,7 @@ export async function startServices(ctx: {
     outboxMaxBytes: cfg.wms.outbox.maxBytes,
   });
   health.start();
-  // A full disk, or the WMS going silent (or coming back), is felt at once on /health, not at the
+  // A full disk or outbox, or the WMS going silent (or coming back), is felt at once on /health, not at the
   // next sampling period.
   const recheck = () =>
     void health
@@ -128,6 +128,7 @@ export async function startServices(ctx: {
       .catch((e: Error) => logger.warn({ err: e.message }, 'health re-check failed'));
   gateway.link.on('outbox-write-failure', recheck);
   gateway.link.on('outbox-write-recovered', recheck);
+  gateway.link.on('outbox-full', recheck);
   gateway.link.on('peer', recheck);
   // Set once maintenance is attached below; the heartbeat may tick before.
   let windowNow: () => { state: string; start: string; end: string } | null = () => null;
@@ -264,6 +265,7 @@ export async function startServices(ctx: {
       health.stop();
       gateway.link.off('outbox-write-failure', recheck);
       gateway.link.off('outbox-write-recovered', recheck);
+      gateway.link.off('outbox-full', recheck);
       await ota.stop();
       await identity.stop();
       await commands.stop();

@@ -107,10 +107,16 @@ export class TrustAuthority {
     return new Set([...this.local.commands.kids(), ...this.local.ota.kids()]);
   }
 
-  /** The keys that may verify a document for this role (the verifier's key lookup). */
+  /**
+   * The keys that may verify a document for this role (the verifier's key lookup). A revoked kid throws
+   * SignatureError revoked-key: a policy that revokes a key usually drops its public key too, and the
+   * refusal must still say revoked (CONTRACT §6), not unknown, wherever the lookup is used (OTA manifests).
+   */
   resolverFor(role: Role, allowRoot = false): KeyResolver {
     return {
       get: (kid: string): PinnedKey | undefined => {
+        if (this.revoked.has(kid))
+          throw new SignatureError('revoked-key', kid, `key ${kid} is revoked by trust policy`);
         const local = this.localFor(role, kid);
         if (local) return local;
         const d = this.delegated.get(kid);

@@ -16,7 +16,8 @@ import { parseOffer } from './offer.js';
 import type { KeyResolver } from '../../platform/signature/key-ring.js';
 import { checkSource } from './source-policy.js';
 import { verifyManifest } from '../bundle/signing.js';
-import { RESTING_PHASES, waitsForWindow } from '../device/states.js';
+import { waitsForWindow } from '../device/states.js';
+import { OfferRefusals } from './offer-refusals.js';
 import { statePayload, type OtaStatePayload } from './state-payload.js';
 
 export type { OtaStatePayload };
@@ -60,24 +61,13 @@ export interface OtaAgentOptions {
 
 /** Offers past screening waiting for or running an update; more are refused busy (in memory). */
 export const MAX_PENDING_OFFERS = 2;
-/** ota/state is re-published for refused unverified offers at most this often. */
-export const REFUSAL_PUBLISH_MS = 1000;
-
-interface Refusal {
-  reason: string;
-  message: string;
-  ts: string;
-}
+export { REFUSAL_PUBLISH_MS } from './offer-refusals.js';
 
 export class OtaAgent {
   private queue: Promise<unknown> = Promise.resolve();
   private pending = 0;
-  /** Offers refused before any lock or disk write (unreadable, unsigned source, bad signature, busy). */
-  refusedOffers = 0;
-  private lastRefusal: Refusal | undefined;
+  private readonly refusals: OfferRefusals;
   private lastPayload: OtaStatePayload | undefined;
-  private lastRefusalPublish = 0;
-  private refusalTimer: NodeJS.Timeout | undefined;
   private timer: NodeJS.Timeout | undefined;
   private watch: NodeJS.Timeout | undefined;
   private readonly factory: string;
@@ -91,6 +81,12 @@ export class OtaAgent {
 
   constructor(private readonly o: OtaAgentOptions) {
     this.factory = o.factoryDir ?? defaultFactory();
+    this.refusals = new OfferRefusals(o.logger, () => {
+      const last = this.lastPayload;
+      // The cached payload: re-reading state.json for every junk offer is what stalled polling.
+      if (last) this.emitState(this.refusals.apply({ ...last, ts: new Date().toISOString() }));
+      else this.publish();
+    });
     const c = o.config;
     if (o.applyPlcMap)
       this.maps = new PlcMapDeployment(() => this.ctx(), {
@@ -143,7 +139,7 @@ export class OtaAgent {
 
   stop(): void {
     clearInterval(this.timer);
-    clearTimeout(this.refusalTimer);
+    this.refusals.stop();
     clearInterval(this.watch);
     process.off('disconnect', this.onDisconnect);
   }
@@ -156,7 +152,7 @@ export class OtaAgent {
   }
 
   state(): OtaStatePayload {
-    return this.withRefusal(statePayload(this.readState(), imageVersion(this.factory)));
+    return this.refusals.apply(statePayload(this.readState(), imageVersion(this.factory)));
   }
 
   /** An `ota/offer` payload; resolves when it was refused or its update ended. Never throws. */
@@ -177,12 +173,14 @@ export class OtaAgent {
     const screened = this.screen(payload).then(
       (source) => {
         if (this.pending >= MAX_PENDING_OFFERS) {
-          this.refuse(new OtaRefusal('busy', 'an update is in progress and another one waits'));
+          this.refusals.refuse(
+            new OtaRefusal('busy', 'an update is in progress and another one waits'),
+          );
           handOn(Promise.resolve());
           return;
         }
         this.pending++;
-        this.lastRefusal = undefined;
+        this.refusals.clear();
         handOn(
           this.serial(() => this.run(source))
             .then(() => undefined)
@@ -190,7 +188,7 @@ export class OtaAgent {
         );
       },
       (e: unknown) => {
-        this.refuse(e);
+        this.refusals.refuse(e);
         handOn(Promise.resolve());
       },
     );
@@ -209,42 +207,6 @@ export class OtaAgent {
       });
     else if ('url' in source) checkSource(source.url, c.sources ?? []);
     return source;
-  }
-
-  private refuse(e: unknown): void {
-    this.refusedOffers++;
-    const reason = isOtaRefusal(e) ? e.reason : 'bad-offer';
-    const message = e instanceof Error ? e.message : String(e);
-    this.lastRefusal = { reason, message, ts: new Date().toISOString() };
-    if (this.refusedOffers === 1 || this.refusedOffers % 100 === 0)
-      this.o.logger.warn(
-        { reason, refusedOffers: this.refusedOffers },
-        `ota offer refused: ${message}`,
-      );
-    if (this.refusalTimer) return;
-    const wait = Math.max(0, this.lastRefusalPublish + REFUSAL_PUBLISH_MS - Date.now());
-    const go = () => {
-      this.refusalTimer = undefined;
-      this.lastRefusalPublish = Date.now();
-      const last = this.lastPayload;
-      // The cached payload: re-reading state.json for every junk offer is what stalled polling.
-      if (last) this.emitState(this.withRefusal({ ...last, ts: new Date().toISOString() }));
-      else this.publish();
-    };
-    if (wait === 0) go();
-    else {
-      this.refusalTimer = setTimeout(go, wait);
-      this.refusalTimer.unref();
-    }
-  }
-
-  /** The last screening refusal shows as the error while no update ran after it. */
-  private withRefusal(p: OtaStatePayload): OtaStatePayload {
-    const r = this.lastRefusal;
-    if (!r || !RESTING_PHASES.includes(p.phase)) return p;
-    const lastMove = p.history.at(-1)?.ts ?? '';
-    if (lastMove > r.ts) return p;
-    return { ...p, error: { reason: r.reason, message: r.message } };
   }
 
   /** A local trigger (file or URL). Resolves with the resulting state. */
@@ -384,7 +346,7 @@ export class OtaAgent {
       this.published = this.signature(st);
       const p = statePayload(st, imageVersion(this.factory));
       this.lastPayload = p;
-      this.emitState(this.withRefusal(p));
+      this.emitState(this.refusals.apply(p));
     } catch (e) {
       this.o.logger.warn({ err: (e as Error).message }, 'ota state publish failed');
     }

@@ -2,40 +2,17 @@
 // bundle is applied and committed, and after kill -9 of the launcher and a restart the gateway polls
 // the new map (not the config's); kill -9 of the launcher in every phase of a map deployment leaves a
 // consistent phase and the next offer is taken.
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { tmpDir } from '../helpers/tmp.js';
-import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
-import { startSimulator } from '../../plc/simulator/simulator.js';
-import { generateSigningKey, type KeyPair } from '../../ota/bundle/signing.js';
 import { packFull } from '../../ota/bundle/pack.js';
-import {
-  buildImage,
-  packOptions,
-  plc,
-  runImageCli,
-  serveDir,
-  startGateway,
-  watchGateway,
-  writeGatewayConfig,
-  type Gateway,
-  type Watch,
-} from './ota-image.js';
+import { plc, runImageCli } from './ota-image.js';
+import { otaRig } from './ota-rig.js';
 
-const tmp = tmpDir('e2e-map-');
-let image: string;
-let keys: KeyPair;
-let broker: Broker;
-let sims: Array<Awaited<ReturnType<typeof startSimulator>>>;
-let http: Awaited<ReturnType<typeof serveDir>>;
-let watch: Watch;
-let gw: Gateway | undefined;
-const bundles = join(tmp.path, 'bundles');
-const dataDir = join(tmp.path, 'data');
-const config = join(tmp.path, 'gateway.yaml');
+const rig = otaRig({ tmpPrefix: 'e2e-map-', kid: 'maps-1', sims: 2 });
+const { bundles, dataDir } = rig;
 
 type State = {
   phase: string;
@@ -46,90 +23,51 @@ type State = {
 
 /** A signed map bundle whose one PLC (id `plcId`) is the second simulator. */
 async function mapBundle(version: string, counter: number, plcId: string): Promise<string> {
-  const dir = join(tmp.path, `map-${version}`);
+  const dir = join(rig.dir, `map-${version}`);
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'plcs.yaml'), stringify({ plcs: [plc(plcId, sims[1]!.port)] }));
+  writeFileSync(join(dir, 'plcs.yaml'), stringify({ plcs: [plc(plcId, rig.sims[1]!.port)] }));
   const r = await packFull(
     dir,
-    packOptions(keys.privateJwk, {
+    rig.opts({
       name: 'plant-map',
       version,
       counter,
       target: 'plc-map',
-      url: http.url(`map-${version}.bundle`),
+      url: rig.http.url(`map-${version}.bundle`),
     }),
     join(bundles, `map-${version}.bundle`),
   );
   return r.jws;
 }
 
-/** The newest ota/state published since `t`. */
-const stateSince = (t: number) =>
-  watch
-    .all('ota/state')
-    .filter((m) => m.at >= t)
-    .at(-1)?.msg as State | undefined;
 const dataSince = (t: number, plcId: string) =>
-  watch.all(`plc/${plcId}/data`).some((m) => m.at >= t);
-
-async function restart(env: NodeJS.ProcessEnv = {}): Promise<Gateway> {
-  await gw?.kill9();
-  gw = startGateway(image, config, dataDir, env);
-  return gw;
-}
-
-before(
-  async () => {
-    mkdirSync(bundles, { recursive: true });
-    [image, keys, broker, sims, http] = await Promise.all([
-      buildImage(),
-      generateSigningKey('EdDSA', 'maps-1'),
-      startMosquitto(),
-      Promise.all([startSimulator({ port: 0 }), startSimulator({ port: 0 })]),
-      serveDir(bundles),
-    ]);
-    watch = await watchGateway(broker.url);
-    writeGatewayConfig(config, {
-      broker: broker.url,
-      plcPort: sims[0]!.port,
-      otaKey: keys.publicJwk,
-    });
-  },
-  { timeout: 900_000 },
-);
-
-after(async () => {
-  await gw?.stop();
-  await watch?.close();
-  await http?.close();
-  for (const s of sims ?? []) await s.close();
-  await broker?.stop();
-  tmp.cleanup();
-});
+  rig.watch.all(`plc/${plcId}/data`).some((m) => m.at >= t);
 
 test(
   'a PLC-map bundle is applied, committed, and still in force after kill -9 of the launcher and a restart',
   { timeout: 240_000 },
   async () => {
-    const g = await restart();
-    await watch.until('the config map polled', () => dataSince(g.startedAt, 'plc-0'));
+    const g = await rig.restart();
+    await rig.watch.until('the config map polled', () => dataSince(g.startedAt, 'plc-0'));
     const offeredAt = Date.now();
-    await watch.offer(await mapBundle('1.0.0', 1, 'line-1'));
-    await watch.until('map 1.0.0 committed', () => {
-      const s = stateSince(offeredAt);
+    await rig.watch.offer(await mapBundle('1.0.0', 1, 'line-1'));
+    await rig.watch.until('map 1.0.0 committed', () => {
+      const s = rig.stateSince<State>(offeredAt);
       return s?.phase === 'Committed' && s.plcMap?.version === '1.0.0';
     });
-    await watch.until('the new map polled', () => dataSince(offeredAt, 'line-1'));
+    await rig.watch.until('the new map polled', () => dataSince(offeredAt, 'line-1'));
 
-    const again = await restart();
-    await watch.until('the committed map polled after the restart', () =>
+    const again = await rig.restart();
+    await rig.watch.until('the committed map polled after the restart', () =>
       dataSince(again.startedAt, 'line-1'),
     );
-    const s = await watch.until('ota/state after the restart', () => stateSince(again.startedAt));
+    const s = await rig.watch.until('ota/state after the restart', () =>
+      rig.stateSince<State>(again.startedAt),
+    );
     assert.equal(s.phase, 'Committed');
     assert.equal(s.plcMap?.version, '1.0.0');
     const settled = Date.now() + 1500; // polls of the old map that were in flight at start are over
-    await watch.until('a second of polling', () => Date.now() > settled + 1000);
+    await rig.watch.until('a second of polling', () => Date.now() > settled + 1000);
     assert.ok(!dataSince(settled, 'plc-0'), 'the config map is not polled any more');
   },
 );
@@ -142,8 +80,10 @@ test(
     const m2 = await mapBundle('1.1.0', 2, 'line-2');
     let prev: string | undefined;
     for (const phase of ['Downloading', 'Verifying', 'Installing', 'Switching']) {
-      const g = await restart({ WMS_GATEWAY_OTA_HOLD: phase });
-      const s = await watch.until('ota/state after the restart', () => stateSince(g.startedAt));
+      const g = await rig.restart({ WMS_GATEWAY_OTA_HOLD: phase });
+      const s = await rig.watch.until('ota/state after the restart', () =>
+        rig.stateSince<State>(g.startedAt),
+      );
       if (prev) {
         assert.equal(s.phase, 'Failed', prev);
         assert.equal(s.error?.reason, 'interrupted', prev);
@@ -151,34 +91,34 @@ test(
         assert.equal(s.history.at(-1)?.from, prev);
         t.diagnostic(`kill -9 in ${prev}: Failed (interrupted), map 1.0.0 in force`);
       }
-      await watch.offer(m2);
+      await rig.watch.offer(m2);
       await g.waitOutput(new RegExp(`holding in ${phase}`));
       prev = phase;
     }
     // Killed in Switching: the restarted agent puts the candidate in force and commits it.
-    let g = await restart({ WMS_GATEWAY_OTA_HOLD: 'Probation' });
-    await watch.until('map 1.1.0 committed after kill -9 in Switching', () => {
-      const s = stateSince(g.startedAt);
+    let g = await rig.restart({ WMS_GATEWAY_OTA_HOLD: 'Probation' });
+    await rig.watch.until('map 1.1.0 committed after kill -9 in Switching', () => {
+      const s = rig.stateSince<State>(g.startedAt);
       return s?.phase === 'Committed' && s.plcMap?.version === '1.1.0';
     });
-    await watch.until('map 1.1.0 polled', () => dataSince(g.startedAt, 'line-2'));
+    await rig.watch.until('map 1.1.0 polled', () => dataSince(g.startedAt, 'line-2'));
     // Killed in Probation: probation starts again with the candidate, then it is committed.
-    await watch.offer(await mapBundle('1.2.0', 3, 'line-3'));
+    await rig.watch.offer(await mapBundle('1.2.0', 3, 'line-3'));
     await g.waitOutput(/holding in Probation/);
-    g = await restart({ WMS_GATEWAY_OTA_HOLD: 'RollingBack' });
-    await watch.until('map 1.2.0 committed after kill -9 in Probation', () => {
-      const s = stateSince(g.startedAt);
+    g = await rig.restart({ WMS_GATEWAY_OTA_HOLD: 'RollingBack' });
+    await rig.watch.until('map 1.2.0 committed after kill -9 in Probation', () => {
+      const s = rig.stateSince<State>(g.startedAt);
       return s?.phase === 'Committed' && s.plcMap?.version === '1.2.0';
     });
-    await watch.until('map 1.2.0 polled', () => dataSince(g.startedAt, 'line-3'));
+    await rig.watch.until('map 1.2.0 polled', () => dataSince(g.startedAt, 'line-3'));
     // `ota rollback` in a map deployment rolls the map back; killed in RollingBack, it is finished.
-    const rb = await runImageCli(image, ['ota', 'rollback', '--data-dir', dataDir]);
+    const rb = await runImageCli(rig.image, ['ota', 'rollback', '--data-dir', dataDir]);
     assert.equal(rb.code, 0, rb.stderr);
     assert.match(rb.stdout, /PLC map/);
     await g.waitOutput(/holding in RollingBack/);
-    g = await restart();
-    const s = await watch.until('rolled back to map 1.1.0', () => {
-      const x = stateSince(g.startedAt);
+    g = await rig.restart();
+    const s = await rig.watch.until('rolled back to map 1.1.0', () => {
+      const x = rig.stateSince<State>(g.startedAt);
       return x?.phase === 'Failed' && x;
     });
     assert.equal(s.error?.reason, 'manual');
@@ -187,17 +127,17 @@ test(
       '1.1.0',
       'the map before the rolled-back one is committed again',
     );
-    await watch.until('map 1.1.0 polled again', () => dataSince(g.startedAt, 'line-2'));
-    await watch.until('an ota.rolled-back alert', () =>
-      watch.all('alerts').some((a) => a.at >= g.startedAt && a.msg.code === 'ota.rolled-back'),
+    await rig.watch.until('map 1.1.0 polled again', () => dataSince(g.startedAt, 'line-2'));
+    await rig.watch.until('an ota.rolled-back alert', () =>
+      rig.watch.all('alerts').some((a) => a.at >= g.startedAt && a.msg.code === 'ota.rolled-back'),
     );
     // And the next offer is taken.
     const offeredAt = Date.now();
-    await watch.offer(await mapBundle('1.3.0', 4, 'line-4'));
-    await watch.until('map 1.3.0 committed', () => {
-      const x = stateSince(offeredAt);
+    await rig.watch.offer(await mapBundle('1.3.0', 4, 'line-4'));
+    await rig.watch.until('map 1.3.0 committed', () => {
+      const x = rig.stateSince<State>(offeredAt);
       return x?.phase === 'Committed' && x.plcMap?.version === '1.3.0';
     });
-    await watch.until('map 1.3.0 polled', () => dataSince(offeredAt, 'line-4'));
+    await rig.watch.until('map 1.3.0 polled', () => dataSince(offeredAt, 'line-4'));
   },
 );

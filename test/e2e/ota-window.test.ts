@@ -5,51 +5,31 @@
 // an ordinary offer waits in Switching (ota/state says for which window), survives a kill -9 of the
 // launcher, and switches once, inside the window. The window is set when the last test starts, so
 // however long the first two take on a loaded machine, it cannot open under them.
-import { test, after, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { tmpDir } from '../helpers/tmp.js';
 import { sleep } from '../helpers/wait.js';
-import { startMosquitto, type Broker } from '../helpers/mosquitto.js';
-import { startSimulator } from '../../plc/simulator/simulator.js';
-import { generateSigningKey, type KeyPair } from '../../ota/bundle/signing.js';
-import { packFull, type PackOptions } from '../../ota/bundle/pack.js';
-import {
-  GATEWAY,
-  TENANT,
-  agentBuild,
-  packOptions,
-  buildImage,
-  plc,
-  serveDir,
-  startGateway,
-  watchGateway,
-  type Gateway,
-  type Watch,
-} from './ota-image.js';
+import { packFull } from '../../ota/bundle/pack.js';
+import { GATEWAY, TENANT, agentBuild, plc, startGateway } from './ota-image.js';
+import { otaRig } from './ota-rig.js';
 
-const tmp = tmpDir('e2e-ota-window-');
-let image: string;
-let keys: KeyPair;
-let broker: Broker;
-let sim: Awaited<ReturnType<typeof startSimulator>>;
-let http: Awaited<ReturnType<typeof serveDir>>;
-let watch: Watch;
-let gw: Gateway | undefined;
+const rig = otaRig({
+  tmpPrefix: 'e2e-ota-window-',
+  kid: 'release-1',
+  writeConfig: () => writeConfig(FIRST_LEAD_MS),
+  start: true,
+});
+const { bundles, dataDir, config, opts } = rig;
+
 let windowStart: Date;
 let windowEnd: Date;
-const bundles = join(tmp.path, 'bundles');
-const dataDir = join(tmp.path, 'data');
-const config = join(tmp.path, 'gateway.yaml');
+
 // First window far off (the first two tests run before it), then one LEAD_MS after the restart.
 const FIRST_LEAD_MS = 30 * 60_000;
 const LEAD_MS = 75_000;
 const WINDOW_S = 60;
-
-const opts = (o: Partial<PackOptions> & { version: string; counter: number }): PackOptions =>
-  packOptions(keys.privateJwk, o);
 
 type State = {
   phase: string;
@@ -59,25 +39,8 @@ type State = {
   waitsForWindow?: { start: string; end: string };
   history: Array<{ ts: string; from: string; to: string; update?: string; message: string }>;
 };
-const otaState = () => watch.last('ota/state') as State | undefined;
+const otaState = () => rig.watch.last('ota/state') as State | undefined;
 const activeVersion = (s: State | undefined) => s && s.slots[s.active]?.version;
-
-before(
-  async () => {
-    mkdirSync(bundles, { recursive: true });
-    [image, keys, broker, sim, http] = await Promise.all([
-      buildImage(),
-      generateSigningKey('EdDSA', 'release-1'),
-      startMosquitto(),
-      startSimulator({ port: 0 }),
-      serveDir(bundles),
-    ]);
-    watch = await watchGateway(broker.url);
-    writeConfig(FIRST_LEAD_MS);
-    gw = startGateway(image, config, dataDir);
-  },
-  { timeout: 900_000 },
-);
 
 /** The gateway's config with its one window opening leadMs from now (sets windowStart/End). */
 function writeConfig(leadMs: number): void {
@@ -88,10 +51,14 @@ function writeConfig(leadMs: number): void {
     config,
     stringify({
       gateway: { tenant: TENANT, id: GATEWAY },
-      wms: { urls: [broker.url], reconnect: { minMs: 100, maxMs: 1000 }, heartbeatSeconds: 3600 },
-      plcs: [plc('plc-0', sim.port)],
+      wms: {
+        urls: [rig.broker.url],
+        reconnect: { minMs: 100, maxMs: 1000 },
+        heartbeatSeconds: 3600,
+      },
+      plcs: [plc('plc-0', rig.sims[0]!.port)],
       ota: {
-        keys: [keys.publicJwk],
+        keys: [rig.keys.publicJwk],
         minHealthySeconds: 2,
         probationGraceSeconds: 30,
         crashLoop: { exits: 3, windowSeconds: 60 },
@@ -109,22 +76,13 @@ function writeConfig(leadMs: number): void {
   );
 }
 
-after(async () => {
-  await gw?.stop();
-  await watch?.close();
-  await http?.close();
-  await sim?.close();
-  await broker?.stop();
-  tmp.cleanup();
-});
-
 test(
   'an unsigned "now" does not bypass the window: refused now-unsigned',
   { timeout: 180_000 },
   async () => {
-    await watch.until('ota/state of the running image', () => otaState()?.phase);
-    await watch.offer(JSON.stringify({ url: http.url('x.bundle'), now: true }));
-    const s = await watch.until('the refusal', () => {
+    await rig.watch.until('ota/state of the running image', () => otaState()?.phase);
+    await rig.watch.offer(JSON.stringify({ url: rig.http.url('x.bundle'), now: true }));
+    const s = await rig.watch.until('the refusal', () => {
       const x = otaState();
       return x?.error?.reason === 'now-unsigned' && x;
     });
@@ -137,14 +95,14 @@ test(
   'a manifest signed with "now": true switches at once, outside the window',
   { timeout: 90_000 },
   async () => {
-    const built = agentBuild(image, join(tmp.path, 'build-0.2.0'), '0.2.0');
+    const built = agentBuild(rig.image, join(rig.dir, 'build-0.2.0'), '0.2.0');
     const r = await packFull(
       built,
-      opts({ version: '0.2.0', counter: 2, url: http.url('0.2.0.bundle'), now: true }),
+      opts({ version: '0.2.0', counter: 2, url: rig.http.url('0.2.0.bundle'), now: true }),
       join(bundles, '0.2.0.bundle'),
     );
-    await watch.offer(r.jws);
-    const s = await watch.until('Committed on 0.2.0', () => {
+    await rig.watch.offer(r.jws);
+    const s = await rig.watch.until('Committed on 0.2.0', () => {
       const x = otaState();
       return x?.phase === 'Committed' && activeVersion(x) === '0.2.0' && x;
     });
@@ -158,21 +116,21 @@ test(
   { timeout: 240_000 },
   async () => {
     // Windows are read at start: restart on a config whose window opens LEAD_MS from now.
-    await gw!.stop();
+    await rig.gw!.stop();
     writeConfig(LEAD_MS);
     const startedAt = Date.now();
-    gw = startGateway(image, config, dataDir);
-    await watch.until('ota/state from the gateway on the new window', () =>
-      watch.all('ota/state').some((e) => e.at >= startedAt),
+    rig.gw = startGateway(rig.image, config, dataDir);
+    await rig.watch.until('ota/state from the gateway on the new window', () =>
+      rig.watch.all('ota/state').some((e) => e.at >= startedAt),
     );
-    const built = agentBuild(image, join(tmp.path, 'build-0.3.0'), '0.3.0');
+    const built = agentBuild(rig.image, join(rig.dir, 'build-0.3.0'), '0.3.0');
     const r = await packFull(
       built,
-      opts({ version: '0.3.0', counter: 3, url: http.url('0.3.0.bundle') }),
+      opts({ version: '0.3.0', counter: 3, url: rig.http.url('0.3.0.bundle') }),
       join(bundles, '0.3.0.bundle'),
     );
-    await watch.offer(r.jws);
-    const waiting = await watch.until('Switching, waiting for the window', () => {
+    await rig.watch.offer(r.jws);
+    const waiting = await rig.watch.until('Switching, waiting for the window', () => {
       const x = otaState();
       return x?.phase === 'Switching' && x.waitsForWindow && x;
     });
@@ -182,11 +140,11 @@ test(
     });
     assert.match(waiting.history.at(-1)!.message, /maintenance window/);
     // Power cut while waiting: the restarted gateway keeps waiting.
-    await gw!.kill9();
+    await rig.gw!.kill9();
     const restartedAt = Date.now();
-    gw = startGateway(image, config, dataDir);
-    const again = await watch.until('ota/state from the restarted agent', () => {
-      const m = watch.all('ota/state').find((e) => e.at >= restartedAt);
+    rig.gw = startGateway(rig.image, config, dataDir);
+    const again = await rig.watch.until('ota/state from the restarted agent', () => {
+      const m = rig.watch.all('ota/state').find((e) => e.at >= restartedAt);
       return m && (m.msg as State);
     });
     assert.equal(again.phase, 'Switching', 'still waiting after the restart');
@@ -194,7 +152,7 @@ test(
     assert.ok(Date.now() < windowStart.getTime(), 'still before the window');
     await sleep(2000);
     assert.equal(otaState()?.phase, 'Switching', 'not switched before the window');
-    const s = await watch.until(
+    const s = await rig.watch.until(
       'Committed on 0.3.0',
       () => {
         const x = otaState();
