@@ -5,12 +5,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { startGateway } from '../helpers/gateway-fixture.js';
 
-const DELAY = 300;
-const INTERVAL = 1500;
+const DELAY = 500;
+const INTERVAL = 2500;
 
 test(
   'agent: groups of one PLC read at once on a pipelined connection; ts is each read',
-  { timeout: 120_000 },
+  { timeout: 150_000 },
   async (t) => {
     // Three groups of two blocks on four slots: two groups fill the slots, the third waits DELAY.
     const groups = [0, 1, 2].map((g) => ({
@@ -74,7 +74,7 @@ test(
     // In flight at once: requests outstanding together at the simulator, from different groups.
     let most: typeof arrivals = [];
     for (const a of arrivals) {
-      const open = arrivals.filter((b) => b.at <= a.at && b.at + DELAY > a.at);
+      const open = arrivals.filter((b) => b.at <= a.at && b.at + DELAY - 2 > a.at); // a timer may fire 1 ms early
       if (open.length > most.length) most = open;
     }
     assert.equal(most.length, 4, 'four requests in flight at once');

@@ -29,13 +29,13 @@ function recordRequests(sim: Simulator): Arrival[] {
 
 /**
  * Most requests outstanding at the simulator at once, each counted from its arrival for `holdMs`
- * (the answer delay, or the client's timeout for a unit that never answers), and the addresses of
- * the requests outstanding at that moment.
+ * (the answer delay, or the client's timeout for a unit that never answers) less 2 ms (a timer may
+ * fire up to a millisecond early), and the addresses of the requests outstanding at that moment.
  */
 function maxOutstanding(log: Arrival[], holdMs: number): { max: number; addresses: number[] } {
   let best: Arrival[] = [];
   for (const a of log) {
-    const open = log.filter((b) => b.at <= a.at && b.at + holdMs > a.at);
+    const open = log.filter((b) => b.at <= a.at && b.at + holdMs - 2 > a.at);
     if (open.length > best.length) best = open;
   }
   return { max: best.length, addresses: best.map((b) => b.address) };
@@ -113,15 +113,15 @@ test(
 
 test(
   'ts of a reading is when its first request went out, also after waiting for a transaction slot',
-  { timeout: 30_000 },
+  { timeout: 40_000 },
   async () => {
-    const DELAY = 300;
+    const DELAY = 500;
     const sim = await startSimulator({ map: { units: [{ id: 1 }] } });
     sim.setFault({ action: 'delay', ms: DELAY });
     const log = recordRequests(sim);
     // Three groups of two blocks on four slots: two groups take the four slots, the third waits.
     const poller = new PlcPoller(
-      tcpPlc('ts', sim.port, groups(3, 2, 1500), { tcpPipeline: 4, maxGap: 0, timeoutMs: 2000 }),
+      tcpPlc('ts', sim.port, groups(3, 2, 2500), { tcpPipeline: 4, maxGap: 0, timeoutMs: 3000 }),
       { logger: silentLogger },
     );
     const readings: PlcReading[] = [];
@@ -130,7 +130,7 @@ test(
       poller.start();
       await waitFor(
         () => readings.some((r) => r.durationMs >= DELAY * 1.5),
-        15_000,
+        25_000,
         'a cycle that waited for a slot',
       );
     } finally {
@@ -143,7 +143,8 @@ test(
       assert.deepEqual(r.errors, {});
       const first = 1000 * r.group; // the address of the group's first block
       // Its request reached the simulator after ts and well before a slot-wait (DELAY) later: a ts
-      // taken when the cycle began would precede the request of a waiting cycle by about DELAY.
+      // taken when the cycle began would precede the request of a waiting cycle by about DELAY
+      // (the half-DELAY margin absorbs this process being descheduled on a loaded machine).
       const arrived = log.filter(
         (a) => a.address === first && a.atMs >= r.tsMs && a.atMs < r.tsMs + DELAY / 2,
       );
