@@ -24,8 +24,8 @@ export type ModbusAnswer = boolean[] | number[] | undefined;
 
 /**
  * When a reading's first request went out: `sentMs` is 0 until a request carrying this stamp is
- * handed to the connection (after any wait for a transaction slot or the RTU bus), then Date.now()
- * of that moment. A poll reading's `ts` comes from it, so queueing never ages the data.
+ * written to the connection (after any wait for a transaction slot or the RTU bus; on TCP when the
+ * corked burst it is part of leaves), then Date.now() of that moment. A poll reading's `ts` comes from it, so queueing never ages the data.
  */
 export interface SendStamp {
   sentMs: number;
@@ -110,8 +110,7 @@ export abstract class ModbusLink extends EventEmitter<ModbusLinkEvents> {
         }
       };
       client.setTimeout(timeoutMs);
-      if (stamp !== undefined && stamp.sentMs === 0) stamp.sentMs = Date.now();
-      this.beforeSend();
+      this.beforeSend(stamp !== undefined && stamp.sentMs === 0 ? stamp : undefined);
       const raw = client as unknown as RawClient;
       try {
         switch (req.fc) {
@@ -138,8 +137,13 @@ export abstract class ModbusLink extends EventEmitter<ModbusLinkEvents> {
     });
   }
 
-  /** Called right before a request is handed to modbus-serial (TCP corks its socket here). */
-  protected beforeSend(): void {}
+  /**
+   * Called right before a request is handed to modbus-serial, with the stamp of a reading whose first
+   * request this is: it goes out now (TCP corks its socket and stamps the burst when it leaves).
+   */
+  protected beforeSend(stamp: SendStamp | undefined): void {
+    if (stamp !== undefined) stamp.sentMs = Date.now();
+  }
 
   /** A request modbus-serial never called back (neither answer nor timeout) fails as a timeout. */
   private sweep(): void {

@@ -48,6 +48,8 @@ export class TcpLink extends ModbusLink {
   connections = 0;
   /** The socket corked for the burst under way (uncorked on setImmediate). */
   private corked: Socket | undefined;
+  /** Stamps of readings whose first request is in that burst. */
+  private readonly stamps: SendStamp[] = [];
 
   constructor(private readonly opts: TcpLinkOptions) {
     super();
@@ -133,18 +135,28 @@ export class TcpLink extends ModbusLink {
   /**
    * Cork at the first request of a burst; modbus-serial writes each request in a microtask of its
    * own, so the uncork waits for the loop to turn and the burst leaves in one write (one syscall).
+   * The readings whose first request is in the burst are stamped when it leaves.
    */
-  protected override beforeSend(): void {
+  protected override beforeSend(stamp: SendStamp | undefined): void {
     const s = this.socket;
-    if (this.corked !== undefined || s === undefined) return;
-    this.corked = s;
-    s.cork();
-    setImmediate(this.uncork);
+    if (s === undefined) return super.beforeSend(stamp);
+    if (this.corked === undefined) {
+      this.corked = s;
+      s.cork();
+      setImmediate(this.uncork);
+    }
+    if (stamp !== undefined) this.stamps.push(stamp);
   }
 
   private readonly uncork = (): void => {
     const s = this.corked;
     this.corked = undefined;
+    // Stamped before the write: the PLC may take its values as soon as the bytes leave.
+    if (this.stamps.length > 0) {
+      const now = Date.now();
+      for (const st of this.stamps) if (st.sentMs === 0) st.sentMs = now;
+      this.stamps.length = 0;
+    }
     if (s !== undefined && !s.destroyed) s.uncork();
   };
 
