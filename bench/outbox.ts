@@ -55,14 +55,35 @@ for (let i = 0; i < Number(n); i++) {
 out({ phase: 'queued', appendS: (performance.now() - t) / 1000, baseRss, peakRss: Math.max(peak, process.memoryUsage().rss), queued: link.stats().outbox, series });
 series = [];
 const connected = new Promise((r) => link.once('connected', () => r(performance.now())));
+// BENCH_OUTBOX_CPU_PROF=dir: a CPU profile of the replay alone (not the fill), as node --cpu-prof writes it,
+// and with BENCH_OUTBOX_HEAP_PROF=1 also a sampling heap profile (where the replay allocates).
+const profDir = process.env.BENCH_OUTBOX_CPU_PROF;
+const heapProf = !!process.env.BENCH_OUTBOX_HEAP_PROF;
+const { Session } = await import('node:inspector/promises');
+const session = profDir ? new Session() : undefined;
 process.stdin.once('data', async () => {
   t = performance.now();
   peak = 0;
   const reconnectMs = (await connected) - t;
+  if (session) {
+    session.connect();
+    await session.post('Profiler.enable');
+    await session.post('Profiler.start');
+    if (heapProf) await session.post('HeapProfiler.startSampling', { samplingInterval: 4096 });
+  }
   const t1 = performance.now();
   const c1 = process.cpuUsage();
   while (link.stats().outbox.messages > 0) await new Promise((r) => setTimeout(r, 20));
   const c2 = process.cpuUsage(c1);
+  if (session) {
+    const { profile } = await session.post('Profiler.stop');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(profDir + '/replay-' + Date.now() + '.cpuprofile', JSON.stringify(profile));
+    if (heapProf) {
+      const heap = await session.post('HeapProfiler.stopSampling');
+      writeFileSync(profDir + '/replay-' + Date.now() + '.heapprofile', JSON.stringify(heap.profile));
+    }
+  }
   out({ phase: 'drained', reconnectMs, replayS: (performance.now() - t1) / 1000, replayCpuS: (c2.user + c2.system) / 1e6, peakRss: Math.max(peak, process.memoryUsage().rss), series });
   await link.stop();
   process.exit(0);
@@ -261,6 +282,15 @@ const bench: BenchFn = async (print) => {
       );
     for (const [k, v] of Object.entries(f)) if (typeof v === 'number') figures[`${name}.${k}`] = v;
   }
+  // Raw again after the runs: the same client measured twice in one run shows how much the machine's
+  // load moves the baseline; a ratio is only as good as that spread.
+  const after = await rawBaseline(broker.url, probe);
+  print(
+    `baseline again after the runs: ${after.perS} msg/s, ${after.perCpuS} msg per CPU-second ` +
+      `(${Math.round((after.perCpuS / base.perCpuS) * 100)}% of the first)`,
+  );
+  figures.rawQos1AfterPerS = after.perS;
+  figures.rawQos1AfterPerCpuS = after.perCpuS;
   await broker.stop();
   return figures;
 };

@@ -29,6 +29,11 @@ export interface ConnectionOptions {
   keyPassphrase?: string | undefined;
   /** The client pair in force when it is not wms.tls.cert/key (a renewed identity), read at each attempt. */
   pair?: () => ClientPair | undefined;
+  /**
+   * Before moving back to the primary (the new connection is up, the old one still open): resolves when
+   * what is in flight on the old one is acknowledged (or a bound passed), so it is not sent twice.
+   */
+  beforeMove?: (old: MqttClient) => Promise<void>;
 }
 
 /** mqtt.js adds this much beyond the payload; the MQTT 5 maximumPacketSize we announce allows for it. */
@@ -46,10 +51,12 @@ export type ConnectionEvents = {
   'attempt-failed': [err: Error, url: string, delayMs: number];
 };
 
+type Current = { client: MqttClient; url: string; index: number };
+
 export class Connection extends EventEmitter<ConnectionEvents> {
   private wms: Wms;
   private backoff: Backoff;
-  private current: { client: MqttClient; url: string; index: number } | undefined;
+  private current: Current | undefined;
   private cancelAttempt: (() => void) | undefined;
   private cancelProbe: (() => void) | undefined;
   /** Bumped by update()/stop(): results of attempts started before are ignored. */
@@ -133,6 +140,12 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       resubscribe: false,
       queueQoSZero: false,
       keepalive: w.keepaliveSeconds,
+      // Documented mqtt.js options that take per-packet work off the replay (docs/PERFORMANCE.md,
+      // "hot path, third pass"): the keep-alive timer is not re-armed on every PUBACK (a PINGREQ then
+      // goes out once per keep-alive period even while data flows: a few bytes), and mqtt.js's debug
+      // logging, which costs a call and an enabled-check per packet, is off unless DEBUG asks for it.
+      reschedulePings: false,
+      ...(!/mqttjs/.test(process.env.DEBUG ?? '') && { log: () => {} }),
       connectTimeout: w.connectTimeoutMs,
       will: {
         qos: 1,
@@ -261,6 +274,34 @@ export class Connection extends EventEmitter<ConnectionEvents> {
     if (index > 0) this.schedulePrimaryRetry();
   }
 
+  /** Back to the primary: the old connection's in-flight messages are acknowledged there first. */
+  private async moveTo(
+    old: Current,
+    client: MqttClient,
+    primary: string,
+    epoch: number,
+  ): Promise<void> {
+    client.on('error', () => {}); // until adopt() listens: an error while waiting must not throw
+    try {
+      await this.opts.beforeMove?.(old.client);
+    } catch {
+      // waiting is an optimisation: whatever is still in flight is sent again on the primary
+    }
+    if (this.stopped || epoch !== this.epoch || !client.connected) {
+      this.abandon(client);
+      if (!this.stopped && epoch === this.epoch && this.current === old)
+        this.schedulePrimaryRetry();
+      return;
+    }
+    if (this.current === old)
+      old.client.end(false); // graceful: no last will on the fallback
+    else if (this.current || this.cancelAttempt)
+      return this.abandon(client); // already reconnecting
+    else clearTimeout(this.timer); // the fallback died meanwhile: the primary is up, take it now
+    this.opts.logger.info({ from: old.url, to: primary }, 'WMS primary is back: moving to it');
+    this.adopt(client, primary, 0);
+  }
+
   private schedulePrimaryRetry(): void {
     clearTimeout(this.primaryTimer);
     this.primaryTimer = setTimeout(() => {
@@ -272,12 +313,7 @@ export class Connection extends EventEmitter<ConnectionEvents> {
           this.cancelProbe = undefined;
           const old = this.current;
           if (this.stopped || !old || epoch !== this.epoch) return this.abandon(client);
-          old.client.end(false); // graceful: no last will on the fallback
-          this.opts.logger.info(
-            { from: old.url, to: primary },
-            'WMS primary is back: moving to it',
-          );
-          this.adopt(client, primary, 0);
+          void this.moveTo(old, client, primary, epoch);
         },
         (err: Error) => {
           if (epoch !== this.epoch) return;

@@ -6,6 +6,9 @@ import type { Outbox, OutboxEntry } from '../outbox/outbox.js';
 import type { Rendered } from './link-format.js';
 import { publishBatch, type BatchPublish } from './publish-batch.js';
 
+/** MQTT 5 properties of a gzip-compressed data message (read-only, shared by every such message). */
+const GZIP = Object.freeze({ contentType: 'application/gzip' });
+
 export interface DataPumpOptions {
   outbox: Outbox;
   topicFor: (plc: string) => string;
@@ -29,6 +32,7 @@ export class DataPump {
   }
 
   attach(client: MqttClient): void {
+    this.endDrain();
     this.generation++;
     this.opts.outbox.rewind();
     this.client = client;
@@ -37,9 +41,37 @@ export class DataPump {
 
   /** The connection is gone: whatever was in flight is sent again on the next one. */
   detach(): void {
+    this.endDrain();
     this.generation++;
     this.client = undefined;
     this.opts.outbox.rewind();
+  }
+
+  private drained: (() => void) | undefined;
+
+  /**
+   * The link is about to move to another broker: send nothing new on this connection and resolve once
+   * every message in flight on it is acknowledged, or after ms, with how many are still in flight
+   * (those are sent again on the next connection: at-least-once either way, fewer duplicates this way).
+   */
+  drain(ms: number): Promise<number> {
+    this.endDrain();
+    if (!this.client || this.opts.outbox.inflight === 0) return Promise.resolve(0);
+    return new Promise((resolve) => {
+      const t = setTimeout(() => this.endDrain(), ms);
+      this.drained = () => {
+        clearTimeout(t);
+        resolve(this.opts.outbox.inflight);
+      };
+    });
+  }
+
+  private endDrain(): void {
+    const d = this.drained;
+    if (!d) return;
+    this.drained = undefined;
+    d();
+    this.schedule(); // sending resumes (on this connection, or on the next one once attached)
   }
 
   schedule(): void {
@@ -55,9 +87,9 @@ export class DataPump {
   private corked: MqttClient['stream'] | undefined;
 
   /**
-   * Hold the socket's writes until the current burst is over: the refills that follow a chunk of
-   * PUBACKs (one per ack) then leave in one write system call instead of one each. mqtt-packet
-   * corks each packet only until the next tick, which splits a burst spread over several acks.
+   * QoS 0 (each message through publish()): hold the socket's writes until the current burst is
+   * over, so the burst leaves in one write system call. mqtt-packet corks each packet only until the
+   * next tick. QoS 1 needs none of it: a refill is one buffer (publish-batch.ts), written as it is.
    */
   private batchWrites(client: MqttClient): void {
     const stream = client.stream as MqttClient['stream'] & {
@@ -75,10 +107,11 @@ export class DataPump {
 
   private pump(): void {
     const client = this.client;
-    if (!client?.connected || this.pumping) return;
+    if (!client?.connected || this.pumping || this.drained) return;
     this.pumping = true;
     try {
-      if (this.opts.inflight - this.opts.outbox.inflight > 0) this.batchWrites(client);
+      if (this.opts.qos === 0 && this.opts.inflight - this.opts.outbox.inflight > 0)
+        this.batchWrites(client);
       this.publishSome(client);
     } finally {
       this.pumping = false;
@@ -94,9 +127,9 @@ export class DataPump {
     // QoS 1: the whole refill in one socket write (publish-batch.ts); QoS 0 through publish().
     const batch: BatchPublish[] = [];
     for (const e of outbox.take(room)) {
-      const opts: Parameters<MqttClient['publish']>[2] = { qos };
       let topic: string;
       let payload: Buffer;
+      let properties: BatchPublish['properties'];
       if (render) {
         const r = render(e);
         if (!r) {
@@ -104,18 +137,24 @@ export class DataPump {
           skipped++;
           continue;
         }
-        if (protocolVersion === 5 && r.properties) opts.properties = r.properties;
+        if (protocolVersion === 5 && r.properties) properties = r.properties;
         topic = r.topic;
         payload = r.payload;
       } else {
-        if (protocolVersion === 5 && e.flags & FLAG_GZIP)
-          opts.properties = { contentType: 'application/gzip' };
+        if (protocolVersion === 5 && e.flags & FLAG_GZIP) properties = GZIP;
         topic = topicFor(e.key);
         payload = e.payload;
       }
       const cb = (err?: Error) => this.done(gen, e, err);
-      if (qos === 1) batch.push({ topic, payload, properties: opts.properties, cb });
-      else client.publish(topic, payload, opts, cb);
+      if (qos === 1) batch.push({ topic, payload, properties, cb });
+      // publish() may adjust the properties it is given: its own copy.
+      else
+        client.publish(
+          topic,
+          payload,
+          properties ? { qos, properties: { ...properties } } : { qos },
+          cb,
+        );
     }
     if (batch.length > 0) publishBatch(client, batch);
     if (skipped > 0) this.schedule();
@@ -125,9 +164,15 @@ export class DataPump {
     if (gen !== this.generation || err) return; // a dead connection's callbacks; the entry is re-sent
     this.opts.outbox.ack(e);
     this.opts.onPublished(1);
-    // Refill once half the window is free: the refill then goes out as one batch (one generate loop,
-    // one socket write) instead of one packet per PUBACK. Live data never waits on it: with a
-    // window far from full every ack refills, and 'appended' schedules a pump of its own.
-    if (this.opts.outbox.inflight <= this.opts.inflight / 2) this.pump();
+    if (this.drained) {
+      if (this.opts.outbox.inflight === 0) this.endDrain();
+      return;
+    }
+    // Refill once half the window is free, after the PUBACKs that arrived together are all handled
+    // (mqtt.js handles each in its own tick; the pump runs on the next turn of the loop): the refill
+    // then goes out as one batch and one socket write, instead of one packet per PUBACK. Live data
+    // never waits on it: with a window far from full every ack refills, and 'appended' schedules a
+    // pump of its own.
+    if (this.opts.outbox.inflight <= this.opts.inflight / 2) this.schedule();
   }
 }

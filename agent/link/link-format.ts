@@ -8,6 +8,8 @@ export interface DataRecord {
   ts: string;
   values: Record<string, unknown>;
   quality: Record<string, 'bad'>;
+  /** `values` as JSON text (exactly JSON.stringify(values)) when the producer has it already. */
+  valuesJson?: string;
 }
 
 /** One outbox entry as it goes on the wire. */

@@ -16,7 +16,7 @@ import { AttemptAlerts } from './attempt-alerts.js';
 import { checkClientCertificate } from './cert-check.js';
 import type { ClientPair } from './tls-material.js';
 import { WmsConversation } from './wms-conversation.js';
-import type { DataGate, LinkFormat } from './link-format.js';
+import type { DataGate, DataRecord, LinkFormat } from './link-format.js';
 import type { Logger } from '../../platform/logger.js';
 import type {
   Alert,
@@ -44,6 +44,8 @@ export { INBOUND_DROP_REPORT_MS } from './inbound-subscriptions.js';
 export const CERT_CHECK_INTERVAL_MS = 24 * 3600 * 1000;
 /** stop() waits at most this long for in-flight data and the offline status to be acknowledged. */
 export const STOP_FLUSH_MS = 2000;
+/** Moving back to the primary waits at most this long for the fallback's PUBACKs of data in flight. */
+export const MOVE_DRAIN_MS = 5000;
 
 export class WmsLink extends EventEmitter<WmsLinkEvents> {
   private wms: WmsConfig;
@@ -164,6 +166,10 @@ export class WmsLink extends EventEmitter<WmsLinkEvents> {
       logger: this.log,
       keyPassphrase: this.opts.keyPassphrase,
       pair: () => this.pair,
+      beforeMove: async () => {
+        const left = await this.pump.drain(MOVE_DRAIN_MS);
+        this.log.info({ resent: left }, 'in-flight data acknowledged before the move');
+      },
     });
     this.conn.on('up', (c: MqttClient, url: string) => this.onUp(c, url));
     this.conn.on('down', (err?: Error) => this.onDown(err));
@@ -205,10 +211,7 @@ export class WmsLink extends EventEmitter<WmsLinkEvents> {
     this.log.info('WMS link stopped');
   }
 
-  publishData(
-    plc: string,
-    data: { ts: string; values: Record<string, unknown>; quality: Record<string, 'bad'> },
-  ): void {
+  publishData(plc: string, data: DataRecord): void {
     const format = this.format;
     if (format) {
       this.outbox.enqueue(plc, 0, (seq) => format.record(plc, seq, data));
@@ -216,16 +219,22 @@ export class WmsLink extends EventEmitter<WmsLinkEvents> {
     }
     const gzip = this.wms.compression === 'gzip';
     const { tenant, gatewayId } = this.opts;
+    const valuesJson = data.valuesJson;
     this.outbox.enqueue(plc, gzip ? FLAG_GZIP : 0, (seq) => {
-      const json = JSON.stringify({
-        tenant,
-        gateway: gatewayId,
-        plc,
-        seq,
-        ts: data.ts,
-        values: data.values,
-        quality: data.quality,
-      });
+      // The same text as JSON.stringify of the message object, with the values rendered already
+      // (the change filter's pass): this runs for every message, and the values are most of it.
+      const json =
+        valuesJson === undefined
+          ? JSON.stringify({
+              tenant,
+              gateway: gatewayId,
+              plc,
+              seq,
+              ts: data.ts,
+              values: data.values,
+              quality: data.quality,
+            })
+          : `{"tenant":${JSON.stringify(tenant)},"gateway":${JSON.stringify(gatewayId)},"plc":${JSON.stringify(plc)},"seq":${seq},"ts":${JSON.stringify(data.ts)},"values":${valuesJson},"quality":${JSON.stringify(data.quality)}}`;
       return gzip ? gzipSync(json) : json;
     });
   }

@@ -36,9 +36,18 @@ export interface DeliveryWindowOptions {
   isAcked?: (key: string, seq: number) => boolean;
 }
 
+/** Consumed slots at the front of `entries` are cut off once there are this many (and half of it). */
+const COMPACT_AT = 1024;
+const NONE: readonly OutboxEntry[] = Object.freeze([]);
+
 export class DeliveryWindow {
+  /**
+   * The window is entries[head..]: the front advances by index as the acknowledged prefix grows
+   * (Array.shift per acknowledged message costs a copy of the whole read-ahead when it is large).
+   */
   private entries: OutboxEntry[] = [];
-  /** entries[0..cursor) were handed out (sent or acked) since the last rewind. */
+  private head = 0;
+  /** entries[head..cursor) were handed out (sent or acked) since the last rewind. */
   private cursor = 0;
   private bytes = 0;
   sent = 0;
@@ -61,6 +70,11 @@ export class DeliveryWindow {
 
   private readNext(): OutboxEntry | undefined {
     for (;;) {
+      // The usual case: more records of the segment being read.
+      if (this.reader && this.readerSegment === this.readPos.segment) {
+        const e = this.readRecord(this.reader);
+        if (e) return e;
+      }
       const segs = this.opts.segments();
       const idx = segs.findIndex((s) => s.id >= this.readPos.segment);
       const seg = segs[idx];
@@ -78,30 +92,38 @@ export class DeliveryWindow {
       }
       const reader = this.reader!;
       reader.limit = seg.size;
-      const step = reader.next();
-      if (step.kind === 'record') {
-        this.readPos.offset = step.end;
-        const r = step.record;
-        const acked = this.opts.isAcked?.(r.key, r.seq) ?? false;
-        return {
-          key: r.key,
-          seq: r.seq,
-          flags: r.flags,
-          payload: r.payload,
-          appendedAtMs: r.appendedAtMs,
-          segment: seg.id,
-          offset: step.offset,
-          end: step.end,
-          state: acked ? 'acked' : 'ready',
-        };
-      }
-      if (step.kind === 'gap') continue; // damaged bytes skipped (logged when the outbox opened)
+      const e = this.readRecord(reader);
+      if (e) return e;
+      if (this.lastStep === 'gap') continue; // damaged bytes skipped (logged when the outbox opened)
       // 'end', or 'corrupt' (only possible if the file changed under us): go on with the next segment.
       const next = segs[idx + 1];
       if (!next) return undefined;
       this.closeReader();
       this.readPos = { segment: next.id, offset: 0 };
     }
+  }
+
+  private lastStep: 'record' | 'end' | 'gap' | 'corrupt' = 'end';
+
+  /** The next record of the open segment as an entry, or undefined (lastStep says why). */
+  private readRecord(reader: SegmentReader): OutboxEntry | undefined {
+    const step = reader.next();
+    this.lastStep = step.kind;
+    if (step.kind !== 'record') return undefined;
+    this.readPos.offset = step.end;
+    const r = step.record;
+    const acked = this.opts.isAcked?.(r.key, r.seq) ?? false;
+    return {
+      key: r.key,
+      seq: r.seq,
+      flags: r.flags,
+      payload: r.payload,
+      appendedAtMs: r.appendedAtMs,
+      segment: this.readerSegment,
+      offset: step.offset,
+      end: step.end,
+      state: acked ? 'acked' : 'ready',
+    };
   }
 
   private closeReader(): void {
@@ -128,8 +150,8 @@ export class DeliveryWindow {
   }
 
   /** Mark entry acknowledged; returns the entries that left the window as the acknowledged prefix grew. */
-  ack(entry: OutboxEntry): OutboxEntry[] {
-    if (entry.state !== 'sent') return [];
+  ack(entry: OutboxEntry): readonly OutboxEntry[] {
+    if (entry.state !== 'sent') return NONE;
     entry.state = 'acked';
     this.sent--;
     return this.popAcked();
@@ -145,8 +167,9 @@ export class DeliveryWindow {
   }
 
   /** Mark every entry in the window for which match() holds acknowledged (whatever its state). */
-  ackWhere(match: (e: OutboxEntry) => boolean): OutboxEntry[] {
-    for (const e of this.entries) {
+  ackWhere(match: (e: OutboxEntry) => boolean): readonly OutboxEntry[] {
+    for (let i = this.head; i < this.entries.length; i++) {
+      const e = this.entries[i]!;
       if (e.state === 'acked' || e.state === 'dropped' || !match(e)) continue;
       if (e.state === 'sent') this.sent--;
       e.state = 'acked';
@@ -155,50 +178,67 @@ export class DeliveryWindow {
   }
 
   /** The acknowledged prefix: entries that leave the window (their disk position may be released). */
-  popAcked(): OutboxEntry[] {
+  popAcked(): readonly OutboxEntry[] {
+    if (this.entries[this.head]?.state !== 'acked') return NONE;
     const done: OutboxEntry[] = [];
-    while (this.entries[0]?.state === 'acked') {
-      const e = this.entries.shift()!;
+    do {
+      const e = this.entries[this.head++]!;
       this.bytes -= e.end - e.offset;
-      if (this.cursor > 0) this.cursor--;
       done.push(e);
-    }
+    } while (this.entries[this.head]?.state === 'acked');
+    this.advanced();
     return done;
   }
 
+  /** The front moved: keep the cursor inside the window, cut consumed slots off now and then. */
+  private advanced(): void {
+    if (this.cursor < this.head) this.cursor = this.head;
+    if (this.head >= COMPACT_AT && this.head * 2 >= this.entries.length) {
+      this.entries.splice(0, this.head);
+      this.cursor -= this.head;
+      this.head = 0;
+    }
+  }
+
   rewind(): void {
-    for (const e of this.entries)
+    for (let i = this.head; i < this.entries.length; i++) {
+      const e = this.entries[i]!;
       if (e.state === 'sent' || e.state === 'published') e.state = 'ready';
+    }
     this.sent = 0;
-    this.cursor = 0;
+    this.cursor = this.head;
   }
 
   /** Every published entry the WMS has not confirmed goes again, from the oldest, in order (go-back-N). */
   resendPublished(): number {
     let n = 0;
-    for (const e of this.entries)
+    for (let i = this.head; i < this.entries.length; i++) {
+      const e = this.entries[i]!;
       if (e.state === 'published') {
         e.state = 'ready';
         n++;
       }
-    if (n > 0) this.cursor = 0;
+    }
+    if (n > 0) this.cursor = this.head;
     return n;
   }
 
   /** The oldest entry the broker took but the WMS has not confirmed. */
   oldestPublished(): OutboxEntry | undefined {
-    return this.entries.find((e) => e.state === 'published');
+    for (let i = this.head; i < this.entries.length; i++)
+      if (this.entries[i]!.state === 'published') return this.entries[i];
+    return undefined;
   }
 
   /** Segment segId (and older) was dropped: forget its entries, continue reading at nextId. */
   dropThrough(segId: number, nextId: number): void {
-    while (this.entries.length > 0 && this.entries[0]!.segment <= segId) {
-      const e = this.entries.shift()!;
+    while (this.head < this.entries.length && this.entries[this.head]!.segment <= segId) {
+      const e = this.entries[this.head++]!;
       if (e.state === 'sent') this.sent--;
       e.state = 'dropped';
       this.bytes -= e.end - e.offset;
-      if (this.cursor > 0) this.cursor--;
     }
+    this.advanced();
     if (this.readPos.segment <= segId) {
       this.closeReader();
       this.readPos = { segment: nextId, offset: 0 };
@@ -207,7 +247,7 @@ export class DeliveryWindow {
 
   peekOldest(): OutboxEntry | undefined {
     this.fill();
-    return this.entries[0];
+    return this.entries[this.head];
   }
 
   close(): void {

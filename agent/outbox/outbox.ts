@@ -3,19 +3,21 @@
 // the contiguous acknowledged prefix ends; fully acknowledged segments are deleted (compaction).
 // Bounded by maxBytes with an explicit policy; every drop is reported through the 'dropped' event.
 // This file is the store's bookkeeping (segments, the acknowledged position, limits and drops); the
-// write path is group-commit.ts, the file being appended active-segment.ts, recovery segment-scan.ts,
-// checkpoint timing checkpoint-writer.ts.
+// write path is group-commit.ts, compaction and the maxBytes policy retention.ts, the file being appended active-segment.ts, recovery outbox-recovery.ts
+// and segment-scan.ts, checkpoint timing checkpoint-writer.ts, the delivery side outbox-delivery.ts.
 import { EventEmitter } from 'node:events';
 import type { OutboxEvents } from './outbox-events.js';
-import { mkdirSync, unlinkSync } from 'node:fs';
-import { type Checkpoint, isCheckpointError, readCheckpoint } from './checkpoint.js';
+import type { Checkpoint } from './checkpoint.js';
 import { fsyncDirSync } from '../../platform/atomic-file.js';
 import { HEADER_BYTES } from './record.js';
-import { listSegments, segmentPath } from './segment-files.js';
+import { segmentPath } from './segment-files.js';
 import { DeliveryWindow, type OutboxEntry } from './delivery-window.js';
 import { WmsLedger, type WmsAckOutcome } from './wms-ledger.js';
-import type { Delivery, DropEvent, OutboxOptions, OutboxStats, Segment } from './outbox-types.js';
-import { scanSegment } from './segment-scan.js';
+import type { Delivery, DropEvent, OutboxOptions, OutboxStats } from './outbox-types.js';
+import { recover } from './outbox-recovery.js';
+import { OutboxDelivery } from './outbox-delivery.js';
+import { StoreState } from './store-state.js';
+import { Retention } from './retention.js';
 import { ActiveSegment } from './active-segment.js';
 import { CheckpointWriter } from './checkpoint-writer.js';
 import { GroupCommit, type ChunkRecord } from './group-commit.js';
@@ -38,22 +40,18 @@ const MAX_RECORD_BYTES = 1024 ** 3;
 const MAX_SEGMENT_SHARE = 4;
 
 export class Outbox extends EventEmitter<OutboxEvents> {
-  private segments: Segment[] = [];
+  private st = new StoreState();
+  private retention: Retention;
   private file: ActiveSegment;
   private checkpoints: CheckpointWriter;
   private commits: GroupCommit;
-  private seqs = new Map<string, number>();
   private ledger = new WmsLedger();
-  private ackPos = { segment: 0, offset: 0 };
-  /** Records of segment ackPos.segment that lie before ackPos.offset. */
-  private ackedInAckSegment = 0;
-  private unacked = { messages: 0, bytes: 0 };
   private droppedTotal = 0;
-  private diskBytes = 0;
   private window!: DeliveryWindow;
   private timers: NodeJS.Timeout[] = [];
   private opened = false;
   private failure: WriteFailureState;
+  private sending: OutboxDelivery;
 
   constructor(private opts: OutboxOptions) {
     super();
@@ -62,6 +60,23 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     this.failure = new WriteFailureState(opts.dir, opts.logger, {
       started: (f) => this.emit('write-failure', f),
       ended: (f) => this.emit('write-recovered', f),
+    });
+    this.sending = new OutboxDelivery({
+      window: () => this.window,
+      ledger: this.ledger,
+      mode: () => this.delivery,
+      opened: () => this.opened,
+      knows: (key) => this.st.seqs.has(key),
+      unackedMessages: () => this.st.unacked.messages,
+      release: (done) => this.release(done),
+      changed: () => (this.checkpoints.dirty = true),
+    });
+    this.retention = new Retention(this.st, {
+      opts: () => this.opts,
+      startSegment: (id) => this.startSegment(id),
+      writeCheckpoint: (pos) => this.writeCheckpoint(pos),
+      dropThrough: (segId, nextId) => this.window.dropThrough(segId, nextId),
+      recordDrop: (ev) => this.recordDrop(ev),
     });
     // The store's side of group commit stays private: only the Outbox's API is public.
     this.commits = new GroupCommit(
@@ -92,45 +107,23 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   /** Scan what is on disk (cutting a torn tail), restore seq counters and the acknowledged position. */
   open(): void {
     const { dir, logger } = this.opts;
-    mkdirSync(dir, { recursive: true });
-    let cp;
-    try {
-      cp = readCheckpoint(dir);
-    } catch (e) {
-      if (!isCheckpointError(e)) throw e;
-      // Replaying everything again (duplicates) is better than losing anything.
-      logger.error({ err: e.message }, 'outbox checkpoint damaged; replaying the whole outbox');
-    }
-    for (const [k, v] of Object.entries(cp?.seqs ?? {})) this.seqs.set(k, v);
-    this.ledger.load(cp?.acked);
-    const ids = listSegments(dir);
-    this.ackPos = { segment: cp?.segment ?? 0, offset: cp?.offset ?? 0 };
-    if (ids.length > 0 && this.ackPos.segment < ids[0]!)
-      this.ackPos = { segment: ids[0]!, offset: 0 };
-    for (const id of ids) {
-      const scan = scanSegment(dir, id, this.ackPos, this.seqs, MAX_RECORD_BYTES, logger);
-      this.ackedInAckSegment += scan.ackedInAckSegment;
-      this.unacked.messages += scan.unacked.messages;
-      this.unacked.bytes += scan.unacked.bytes;
-      if (id === this.ackPos.segment && this.ackPos.offset > scan.seg.size)
-        this.ackPos.offset = scan.seg.size;
-      this.segments.push(scan.seg);
-      this.diskBytes += scan.seg.size;
-    }
-    const last = this.segments.at(-1);
-    if (!last || this.ackPos.segment > last.id || last.size >= this.segmentLimit) {
-      this.startSegment(Math.max((last?.id ?? 0) + 1, this.ackPos.segment, 1));
+    const { wmsAcked, ...r } = recover(dir, MAX_RECORD_BYTES, logger);
+    Object.assign(this.st, r);
+    this.ledger.load(wmsAcked);
+    const last = this.st.segments.at(-1);
+    if (!last || this.st.ackPos.segment > last.id || last.size >= this.segmentLimit) {
+      this.startSegment(Math.max((last?.id ?? 0) + 1, this.st.ackPos.segment, 1));
     } else {
       this.file.open(segmentPath(dir, last.id));
     }
-    if (this.ackPos.segment < this.segments[0]!.id)
-      this.ackPos = { segment: this.segments[0]!.id, offset: 0 };
+    if (this.st.ackPos.segment < this.st.segments[0]!.id)
+      this.st.ackPos = { segment: this.st.segments[0]!.id, offset: 0 };
     this.window = new DeliveryWindow({
       dir,
       maxBodyBytes: MAX_RECORD_BYTES,
       readAheadBytes: this.opts.readAheadBytes,
-      segments: () => this.segments,
-      start: { ...this.ackPos },
+      segments: () => this.st.segments,
+      start: { ...this.st.ackPos },
       isAcked: (key, seq) => this.delivery === 'wms-ack' && this.ledger.covers(key, seq),
     });
     this.opened = true;
@@ -138,9 +131,9 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     logger.info(
       {
         dir,
-        messages: this.unacked.messages,
-        bytes: this.unacked.bytes,
-        segments: this.segments.length,
+        messages: this.st.unacked.messages,
+        bytes: this.st.unacked.bytes,
+        segments: this.st.segments.length,
       },
       'outbox opened',
     );
@@ -149,14 +142,14 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   private startSegment(id: number): void {
     // Open the new file first: when that fails (a full disk) nothing has changed.
     const old = this.file.replace(segmentPath(this.opts.dir, id));
-    this.segments.push({ id, size: 0, count: 0 });
+    this.st.segments.push({ id, size: 0, count: 0 });
     this.file.retire(old);
     fsyncDirSync(this.opts.dir);
   }
 
   /** The last seq handed out for key (0 when none). */
   lastSeq(key: string): number {
-    return this.seqs.get(key) ?? 0;
+    return this.st.seqs.get(key) ?? 0;
   }
 
   /**
@@ -196,18 +189,20 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   // ---- where group commit's chunks go ----
 
   private fits(bytes: number): boolean {
-    const active = this.segments.at(-1)!;
-    return active.size + bytes <= this.segmentLimit && this.diskBytes + bytes <= this.opts.maxBytes;
+    const active = this.st.segments.at(-1)!;
+    return (
+      active.size + bytes <= this.segmentLimit && this.st.diskBytes + bytes <= this.opts.maxBytes
+    );
   }
 
   private prepare(bytes: number, key: string): boolean {
     try {
       if (this.file.needsRollback) this.file.rollBack();
-      if (!this.makeRoom(bytes)) {
+      if (!this.retention.makeRoom(bytes)) {
         this.recordDrop({ reason: 'reject-new', messages: 1, bytes, key });
         return false;
       }
-      const active = this.segments.at(-1)!;
+      const active = this.st.segments.at(-1)!;
       if (active.size > 0 && active.size + bytes > this.segmentLimit)
         this.startSegment(active.id + 1);
     } catch (e) {
@@ -219,7 +214,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
 
   /** One write for the chunk; its seqs are taken only after it is wholly written (and synced if 'always'). */
   private writeChunk(chunk: ChunkRecord[], bytes: number): boolean {
-    const active = this.segments.at(-1)!;
+    const active = this.st.segments.at(-1)!;
     try {
       this.file.write(
         chunk.length === 1
@@ -244,12 +239,12 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       }
       return false;
     }
-    for (const c of chunk) this.seqs.set(c.key, c.seq);
+    for (const c of chunk) this.st.seqs.set(c.key, c.seq);
     active.size += bytes;
     active.count += chunk.length;
-    this.diskBytes += bytes;
-    this.unacked.messages += chunk.length;
-    this.unacked.bytes += bytes;
+    this.st.diskBytes += bytes;
+    this.st.unacked.messages += chunk.length;
+    this.st.unacked.bytes += bytes;
     this.failure.succeeded();
     this.emit('appended');
     return true;
@@ -270,45 +265,6 @@ export class Outbox extends EventEmitter<OutboxEvents> {
     this.recordDrop({ reason: this.failure.fail(e), messages: 1, bytes, key });
   }
 
-  /** Free space for `bytes` under maxBytes: compaction first, then the policy. false = reject the new one. */
-  private makeRoom(bytes: number): boolean {
-    if (this.diskBytes + bytes <= this.opts.maxBytes) return true;
-    this.reclaimAcked();
-    while (this.diskBytes + bytes > this.opts.maxBytes) {
-      if (this.opts.policy === 'reject-new') return false;
-      if (this.segments.length < 2) this.startSegment(this.segments.at(-1)!.id + 1);
-      this.dropOldestSegment();
-    }
-    return true;
-  }
-
-  private dropOldestSegment(): void {
-    const seg = this.segments[0]!;
-    const next = this.segments[1]!;
-    let messages = 0;
-    let bytes = 0;
-    if (seg.id > this.ackPos.segment) {
-      messages = seg.count;
-      bytes = seg.size;
-    } else if (seg.id === this.ackPos.segment) {
-      messages = seg.count - this.ackedInAckSegment;
-      bytes = seg.size - this.ackPos.offset;
-    }
-    const ackPos = this.ackPos.segment <= seg.id ? { segment: next.id, offset: 0 } : this.ackPos;
-    // The checkpoint names the later position before anything changes: if it cannot be written (a full
-    // disk) this throws and the outbox is as it was.
-    this.writeCheckpoint(ackPos);
-    this.window.dropThrough(seg.id, next.id);
-    this.unacked.messages -= messages;
-    this.unacked.bytes -= bytes;
-    if (ackPos !== this.ackPos) {
-      this.ackPos = ackPos;
-      this.ackedInAckSegment = 0;
-    }
-    this.deleteSegmentsBefore(next.id, true);
-    if (messages > 0) this.recordDrop({ reason: 'drop-oldest', messages, bytes });
-  }
-
   private recordDrop(ev: DropEvent): void {
     this.droppedTotal += ev.messages;
     this.emit('dropped', ev);
@@ -318,11 +274,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
 
   /** Up to max entries to publish next, in order (re-sent ones first after rewind()). Marks them sent. */
   take(max: number): OutboxEntry[] {
-    const out = this.window.take(max);
-    for (const e of out) this.ledger.noteSent(e.key, e.seq);
-    // Entries read from disk that the WMS had confirmed before a restart are skipped by take(): release them.
-    this.release(this.window.popAcked());
-    return out;
+    return this.sending.take(max);
   }
 
   get inflight(): number {
@@ -334,13 +286,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
    * over contiguous acks only. wms-ack mode: it waits for the WMS's ack (or goes again after a timeout).
    */
   ack(entry: OutboxEntry): void {
-    if (this.delivery === 'wms-ack') {
-      if (this.ledger.covers(entry.key, entry.seq))
-        this.release(this.window.ackWhere((e) => e === entry));
-      else this.window.published(entry, Date.now());
-      return;
-    }
-    this.release(this.window.ack(entry));
+    this.sending.ack(entry);
   }
 
   /**
@@ -348,13 +294,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
    * beyond what was sent to the broker in this run, or the key never had a message; an old seq is stale.
    */
   wmsAck(key: string, seq: number): WmsAckOutcome {
-    if (this.delivery !== 'wms-ack') return { kind: 'not-wms-ack-mode' };
-    const refused = this.ledger.accept(key, seq, this.seqs.has(key));
-    if (refused) return refused;
-    this.checkpoints.dirty = true;
-    const before = this.unacked.messages;
-    this.release(this.window.ackWhere((e) => e.key === key && e.seq <= seq));
-    return { kind: 'applied', released: before - this.unacked.messages };
+    return this.sending.wmsAck(key, seq);
   }
 
   /** The highest seq of key the WMS confirmed (0 when none, or in broker mode). */
@@ -367,30 +307,19 @@ export class Outbox extends EventEmitter<OutboxEvents> {
    * unconfirmed one is made ready again, oldest first (the WMS may have missed them). Returns how many.
    */
   resendUnconfirmed(timeoutMs: number, nowMs = Date.now()): number {
-    if (this.delivery !== 'wms-ack' || !this.opened) return 0;
-    const oldest = this.window.oldestPublished();
-    if (!oldest || nowMs - (oldest.publishedAtMs ?? 0) < timeoutMs) return 0;
-    return this.window.resendPublished();
+    return this.sending.resendUnconfirmed(timeoutMs, nowMs);
   }
 
   /** Switch delivery mode live: to broker, whatever the broker already took is done. */
   setDelivery(delivery: Delivery): void {
     if (delivery === this.delivery) return;
     this.opts = { ...this.opts, delivery };
-    if (delivery === 'broker' && this.opened)
-      this.release(this.window.ackWhere((e) => e.state === 'published'));
+    this.sending.switched(delivery);
   }
 
   /** Entries that left the window as the acknowledged prefix: their disk space may be reclaimed. */
-  private release(done: OutboxEntry[]): void {
-    for (const e of done) {
-      this.unacked.messages--;
-      this.unacked.bytes -= e.end - e.offset;
-      if (e.segment !== this.ackPos.segment) this.ackedInAckSegment = 0;
-      this.ackPos = { segment: e.segment, offset: e.end };
-      this.ackedInAckSegment++;
-      this.checkpoints.dirty = true;
-    }
+  private release(done: readonly OutboxEntry[]): void {
+    if (this.st.release(done)) this.checkpoints.dirty = true;
   }
 
   /** The connection was lost: everything sent but not acknowledged will be taken (re-sent) again. */
@@ -400,49 +329,28 @@ export class Outbox extends EventEmitter<OutboxEvents> {
 
   /** Persist the acknowledged position, then delete segments that are wholly acknowledged. */
   compact(): { segments: number; bytes: number } {
-    const before = { n: this.segments.length, bytes: this.diskBytes };
-    this.reclaimAcked();
+    const before = { n: this.st.segments.length, bytes: this.st.diskBytes };
+    this.retention.reclaimAcked();
     if (this.checkpoints.dirty) this.writeCheckpoint();
-    return { segments: before.n - this.segments.length, bytes: before.bytes - this.diskBytes };
+    return {
+      segments: before.n - this.st.segments.length,
+      bytes: before.bytes - this.st.diskBytes,
+    };
   }
 
-  private reclaimAcked(): void {
-    // A finished segment read to its end is wholly acknowledged: move the position to the next one.
-    const i = this.segments.findIndex((s) => s.id === this.ackPos.segment);
-    const cur = this.segments[i];
-    const next = this.segments[i + 1];
-    if (cur && next && this.ackPos.offset >= cur.size) {
-      this.ackPos = { segment: next.id, offset: 0 };
-      this.ackedInAckSegment = 0;
-    }
-    this.deleteSegmentsBefore(this.ackPos.segment);
-  }
-
-  private deleteSegmentsBefore(id: number, checkpointed = false): void {
-    if (!this.segments.some((s) => s.id < id)) return;
-    // The checkpoint must name a later position (and hold every seq) before the files go.
-    if (!checkpointed) this.writeCheckpoint();
-    while (this.segments.length > 1 && this.segments[0]!.id < id) {
-      const seg = this.segments.shift()!;
-      unlinkSync(segmentPath(this.opts.dir, seg.id));
-      this.diskBytes -= seg.size;
-    }
-    fsyncDirSync(this.opts.dir);
-  }
-
-  private writeCheckpoint(pos = this.ackPos): void {
+  private writeCheckpoint(pos = this.st.ackPos): void {
     // Data must be on disk before a checkpoint that may reference it.
     if (this.file.dirty) this.file.syncNow();
     this.checkpoints.writeSync(this.checkpoint(pos));
   }
 
   /** What a checkpoint holds, the same for the synchronous and the periodic one. */
-  private checkpoint(pos = this.ackPos): Checkpoint {
+  private checkpoint(pos = this.st.ackPos): Checkpoint {
     return {
       version: 1,
       segment: pos.segment,
       offset: pos.offset,
-      seqs: Object.fromEntries(this.seqs),
+      seqs: Object.fromEntries(this.st.seqs),
       // The WMS-confirmed seqs too: without them a crash after a periodic checkpoint would send
       // confirmed data again and judge the WMS's next acks against nothing.
       ...this.ledger.toCheckpoint(),
@@ -454,7 +362,7 @@ export class Outbox extends EventEmitter<OutboxEvents> {
       this.timers.push(this.file.startBatchSync(this.opts.fsyncIntervalMs));
     const c = setInterval(() => {
       try {
-        this.reclaimAcked(); // deletes segments (with a synchronous checkpoint first) only when some are done
+        this.retention.reclaimAcked(); // deletes segments (with a synchronous checkpoint first) only when some are done
         if (this.checkpoints.dirty && !this.checkpoints.running && !this.file.syncing)
           void this.checkpoints.writeAsync(
             this.checkpoint(),
@@ -478,12 +386,12 @@ export class Outbox extends EventEmitter<OutboxEvents> {
   stats(): OutboxStats {
     if (this.opened) this.flush();
     const s: OutboxStats = {
-      messages: this.unacked.messages,
-      bytes: this.unacked.bytes,
+      messages: this.st.unacked.messages,
+      bytes: this.st.unacked.bytes,
       dropped: this.droppedTotal,
-      diskBytes: this.diskBytes,
+      diskBytes: this.st.diskBytes,
     };
-    const oldest = this.unacked.messages > 0 ? this.window.peekOldest() : undefined;
+    const oldest = this.st.unacked.messages > 0 ? this.window.peekOldest() : undefined;
     if (oldest) s.oldestTs = new Date(oldest.appendedAtMs).toISOString();
     if (this.failure.current) s.writeFailure = { ...this.failure.current };
     return s;

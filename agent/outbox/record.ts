@@ -52,29 +52,45 @@ export type DecodeResult =
   | { kind: 'incomplete'; need: number }
   | { kind: 'corrupt'; reason: string };
 
-/** Decode the record starting at buf[at]. maxBodyBytes bounds what a corrupt length field can make us read. */
-export function decodeRecord(buf: Buffer, at: number, maxBodyBytes: number): DecodeResult {
+/**
+ * Check the record starting at buf[at] (length bounds, whole, CRC): its size when it is a valid record,
+ * else why not. maxBodyBytes bounds what a corrupt length field can make us read.
+ */
+export function checkRecord(
+  buf: Buffer,
+  at: number,
+  maxBodyBytes: number,
+): number | Exclude<DecodeResult, { kind: 'record' }> {
   if (buf.length - at < HEADER_BYTES) return { kind: 'incomplete', need: HEADER_BYTES };
   const bodyLength = buf.readUInt32BE(at);
   if (bodyLength < FIXED_BODY_BYTES || bodyLength > maxBodyBytes)
     return { kind: 'corrupt', reason: `record length ${bodyLength} out of range` };
   const size = HEADER_BYTES + bodyLength;
   if (buf.length - at < size) return { kind: 'incomplete', need: size };
-  const body = buf.subarray(at + HEADER_BYTES, at + size);
-  if (crc32(body) !== buf.readUInt32BE(at + 4)) return { kind: 'corrupt', reason: 'CRC mismatch' };
-  const flags = body.readUInt8(0);
-  const keyLength = body.readUInt8(1);
-  if (FIXED_BODY_BYTES + keyLength > bodyLength)
+  if (crc32(buf.subarray(at + HEADER_BYTES, at + size)) !== buf.readUInt32BE(at + 4))
+    return { kind: 'corrupt', reason: 'CRC mismatch' };
+  if (FIXED_BODY_BYTES + buf[at + HEADER_BYTES + 1]! > bodyLength)
     return { kind: 'corrupt', reason: 'key longer than record' };
-  const key = body.toString('utf8', 2, 2 + keyLength);
-  let o = 2 + keyLength;
-  const seq = body.readDoubleBE(o);
-  o += 8;
-  const appendedAtMs = body.readDoubleBE(o);
-  o += 8;
+  return size;
+}
+
+/** The fields of a record checkRecord() found valid at buf[at] with this size (no checks, no copy). */
+export function readRecordFields(buf: Buffer, at: number, size: number): OutboxRecord {
+  const b = at + HEADER_BYTES;
+  const keyLength = buf[b + 1]!;
+  const o = b + 2 + keyLength;
   return {
-    kind: 'record',
-    record: { key, seq, appendedAtMs, flags, payload: body.subarray(o) },
-    size,
+    key: buf.toString('utf8', b + 2, o),
+    seq: buf.readDoubleBE(o),
+    appendedAtMs: buf.readDoubleBE(o + 8),
+    flags: buf[b]!,
+    payload: buf.subarray(o + 16, at + size),
   };
+}
+
+/** Decode the record starting at buf[at]. maxBodyBytes bounds what a corrupt length field can make us read. */
+export function decodeRecord(buf: Buffer, at: number, maxBodyBytes: number): DecodeResult {
+  const size = checkRecord(buf, at, maxBodyBytes);
+  if (typeof size !== 'number') return size;
+  return { kind: 'record', record: readRecordFields(buf, at, size), size };
 }

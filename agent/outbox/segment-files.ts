@@ -3,7 +3,9 @@
 import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  checkRecord,
   decodeRecord,
+  readRecordFields,
   FIXED_BODY_BYTES,
   FLAG_GZIP,
   HEADER_BYTES,
@@ -67,11 +69,17 @@ export class SegmentReader {
     for (;;) {
       const at = this.bufStart + this.pos;
       if (at >= this.limit) return { kind: 'end' };
-      const d = decodeRecord(this.buf, this.pos, this.maxBodyBytes);
-      if (d.kind === 'record') {
-        this.pos += d.size;
-        if (at + d.size > this.limit) return { kind: 'corrupt', offset: at, reason: 'past end' };
-        return { kind: 'record', record: d.record, offset: at, end: at + d.size };
+      const d = checkRecord(this.buf, this.pos, this.maxBodyBytes);
+      if (typeof d === 'number') {
+        const start = this.pos;
+        this.pos += d;
+        if (at + d > this.limit) return { kind: 'corrupt', offset: at, reason: 'past end' };
+        return {
+          kind: 'record',
+          record: readRecordFields(this.buf, start, d),
+          offset: at,
+          end: at + d,
+        };
       }
       if (d.kind === 'corrupt') return this.damaged(at, d.reason);
       // incomplete: refill from `at`, at least one whole record if it fits within limit

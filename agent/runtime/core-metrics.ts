@@ -17,11 +17,21 @@ export function feedCoreMetrics(
 ): () => void {
   const onReading = (r: PlcReading) => {
     metrics.pollDuration.observe({ plc: r.plc }, r.durationMs / 1000);
-    let read = 0;
-    for (const _ in r.values) read++;
-    if (read) metrics.tagValuesRead.inc({ plc: r.plc }, read);
-    const kinds = new Set(Object.values(r.errors));
-    for (const kind of kinds) metrics.pollErrors.inc({ plc: r.plc, kind });
+    // Values read are counted by the core's change filter and sampled below: no pass over the
+    // values here. Errors are rare: the set is built only when there are some.
+    let kinds: Set<string> | undefined;
+    for (const tag in r.errors) (kinds ??= new Set()).add(r.errors[tag]!);
+    if (kinds) for (const kind of kinds) metrics.pollErrors.inc({ plc: r.plc, kind });
+  };
+  const lastRead = new Map<string, number>();
+  const sampleValuesRead = () => {
+    for (const [plc, n] of gateway.valuesRead()) {
+      const before = lastRead.get(plc) ?? 0;
+      // A PLC removed and added again counts from 0.
+      const delta = n >= before ? n - before : n;
+      if (delta > 0) metrics.tagValuesRead.inc({ plc }, delta);
+      lastRead.set(plc, n);
+    }
   };
   const onStatus = (e: { plc: string; status: { state: string } }) => {
     metrics.plcConnected.set({ plc: e.plc }, e.status.state === 'disconnected' ? 0 : 1);
@@ -66,6 +76,7 @@ export function feedCoreMetrics(
     if (s.published > lastPublished)
       metrics.messagesPublished.inc({ kind: 'data' }, s.published - lastPublished);
     lastPublished = s.published;
+    sampleValuesRead();
   }, 1000);
   timer.unref();
   gateway.pollers.on('reading', onReading);
@@ -82,6 +93,7 @@ export function feedCoreMetrics(
   gateway.link.on('peer', onPeer);
   return () => {
     clearInterval(timer);
+    sampleValuesRead();
     clearInterval(certTimer);
     gateway.off('config-applied', sampleCert);
     gateway.link.off('peer', onPeer);

@@ -35,10 +35,21 @@ export interface PlcView {
   error?: string;
   since: string;
   lastReadTs?: string;
-  values: Record<string, TagValue>;
-  quality: Record<string, 'bad'>;
-  /** Number of entries in quality (kept so the hot path can skip it when nothing is bad). */
-  badCount: number;
+  /** The last value read of every tag (kept while it reads bad); built when first read, then kept. */
+  readonly values: Record<string, TagValue>;
+  /** The tags whose last read failed; built when first read, then kept. */
+  readonly quality: Record<string, 'bad'>;
+}
+
+/** What the core keeps per PLC beside the per-tag state its change filters hold. */
+interface PlcLinkView {
+  id: string;
+  /** Tag values read since the PLC was first seen (a metric samples it; counting per reading would cost a pass). */
+  valuesRead: number;
+  state: PlcStatus['state'];
+  error?: string;
+  since: string;
+  lastReadTs?: string;
 }
 
 export interface LiveValues {
@@ -91,7 +102,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   readonly sparkplug: SparkplugNode | undefined;
   private config: GatewayConfig;
   private readonly filters = new Map<string, ChangeFilter[]>();
-  private readonly views = new Map<string, PlcView>();
+  private readonly views = new Map<string, PlcLinkView>();
   private readonly startedAt = Date.now();
   private published = 0;
   /** North apps add fields to the heartbeat (health state, OTA slot) without the core knowing them. */
@@ -216,18 +227,30 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     return out;
   }
 
+  /**
+   * Each configured PLC as the live view shows it. Its values and quality are read from the change
+   * filters' per-tag arrays only when a caller asks for them (the health monitor, which checks
+   * states every few seconds, never does), so keeping the view costs nothing per reading.
+   */
   plcViews(): PlcView[] {
-    return this.config.plcs.map(
-      (p) =>
+    return this.config.plcs.map((p) =>
+      plcView(
         this.views.get(p.id) ?? {
           id: p.id,
           state: 'disconnected',
           since: new Date(this.startedAt).toISOString(),
-          values: {},
-          quality: {},
-          badCount: 0,
+          valuesRead: 0,
         },
+        this.filters.get(p.id) ?? [],
+      ),
     );
+  }
+
+  /** Tag values read per PLC since it was first seen (a removed PLC's count starts again if it comes back). */
+  valuesRead(): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [id, v] of this.views) out.set(id, v.valuesRead);
+    return out;
   }
 
   uptimeSeconds(): number {
@@ -241,50 +264,39 @@ export class Gateway extends EventEmitter<GatewayEvents> {
   private rebuildFilters(next: PlcConfig[], prev: PlcConfig[]): void {
     for (const p of next) {
       const old = prev.find((q) => q.id === p.id);
-      if (old && isDeepStrictEqual(old, p) && this.filters.has(p.id)) continue;
-      this.filters.set(
-        p.id,
-        p.groups.map((g) => new ChangeFilter(g.tags, { fullReportMs: p.fullReportSeconds * 1000 })),
+      const oldFilters = this.filters.get(p.id);
+      if (old && isDeepStrictEqual(old, p) && oldFilters) continue;
+      const filters = p.groups.map(
+        (g) =>
+          new ChangeFilter(g.tags, {
+            fullReportMs: p.fullReportSeconds * 1000,
+            // JSON has no NaN/Infinity: such a reading is published as bad quality rather than a wrong number.
+            nonFiniteAsBad: true,
+          }),
       );
+      // The live view keeps showing what was read of the tags that stay, until they are read again.
+      if (oldFilters) for (const f of filters) f.adoptLatest(oldFilters);
+      this.filters.set(p.id, filters);
     }
     for (const id of [...this.filters.keys()])
       if (!next.some((p) => p.id === id)) this.filters.delete(id);
   }
 
+  /**
+   * Runs for every read of every group: the filter's one pass over the values decides what is
+   * published and keeps the live view's per-tag state; nothing here copies or merges records.
+   */
   private onReading(r: PlcReading): void {
     const filter = this.filters.get(r.plc)?.[r.group];
     if (!filter) return;
-    const report = filter.apply({ values: r.values, errors: r.errors }, r.tsMs);
+    const report = filter.apply(r, r.tsMs);
     const view = this.view(r.plc);
     view.lastReadTs = r.ts;
-    Object.assign(view.values, r.values);
-    // This runs for every read of every group: touch quality only when some tag is or was bad.
-    if (view.badCount > 0)
-      for (const tag in r.values) {
-        if (!view.quality[tag]) continue;
-        delete view.quality[tag];
-        view.badCount--;
-      }
-    for (const tag in r.errors) {
-      if (view.quality[tag]) continue;
-      view.quality[tag] = 'bad';
-      view.badCount++;
-    }
+    view.valuesRead += filter.lastValueCount;
     if (!report) return;
-    // JSON has no NaN/Infinity: such a reading is published as bad quality rather than a wrong number.
-    let values = report.values;
-    let quality = report.quality;
-    for (const tag in values) {
-      const v = values[tag];
-      if (typeof v !== 'number' || Number.isFinite(v)) continue;
-      if (values === report.values) {
-        values = { ...values };
-        quality = { ...quality };
-      }
-      delete values[tag];
-      quality[tag] = 'bad';
-    }
-    this.wmsLink.publishData(r.plc, { ts: r.ts, values, quality });
+    const { values, quality } = report;
+    const valuesJson = filter.lastValuesJson;
+    this.wmsLink.publishData(r.plc, { ts: r.ts, values, quality, valuesJson });
     this.published++;
     if (this.listenerCount('values') > 0)
       this.emit('values', {
@@ -314,19 +326,38 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     this.emit('status', { plc: id, status });
   }
 
-  private view(id: string): PlcView {
+  private view(id: string): PlcLinkView {
     let v = this.views.get(id);
     if (!v) {
-      v = {
-        id,
-        state: 'disconnected',
-        since: new Date().toISOString(),
-        values: {},
-        quality: {},
-        badCount: 0,
-      };
+      v = { id, state: 'disconnected', since: new Date().toISOString(), valuesRead: 0 };
       this.views.set(id, v);
     }
     return v;
   }
+}
+
+/** A PLC's view whose values and quality are built from its filters on first access, then kept. */
+function plcView(link: PlcLinkView, filters: readonly ChangeFilter[]): PlcView {
+  let values: Record<string, TagValue> | undefined;
+  let quality: Record<string, 'bad'> | undefined;
+  const build = () => {
+    values = {};
+    quality = {};
+    for (const f of filters) f.latest(values, quality);
+  };
+  return {
+    id: link.id,
+    state: link.state,
+    ...(link.error !== undefined && { error: link.error }),
+    since: link.since,
+    ...(link.lastReadTs !== undefined && { lastReadTs: link.lastReadTs }),
+    get values() {
+      if (!values) build();
+      return values!;
+    },
+    get quality() {
+      if (!quality) build();
+      return quality!;
+    },
+  };
 }

@@ -77,15 +77,26 @@ export class LiveView extends EventEmitter<GatewayViewEvents> implements Gateway
         version: g.version,
         uptimeS: g.uptimeSeconds(),
       },
-      plcs: g.plcViews().map((p) => ({
-        id: p.id,
-        state: p.state,
-        error: p.error,
-        lastReadTs: p.lastReadTs,
-        values: p.values,
-        quality: p.quality,
-        ...plcMeta(g.currentConfig.plcs.find((c) => c.id === p.id)),
-      })),
+      plcs: g.plcViews().map((p) => {
+        const meta = plcMeta(g.currentConfig.plcs.find((c) => c.id === p.id));
+        // values and quality stay unbuilt for a caller that only looks at states (the health
+        // monitor, the device tags): getters that are own enumerable properties, so JSON and
+        // spreading still see them.
+        return {
+          id: p.id,
+          state: p.state,
+          error: p.error,
+          lastReadTs: p.lastReadTs,
+          get values() {
+            return p.values;
+          },
+          get quality() {
+            return p.quality;
+          },
+          tags: meta.tags,
+          staleAfterMs: meta.staleAfterMs,
+        };
+      }),
       wms: {
         connected: link.connected,
         url: link.url,
@@ -105,9 +116,20 @@ export class LiveView extends EventEmitter<GatewayViewEvents> implements Gateway
   }
 }
 
+interface PlcMeta {
+  tags?: TagMeta[];
+  staleAfterMs?: number;
+}
+
+/** Built once per PLC config object (a config change brings new objects), not on every snapshot. */
+const metaCache = new WeakMap<PlcConfig, PlcMeta>();
+const NO_META: PlcMeta = {};
+
 /** What the page needs of a PLC's config: its tags (to trend and to offer writes) and staleness. */
-function plcMeta(p: PlcConfig | undefined): { tags?: TagMeta[]; staleAfterMs?: number } {
-  if (!p) return {};
+function plcMeta(p: PlcConfig | undefined): PlcMeta {
+  if (!p) return NO_META;
+  let meta = metaCache.get(p);
+  if (meta) return meta;
   const tags: TagMeta[] = [];
   let slowest = 0;
   for (const g of p.groups) {
@@ -121,5 +143,7 @@ function plcMeta(p: PlcConfig | undefined): { tags?: TagMeta[]; staleAfterMs?: n
         ...(t.max !== undefined ? { max: t.max } : {}),
       });
   }
-  return { tags, staleAfterMs: Math.max(MIN_STALE_MS, slowest * STALE_INTERVALS) };
+  meta = { tags, staleAfterMs: Math.max(MIN_STALE_MS, slowest * STALE_INTERVALS) };
+  metaCache.set(p, meta);
+  return meta;
 }

@@ -138,9 +138,13 @@ for (const policy of ['drop-oldest', 'reject-new'] as const) {
         produce(link, total, 'plc-a', 150);
         const st = link.stats();
         assert.ok(st.outbox.dropped > 0 && st.outbox.dropped < total);
-        const alert = alerts.find((x) => x.code === `outbox.${policy}`);
+        // CONTRACT §10: a drop at the bound is alerted outbox-full, the policy as its reason, and
+        // is a state (link stats, hence /health) while it lasts.
+        const alert = alerts.find((x) => x.code === 'outbox-full');
         assert.ok(alert, 'the drop is alerted');
         assert.equal(alert.level, 'critical');
+        assert.equal(alert.reason, policy);
+        assert.equal(st.outbox.full?.policy, policy, 'the outbox-full state in the link stats');
         await link.reconfigure(wmsSchema.parse({ ...wms, urls: [broker.url] }));
         await waitFor(
           () => link.stats().connected && link.stats().outbox.messages === 0,
