@@ -8,6 +8,7 @@ const BENCHES: Record<string, () => Promise<{ default: BenchFn }>> = {
   bridge: () => import('./bridge.js'),
   planner: () => import('./planner.js'),
   poller: () => import('./poller.js'),
+  south: () => import('./south.js'),
   commands: () => import('./commands.js'),
   ota: () => import('./ota.js'),
   maintenance: () => import('./maintenance.js'),

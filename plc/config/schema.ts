@@ -204,7 +204,7 @@ export const plcSchema = z
       .max(16)
       .optional()
       .describe(
-        'TCP only: Modbus transactions in flight at once on the connection, shared by every PLC behind the same host:port (default 1; more only if the PLC or gateway accepts several; the same for every PLC on the endpoint)',
+        "TCP only: Modbus transactions in flight at once on the connection, shared by every PLC behind the same host:port (default 1; more only if the PLC or gateway accepts several; the same for every PLC on the endpoint). Above 1 the PLC's poll groups also read at once",
       ),
     maxGap: z
       .number()

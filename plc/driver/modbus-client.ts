@@ -1,6 +1,6 @@
 // The Modbus API of one PLC: a link (TCP connection or shared RTU bus) plus its unit id and timeout.
 import type { Area } from '../config/schema.js';
-import type { ModbusLink, ModbusRequest } from './modbus-link.js';
+import type { ModbusLink, ModbusRequest, SendStamp } from './modbus-link.js';
 import type { Priority } from './serial-queue.js';
 
 /** Protocol limits per request (Modbus Application Protocol v1.1b3 §6). */
@@ -22,12 +22,23 @@ export class ModbusClient {
     readonly opts: ModbusClientOptions,
   ) {}
 
-  private exec(req: ModbusRequest, priority?: Priority) {
-    return this.link.exec(this.opts.unitId, req, this.opts.timeoutMs, priority);
+  private exec(req: ModbusRequest, priority?: Priority, stamp?: SendStamp) {
+    return this.link.exec(this.opts.unitId, req, this.opts.timeoutMs, priority, stamp);
   }
 
-  async readBits(area: 'coil' | 'discrete', address: number, count: number, priority?: Priority) {
-    return (await this.exec({ fc: READ_FC[area] as 1 | 2, address, count }, priority)) as boolean[];
+  /** `stamp`: set to the moment the first request carrying it went out (see SendStamp). */
+  async readBits(
+    area: 'coil' | 'discrete',
+    address: number,
+    count: number,
+    priority?: Priority,
+    stamp?: SendStamp,
+  ) {
+    return (await this.exec(
+      { fc: READ_FC[area] as 1 | 2, address, count },
+      priority,
+      stamp,
+    )) as boolean[];
   }
 
   async readRegisters(
@@ -35,8 +46,13 @@ export class ModbusClient {
     address: number,
     count: number,
     priority?: Priority,
+    stamp?: SendStamp,
   ) {
-    return (await this.exec({ fc: READ_FC[area] as 3 | 4, address, count }, priority)) as number[];
+    return (await this.exec(
+      { fc: READ_FC[area] as 3 | 4, address, count },
+      priority,
+      stamp,
+    )) as number[];
   }
 
   readCoils(address: number, count: number, priority?: Priority) {

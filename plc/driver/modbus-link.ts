@@ -22,6 +22,15 @@ export type ModbusRequest =
 
 export type ModbusAnswer = boolean[] | number[] | undefined;
 
+/**
+ * When a reading's first request went out: `sentMs` is 0 until a request carrying this stamp is
+ * written to the connection (after any wait for a transaction slot or the RTU bus; on TCP when the
+ * corked burst it is part of leaves), then Date.now() of that moment. A poll reading's `ts` comes from it, so queueing never ages the data.
+ */
+export interface SendStamp {
+  sentMs: number;
+}
+
 /** Slack on top of modbus-serial's own timer: the sweep only fails requests it never called back. */
 const GUARD_SLACK_MS = 50;
 /** How often a link looks for requests that outlived their timeout (one timer per link, not per request). */
@@ -69,7 +78,8 @@ export abstract class ModbusLink extends EventEmitter<ModbusLinkEvents> {
     unitId: number,
     req: ModbusRequest,
     timeoutMs: number,
-    _priority?: Priority, // only a shared RTU bus orders requests; a TCP link is used by one PLC
+    _priority?: Priority, // the subclasses order requests (RTU bus queue, TCP transaction slots)
+    stamp?: SendStamp,
   ): Promise<ModbusAnswer> {
     const client = this.client;
     const ctx = () => describeRequest(unitId, req); // built only for an error: this is the hot path
@@ -100,6 +110,7 @@ export abstract class ModbusLink extends EventEmitter<ModbusLinkEvents> {
         }
       };
       client.setTimeout(timeoutMs);
+      this.beforeSend(stamp !== undefined && stamp.sentMs === 0 ? stamp : undefined);
       const raw = client as unknown as RawClient;
       try {
         switch (req.fc) {
@@ -124,6 +135,14 @@ export abstract class ModbusLink extends EventEmitter<ModbusLinkEvents> {
         settle(new ModbusConnectionError(`${this.description}: send failed${ctx()}`, e));
       }
     });
+  }
+
+  /**
+   * Called right before a request is handed to modbus-serial, with the stamp of a reading whose first
+   * request this is: it goes out now (TCP corks its socket and stamps the burst when it leaves).
+   */
+  protected beforeSend(stamp: SendStamp | undefined): void {
+    if (stamp !== undefined) stamp.sentMs = Date.now();
   }
 
   /** A request modbus-serial never called back (neither answer nor timeout) fails as a timeout. */

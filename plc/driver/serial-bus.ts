@@ -2,7 +2,12 @@
 // The bus sends one request at a time and keeps the line silent for the inter-frame gap between frames.
 import { ModbusRTU } from './modbus-serial.js';
 import { ModbusConnectionError, isModbusTimeoutError } from './errors.js';
-import { ModbusLink, type ModbusAnswer, type ModbusRequest } from './modbus-link.js';
+import {
+  ModbusLink,
+  type ModbusAnswer,
+  type ModbusRequest,
+  type SendStamp,
+} from './modbus-link.js';
 import { SerialQueue, type Priority } from './serial-queue.js';
 
 export interface SerialSettings {
@@ -92,6 +97,7 @@ export class SerialBus extends ModbusLink {
     req: ModbusRequest,
     timeoutMs: number,
     priority: Priority = 'normal',
+    stamp?: SendStamp,
   ): Promise<ModbusAnswer> {
     return this.queue.run(async () => {
       const wait = this.lastFrameEnd + this.gapMs - performance.now();
@@ -100,7 +106,7 @@ export class SerialBus extends ModbusLink {
       this.maxConcurrent = Math.max(this.maxConcurrent, this.inFlight);
       this.requests++;
       try {
-        return await super.exec(unitId, req, timeoutMs);
+        return await super.exec(unitId, req, timeoutMs, undefined, stamp);
       } catch (e) {
         if (isModbusTimeoutError(e)) {
           await sleep(DEFAULT_FLUSH_AFTER_TIMEOUT_MS);

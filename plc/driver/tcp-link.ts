@@ -1,10 +1,18 @@
 // Modbus TCP: one connection per endpoint (host:port), shared by every PLC (unit id) behind it, as a
 // serial-to-Ethernet gateway expects. Connects with its own timeout (a black-holed address must not
 // hang) and keeps at most `pipeline` transactions in flight; MBAP transaction ids pair the answers.
+// Requests that go out together (several groups' ticks in one timer phase, the next requests woken by
+// a burst of answers) leave in one socket write: the socket is corked at the first and uncorked once
+// the event loop turns (setImmediate), as the MQTT link does for its PUBLISH bursts.
 import { Socket } from 'node:net';
 import { ModbusRTU } from './modbus-serial.js';
 import { ModbusConnectionError, isModbusConnectionError, isModbusTimeoutError } from './errors.js';
-import { ModbusLink, type ModbusAnswer, type ModbusRequest } from './modbus-link.js';
+import {
+  ModbusLink,
+  type ModbusAnswer,
+  type ModbusRequest,
+  type SendStamp,
+} from './modbus-link.js';
 import { SlotLimiter } from './slot-limiter.js';
 import type { Priority } from './serial-queue.js';
 
@@ -38,6 +46,10 @@ export class TcpLink extends ModbusLink {
   users = 1;
   /** TCP connections made (tests count them: one per endpoint). */
   connections = 0;
+  /** The socket corked for the burst under way (uncorked on setImmediate). */
+  private corked: Socket | undefined;
+  /** Stamps of readings whose first request is in that burst. */
+  private readonly stamps: SendStamp[] = [];
 
   constructor(private readonly opts: TcpLinkOptions) {
     super();
@@ -97,10 +109,11 @@ export class TcpLink extends ModbusLink {
     req: ModbusRequest,
     timeoutMs: number,
     priority: Priority = 'normal',
+    stamp?: SendStamp,
   ): Promise<ModbusAnswer> {
     await this.slots.acquire(priority);
     try {
-      const answer = await super.exec(unitId, req, timeoutMs);
+      const answer = await super.exec(unitId, req, timeoutMs, undefined, stamp);
       this.answeredBy(unitId);
       return answer;
     } catch (e) {
@@ -118,6 +131,34 @@ export class TcpLink extends ModbusLink {
       this.slots.release();
     }
   }
+
+  /**
+   * Cork at the first request of a burst; modbus-serial writes each request in a microtask of its
+   * own, so the uncork waits for the loop to turn and the burst leaves in one write (one syscall).
+   * The readings whose first request is in the burst are stamped when it leaves.
+   */
+  protected override beforeSend(stamp: SendStamp | undefined): void {
+    const s = this.socket;
+    if (s === undefined) return super.beforeSend(stamp);
+    if (this.corked === undefined) {
+      this.corked = s;
+      s.cork();
+      setImmediate(this.uncork);
+    }
+    if (stamp !== undefined) this.stamps.push(stamp);
+  }
+
+  private readonly uncork = (): void => {
+    const s = this.corked;
+    this.corked = undefined;
+    // Stamped before the write: the PLC may take its values as soon as the bytes leave.
+    if (this.stamps.length > 0) {
+      const now = Date.now();
+      for (const st of this.stamps) if (st.sentMs === 0) st.sentMs = now;
+      this.stamps.length = 0;
+    }
+    if (s !== undefined && !s.destroyed) s.uncork();
+  };
 
   private answeredBy(unitId: number): void {
     this.answered.add(unitId);

@@ -16,8 +16,22 @@ export function decodeBlock(
   block: ReadBlock,
   data: ArrayLike<number> | ArrayLike<boolean>,
 ): BlockResult {
-  const values: Record<string, TagValue> = {};
-  const errors: Record<string, string> = {};
+  const out: BlockResult = { values: {}, errors: {} };
+  decodeBlockInto(block, data, out.values, out.errors);
+  return out;
+}
+
+/**
+ * decodeBlock into the caller's objects (a poll cycle decodes all its blocks into one reading, with
+ * no object per block and no copy). Returns how many tags got an error.
+ */
+export function decodeBlockInto(
+  block: ReadBlock,
+  data: ArrayLike<number> | ArrayLike<boolean>,
+  values: Record<string, TagValue>,
+  errors: Record<string, string>,
+): number {
+  let bad = 0;
   const bits = isBitArea(block.area);
   const unit = bits ? 'bits' : 'registers';
   const got = data && typeof data.length === 'number' ? data.length : 0;
@@ -26,13 +40,17 @@ export function decodeBlock(
     const need = at + spanOf(tag);
     if (got < need) {
       errors[tag.name] = `short answer: ${got} of ${block.count} ${unit} (needs ${need})`;
+      bad++;
       continue;
     }
     if (bits) {
       const b = (data as ArrayLike<unknown>)[at];
       if (b === true || b === 1) values[tag.name] = true;
       else if (b === false || b === 0) values[tag.name] = false;
-      else errors[tag.name] = `malformed answer: bit ${at} is not a boolean`;
+      else {
+        errors[tag.name] = `malformed answer: bit ${at} is not a boolean`;
+        bad++;
+      }
       continue;
     }
     try {
@@ -40,7 +58,8 @@ export function decodeBlock(
     } catch (e) {
       if (!isCodecError(e)) throw e;
       errors[tag.name] = `malformed answer: ${e.message}`;
+      bad++;
     }
   }
-  return { values, errors };
+  return bad;
 }

@@ -8,7 +8,7 @@ export {
   type ReadBlock,
   type ReadLimits,
 } from './plan-reads.js';
-export { decodeBlock, type BlockResult } from './decode-block.js';
+export { decodeBlock, decodeBlockInto, type BlockResult } from './decode-block.js';
 export {
   planWrites,
   MODBUS_MAX_WRITE_REGISTERS,

@@ -1,37 +1,26 @@
 // One PLC (one unit id): its link (a TCP connection shared with the other units behind the same
 // host:port, or a shared RTU bus), its poll groups on drift-free timers, reconnect and per-unit
 // backoff (capped exponential + jitter), and commands queued ahead of the polls.
+// With tcpPipeline 1 (and always on RTU) the groups' cycles run one after another; on a pipelined
+// TCP connection they overlap (CycleGate), each group's own cycles still in order.
 // A pure reader/writer: report-by-exception happens in the core (ChangeFilter on 'reading').
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { PlcConfig, TagConfig } from '../config/schema.js';
-import { applyBit, type TagValue } from '../codec/codec.js';
-import {
-  decodeBlock,
-  planReads,
-  planWrites,
-  type ReadBlock,
-  type WriteOp,
-} from '../planner/planner.js';
-import {
-  errorCode,
-  isLinkFatal,
-  isModbusExceptionError,
-  isModbusResponseError,
-  isModbusTimeoutError,
-  ModbusConnectionError,
-  ModbusResponseError,
-} from '../driver/errors.js';
+import type { TagValue } from '../codec/codec.js';
+import { planReads, type ReadBlock } from '../planner/planner.js';
+import { ModbusConnectionError } from '../driver/errors.js';
 import { ModbusClient } from '../driver/modbus-client.js';
-import type { ModbusLink } from '../driver/modbus-link.js';
+import type { ModbusLink, SendStamp } from '../driver/modbus-link.js';
 import { SerialBusRegistry, type SerialBus } from '../driver/serial-bus.js';
-import type { Priority } from '../driver/serial-queue.js';
 import { SerialQueue } from '../driver/serial-queue.js';
 import { TcpLinkRegistry, type TcpLink } from '../driver/tcp-link.js';
-import { CommandQueueFullError, TagNotWritableError, UnknownTagError } from './errors.js';
 import { backoffDelay } from '../../platform/backoff.js';
 import { TickScheduler } from './tick-scheduler.js';
-import { readPipelined } from './pipeline.js';
+import { CycleGate } from './cycle-gate.js';
+import { readGroup, type GroupReadHost } from './read-group.js';
+import { UnitBackoff } from './unit-backoff.js';
+import { PlcCommands } from './plc-commands.js';
 import {
   DEFAULT_COMMAND_QUEUE_LENGTH,
   DEFAULT_TCP_PIPELINE,
@@ -46,21 +35,9 @@ import {
 
 export type { PlcState, PlcReading, PlcStatus, PollerStats, PollerOptions } from './types.js';
 export { DEFAULT_COMMAND_QUEUE_LENGTH, DEFAULT_TCP_PIPELINE, MAX_TCP_PIPELINE } from './types.js';
+export { isUnitSilent } from './unit-backoff.js';
 
 const MIN_CONNECT_TIMEOUT_MS = 3000;
-
-/** Gateway exceptions: the gateway is there, the unit behind it is not (Modbus v1.1b3 §7). */
-const GATEWAY_PATH_UNAVAILABLE = 0x0a;
-const GATEWAY_TARGET_FAILED = 0x0b;
-
-/** The unit itself does not answer (the link may be fine): back this unit off, not the others. */
-export function isUnitSilent(e: unknown): boolean {
-  return (
-    isModbusTimeoutError(e) ||
-    (isModbusExceptionError(e) &&
-      (e.exceptionCode === GATEWAY_PATH_UNAVAILABLE || e.exceptionCode === GATEWAY_TARGET_FAILED))
-  );
-}
 
 interface GroupPlan {
   blocks: ReadBlock[];
@@ -73,24 +50,23 @@ export class PlcPoller extends EventEmitter<PlcPollerEvents> {
   readonly id: string;
   private readonly link: ModbusLink;
   private readonly client: ModbusClient;
+  /** Commands, and the poll cycles when the link takes one transaction at a time. */
   private readonly queue = new SerialQueue();
+  /** Poll cycles on a pipelined TCP connection (tcpPipeline > 1): several at once while the unit answers. */
+  private readonly gate: CycleGate;
   private readonly groups: GroupPlan[];
-  private readonly tags = new Map<string, TagConfig>();
   private readonly logger: Logger;
   private readonly buses: SerialBusRegistry;
   private readonly tcpLinks: TcpLinkRegistry;
-  /** Per-unit backoff: consecutive cycles the unit did not answer, and no polls before `until`. */
-  private unitAttempt = 0;
-  private unitBackoffUntil = 0;
-  private unitFailure = '';
+  private readonly unit: UnitBackoff;
+  private readonly reader: GroupReadHost;
   private running = false;
   private attempt = 0;
   private reconnectTimer: NodeJS.Timeout | undefined;
   private connecting: Promise<void> | undefined;
   private current: PlcStatus;
   private progressMs = performance.now();
-  private pendingCommands = 0;
-  private readonly commandLimit: number;
+  private readonly commands: PlcCommands;
   private readonly pipeline: number;
   private readonly counters: PollerStats = {
     polls: 0,
@@ -117,7 +93,6 @@ export class PlcPoller extends EventEmitter<PlcPollerEvents> {
     this.logger = deps.logger.child({ plc: config.id });
     this.buses = deps.buses ?? new SerialBusRegistry();
     this.tcpLinks = deps.tcpLinks ?? new TcpLinkRegistry();
-    this.commandLimit = deps.options?.commandQueueLength ?? DEFAULT_COMMAND_QUEUE_LENGTH;
     const depth = Math.trunc(
       config.tcpPipeline ?? deps.options?.tcpPipeline ?? DEFAULT_TCP_PIPELINE,
     );
@@ -133,7 +108,6 @@ export class PlcPoller extends EventEmitter<PlcPollerEvents> {
       tags: g.tags,
       busy: false,
     }));
-    for (const g of config.groups) for (const t of g.tags) this.tags.set(t.name, t);
     const t = config.transport;
     this.link =
       t.type === 'tcp'
@@ -151,6 +125,28 @@ export class PlcPoller extends EventEmitter<PlcPollerEvents> {
     });
     this.current = { plc: this.id, state: 'disconnected', ts: new Date().toISOString() };
     this.link.on('close', this.onLinkClose);
+    this.unit = new UnitBackoff(config.reconnect.minMs, config.reconnect.maxMs);
+    this.gate = new CycleGate(1);
+    this.reader = {
+      link: this.link,
+      pipeline: this.pipeline,
+      tcp: t.type === 'tcp',
+      logger: this.logger,
+      isRunning: () => this.running,
+      read: (block, stamp) => this.readBlock(block, stamp),
+      failed: () => void this.counters.errors++,
+    };
+    this.commands = new PlcCommands({
+      config,
+      client: this.client,
+      link: this.link,
+      queue: this.queue,
+      logger: this.logger,
+      limit: deps.options?.commandQueueLength ?? DEFAULT_COMMAND_QUEUE_LENGTH,
+      isRunning: () => this.running,
+      request: () => void this.counters.requests++,
+      progress: () => void (this.progressMs = performance.now()),
+    });
   }
 
   status(): PlcStatus {
@@ -162,7 +158,12 @@ export class PlcPoller extends EventEmitter<PlcPollerEvents> {
   }
 
   stats(): PollerStats & { state: PlcState; queued: number } {
-    return { ...this.counters, state: this.current.state, queued: this.queue.waiting };
+    return {
+      ...this.counters,
+      commands: this.commands.count,
+      state: this.current.state,
+      queued: this.queue.waiting + this.gate.waiting,
+    };
   }
 
   start(): void {
@@ -195,12 +196,15 @@ export class PlcPoller extends EventEmitter<PlcPollerEvents> {
     this.running = false;
     for (const g of this.groups) g.scheduler?.stop();
     clearTimeout(this.reconnectTimer);
-    this.queue.clear(new ModbusConnectionError(`PLC "${this.id}" poller stopped`));
+    const stopped = new ModbusConnectionError(`PLC "${this.id}" poller stopped`);
+    this.queue.clear(stopped);
+    this.gate.clear(stopped);
     this.link.off('close', this.onLinkClose);
     if (this.config.transport.type === 'tcp') await this.tcpLinks.release(this.link as TcpLink);
     else await this.buses.release(this.link as SerialBus);
     // The job in progress ends fast: its requests fail once the link is closed (or finish on a shared bus).
     await this.queue.run(async () => undefined, 'urgent').catch(() => undefined);
+    await this.gate.idle();
     this.logger.info('poller stopped');
   }
 
@@ -208,6 +212,7 @@ export class PlcPoller extends EventEmitter<PlcPollerEvents> {
 
   private readonly onLinkClose = (err: unknown): void => {
     if (!this.running) return;
+    this.gate.limit = 1; // until the unit answers on the new connection
     this.setState('disconnected', err instanceof Error ? err.message : 'link closed');
     this.scheduleReconnect();
   };
@@ -267,13 +272,12 @@ export class PlcPoller extends EventEmitter<PlcPollerEvents> {
   private tick(gi: number): boolean {
     const g = this.groups[gi]!;
     if (g.busy) return false;
-    if (this.unitBackoffUntil > performance.now()) {
+    if (this.unit.active()) {
       this.backedOffReading(gi);
       return true;
     }
     g.busy = true;
-    this.queue
-      .run(() => this.cycle(gi))
+    (this.pipeline > 1 ? this.gate.run(() => this.cycle(gi)) : this.queue.run(() => this.cycle(gi)))
       .catch((e: unknown) => {
         // Rejected because the poller stopped: expected. Anything else is a bug to see, not swallow.
         if (this.running)
@@ -288,7 +292,7 @@ export class PlcPoller extends EventEmitter<PlcPollerEvents> {
     const g = this.groups[gi]!;
     const tsMs = Date.now();
     const errors: Record<string, string> = {};
-    for (const t of g.tags) errors[t.name] = this.unitFailure;
+    for (const t of g.tags) errors[t.name] = this.unit.failure;
     this.progressMs = performance.now();
     this.emit('reading', {
       plc: this.id,
@@ -303,15 +307,11 @@ export class PlcPoller extends EventEmitter<PlcPollerEvents> {
 
   /** The unit did not answer a whole cycle: skip its polls for a capped, jittered, growing delay. */
   private backOffUnit(code: string): void {
-    const delay = backoffDelay(
-      this.unitAttempt++,
-      this.config.reconnect.minMs,
-      this.config.reconnect.maxMs,
-    );
-    this.unitBackoffUntil = performance.now() + delay;
-    this.unitFailure = code;
+    this.gate.limit = 1;
+    const delay = this.unit.backOff(code);
+    if (delay === undefined) return; // already backed off by a cycle that ran beside this one
     this.logger.debug(
-      { delayMs: Math.round(delay), attempt: this.unitAttempt, error: code },
+      { delayMs: Math.round(delay), attempt: this.unit.attempts, error: code },
       'unit backed off',
     );
     this.setState(
@@ -321,86 +321,44 @@ export class PlcPoller extends EventEmitter<PlcPollerEvents> {
   }
 
   private async cycle(gi: number): Promise<void> {
-    const g = this.groups[gi]!;
+    // Waited behind other cycles while the unit was backed off: no request, like a tick would.
+    if (this.unit.active()) return this.backedOffReading(gi);
     const started = performance.now();
-    const tsMs = Date.now();
-    let values: Record<string, TagValue> = {};
-    const errors: Record<string, string> = {};
-    let fatal: string | undefined;
-    let ok = 0;
-    let unitSilent: string | undefined;
-    const pipelined =
-      this.pipeline > 1 && g.blocks.length > 1
-        ? readPipelined(g.blocks, this.pipeline, (b) => this.readBlock(b, 'normal'))
-        : undefined;
-    for (const [bi, block] of g.blocks.entries()) {
-      if (!this.running) return;
-      if (fatal === undefined && !pipelined && !this.link.isOpen()) fatal = 'disconnected';
-      if (fatal !== undefined) {
-        for (const t of block.tags) errors[t.name] = fatal;
-        continue;
-      }
-      try {
-        const data = pipelined ? await pipelined[bi]! : await this.readBlock(block, 'normal');
-        const res = decodeBlock(block, data);
-        // One block (the common case): its result object is the reading's, not copied value by value.
-        if (g.blocks.length === 1) values = res.values;
-        else Object.assign(values, res.values);
-        for (const name in res.errors) errors[name] = 'bad-response';
-        ok++;
-      } catch (e) {
-        if (!this.running) return; // stopping: the link was closed under this read
-        const code = errorCode(e);
-        this.counters.errors++;
-        for (const t of block.tags) errors[t.name] = code;
-        if (isUnitSilent(e)) unitSilent ??= code;
-        // After a timeout, a gateway exception or a garbled answer the rest of this cycle would only
-        // wait or mis-pair: give it the same error. A garbled answer on TCP also reconnects so the
-        // stream is in step again (a timeout closes the connection only if no unit answers on it:
-        // TcpLink decides, so a dead unit behind a gateway does not cut off the others).
-        if (isLinkFatal(e) || isUnitSilent(e)) {
-          fatal = code;
-          this.logger.warn(
-            { group: gi, area: block.area, start: block.start, count: block.count, error: code },
-            'read failed',
-          );
-          if (this.config.transport.type === 'tcp' && isModbusResponseError(e))
-            await this.link.close();
-        } else
-          this.logger.debug(
-            { group: gi, area: block.area, start: block.start, error: code },
-            'read refused',
-          );
-      }
-    }
+    const startMs = Date.now();
+    const out = await readGroup(this.reader, gi, this.groups[gi]!.blocks);
+    if (!out) return;
     const durationMs = performance.now() - started;
     this.counters.polls++;
     this.counters.lastDurationMs = durationMs;
     this.progressMs = performance.now();
-    if (ok > 0) {
+    if (out.ok > 0) {
       this.attempt = 0;
-      this.unitAttempt = 0;
+      this.unit.answered();
     }
     let firstError: string | undefined;
-    for (const name in errors) {
-      firstError = errors[name];
+    for (const name in out.errors) {
+      firstError = out.errors[name];
       break;
     }
-    if (ok === 0 && unitSilent !== undefined) this.backOffUnit(unitSilent);
+    if (out.ok === 0 && out.unitSilent !== undefined) this.backOffUnit(out.unitSilent);
     else if (this.link.isOpen()) {
+      // A unit that answers gets its cycles overlapped again; one that timed out, one at a time.
+      this.gate.limit = out.unitSilent === undefined ? this.pipeline : 1;
       if (firstError === undefined) this.setState('connected');
       else this.setState('degraded', firstError);
     }
-    const reading: PlcReading = {
+    // ts: when the cycle's first request went out (not when its tick fired or it waited for a
+    // transaction slot or the bus); the cycle start if no request went out at all.
+    const tsMs = out.sentMs || startMs;
+    this.deliver({
       plc: this.id,
       group: gi,
       ts: new Date(tsMs).toISOString(),
       tsMs,
       durationMs,
-      values,
-      errors,
-    };
-    this.deliver(reading);
+      values: out.values,
+      errors: out.errors,
+    });
   }
 
   /**
@@ -421,37 +379,17 @@ export class PlcPoller extends EventEmitter<PlcPollerEvents> {
     }
   }
 
-  private async readBlock(block: ReadBlock, priority: Priority): Promise<boolean[] | number[]> {
+  private async readBlock(block: ReadBlock, stamp: SendStamp): Promise<boolean[] | number[]> {
     this.counters.requests++;
     const data =
       block.area === 'coil' || block.area === 'discrete'
-        ? await this.client.readBits(block.area, block.start, block.count, priority)
-        : await this.client.readRegisters(block.area, block.start, block.count, priority);
+        ? await this.client.readBits(block.area, block.start, block.count, 'normal', stamp)
+        : await this.client.readRegisters(block.area, block.start, block.count, 'normal', stamp);
     this.progressMs = performance.now();
     return data;
   }
 
   // ---- commands ---------------------------------------------------------------------------------
-
-  private tag(name: string): TagConfig {
-    const t = this.tags.get(name);
-    if (!t) throw new UnknownTagError(this.id, name);
-    return t;
-  }
-
-  private command<T>(fn: () => Promise<T>): Promise<T> {
-    if (!this.running)
-      return Promise.reject(new ModbusConnectionError(`PLC "${this.id}" is not polled`));
-    if (!this.link.isOpen())
-      return Promise.reject(
-        new ModbusConnectionError(`PLC "${this.id}" is disconnected (${this.link.description})`),
-      );
-    if (this.pendingCommands >= this.commandLimit)
-      return Promise.reject(new CommandQueueFullError(this.id, this.commandLimit));
-    this.pendingCommands++;
-    this.counters.commands++;
-    return this.queue.run(fn, 'urgent').finally(() => this.pendingCommands--);
-  }
 
   /**
    * Write tag values (encoded with the codec, merged by planWrites), ahead of the next poll.
@@ -462,66 +400,11 @@ export class PlcPoller extends EventEmitter<PlcPollerEvents> {
     values: Record<string, unknown>,
     opts: { readBack?: boolean } = {},
   ): Promise<{ values?: Record<string, TagValue> }> {
-    const entries = Object.entries(values).map(([name, value]) => {
-      const tag = this.tag(name);
-      if (!tag.writable) throw new TagNotWritableError(this.id, name);
-      return { tag, value };
-    });
-    const ops = planWrites(entries);
-    return this.command(async () => {
-      for (const op of ops) await this.execWrite(op);
-      this.logger.info({ tags: Object.keys(values), requests: ops.length }, 'write done');
-      if (!opts.readBack) return {};
-      return { values: await this.readTags(entries.map((e) => e.tag)) };
-    });
+    return this.commands.write(values, opts);
   }
 
   /** Read these tags now, ahead of the next poll. Rejects on any failed read. */
   async read(names: string[]): Promise<Record<string, TagValue>> {
-    const tags = names.map((n) => this.tag(n));
-    return this.command(() => this.readTags(tags));
-  }
-
-  private async execWrite(op: WriteOp): Promise<void> {
-    this.counters.requests++;
-    switch (op.kind) {
-      case 'registers':
-        if (op.values.length === 1)
-          await this.client.writeRegister(op.start, op.values[0]!, 'urgent');
-        else await this.client.writeRegisters(op.start, op.values, 'urgent');
-        break;
-      case 'coils':
-        if (op.values.length === 1) await this.client.writeCoil(op.start, op.values[0]!, 'urgent');
-        else await this.client.writeCoils(op.start, op.values, 'urgent');
-        break;
-      case 'bit': {
-        // Read-modify-write inside one queued command: no poll or other command runs in between.
-        const [reg] = await this.client.readRegisters('holding', op.address, 1, 'urgent');
-        this.counters.requests++;
-        await this.client.writeRegister(
-          op.address,
-          applyBit(this.tag(op.tag), reg!, op.value),
-          'urgent',
-        );
-        break;
-      }
-    }
-    this.progressMs = performance.now();
-  }
-
-  private async readTags(tags: TagConfig[]): Promise<Record<string, TagValue>> {
-    const blocks = planReads(tags, {
-      maxGap: 0,
-      maxRegisters: this.config.maxRegistersPerRead,
-      maxBits: this.config.maxBitsPerRead,
-    });
-    const out: Record<string, TagValue> = {};
-    for (const b of blocks) {
-      const res = decodeBlock(b, await this.readBlock(b, 'urgent'));
-      const bad = Object.entries(res.errors)[0];
-      if (bad) throw new ModbusResponseError(`tag "${bad[0]}": ${bad[1]}`);
-      Object.assign(out, res.values);
-    }
-    return out;
+    return this.commands.read(names);
   }
 }
