@@ -7,10 +7,10 @@ const LAUNCHER_CLOSURE = [
   '^ota/config/schema[.]ts$',
   '^ota/errors[.]ts$',
   '^ota/device/(hold|op-lock|paths|slot-switch|state-store|states)[.]ts$',
-  '^platform/(config-source|config-error|config-fields|zod-issues|logger|version|atomic-file)[.]ts$',
+  '^platform/(config-source|config-yaml|config-error|config-fields|zod-issues|logger|version|atomic-file)[.]ts$',
 ];
 /** The npm packages the launcher may load (node-cron, mqtt, modbus-serial ... are the agent's). */
-const LAUNCHER_PACKAGES = ['zod', 'yaml', 'pino', 'pino-pretty'];
+const LAUNCHER_PACKAGES = ['zod', 'js-yaml', 'pino', 'pino-pretty'];
 
 export default {
   forbidden: [

@@ -3,8 +3,8 @@
 // validates the whole document, and the launcher, which validates only its `ota:` section.
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { ConfigError } from './config-error.js';
+import { isConfigSyntaxError, parseYamlValue } from './config-yaml.js';
 
 export type Env = Record<string, string | undefined>;
 
@@ -51,21 +51,24 @@ export function readConfigDocument(opts: SourceOptions = {}): {
   return { doc: doc as Record<string, unknown>, source, configPath, dataDir };
 }
 
-/** Parse YAML (a superset of JSON) text, bounded in size. Throws ConfigError. */
+/**
+ * Parse YAML (a superset of JSON) text, bounded in size and in alias expansion (MAX_CONFIG_VALUES).
+ * Throws ConfigError naming the line and column, or the field whose aliases expand too far.
+ */
 export function parseConfigText(text: string, source = 'config'): unknown {
   if (Buffer.byteLength(text) > MAX_CONFIG_BYTES)
     throw new ConfigError([{ path: '', message: `larger than ${MAX_CONFIG_BYTES} bytes` }], source);
+  let doc: unknown;
   try {
-    const doc = parseYaml(text, { maxAliasCount: 100 }) as unknown;
-    if (doc !== null && doc !== undefined && (typeof doc !== 'object' || Array.isArray(doc)))
-      throw new ConfigError(
-        [{ path: '', message: 'must be a mapping of sections (gateway, wms, plcs, ...)' }],
-        source,
-      );
-    return doc ?? {};
+    doc = parseYamlValue(text);
   } catch (e) {
-    if (e instanceof ConfigError) throw e;
-    const msg = e instanceof Error ? e.message.split('\n')[0]! : String(e);
-    throw new ConfigError([{ path: '', message: `not valid YAML/JSON: ${msg}` }], source);
+    if (!isConfigSyntaxError(e)) throw e;
+    throw new ConfigError([{ path: e.path, message: e.message }], source);
   }
+  if (doc !== null && doc !== undefined && (typeof doc !== 'object' || Array.isArray(doc)))
+    throw new ConfigError(
+      [{ path: '', message: 'must be a mapping of sections (gateway, wms, plcs, ...)' }],
+      source,
+    );
+  return doc ?? {};
 }

@@ -139,6 +139,10 @@ export class Connection extends EventEmitter<ConnectionEvents> {
       reconnectPeriod: 0,
       resubscribe: false,
       queueQoSZero: false,
+      // mqtt.js would turn on mqtt-packet's process-wide number cache: 65,536 two-byte Buffers
+      // (6.2 MB of heap) built on the first publish, at any tag count. Off, each PUBLISH allocates
+      // its topic-length and message-id bytes (publish-batch.ts's generate() follows the same switch).
+      writeCache: false,
       keepalive: w.keepaliveSeconds,
       // Documented mqtt.js options that take per-packet work off the replay (docs/PERFORMANCE.md,
       // "hot path, third pass"): the keep-alive timer is not re-armed on every PUBACK (a PINGREQ then

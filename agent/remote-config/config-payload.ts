@@ -2,11 +2,11 @@
 // taken out and checked, the version it will carry (newer than the one in force, or the next one),
 // the environment applied over it (CONTRACT.md §2) and the whole validated against the schema.
 import { createHash } from 'node:crypto';
-import { stringify as toYaml } from 'yaml';
 import type { GatewayConfig } from '../config/schema.js';
 import { applyEnv, type Env } from '../config/load.js';
 import { isConfigError } from '../../platform/config-error.js';
-import { parseConfigText, validateConfig } from '../config/validate.js';
+import { MAX_CONFIG_BYTES, parseConfigText, validateConfig } from '../config/validate.js';
+import { configToText } from '../../platform/config-yaml.js';
 import { checkTimes } from '../commands/claims.js';
 import { RejectedError } from '../commands/rejection.js';
 
@@ -39,7 +39,11 @@ export function readConfigPayload(payload: Uint8Array, o: ConfigPayloadContext):
     doc = { ...(parseConfigText(text, 'config/set') as Record<string, unknown>) };
   } catch (e) {
     if (isConfigError(e))
-      throw new RejectedError('malformed', undefined, e.issues.map((i) => i.message).join('; '));
+      throw new RejectedError(
+        'malformed',
+        undefined,
+        e.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; '),
+      );
     throw e;
   }
   const claims: Partial<Record<(typeof CLAIMS)[number], unknown>> = {};
@@ -78,7 +82,8 @@ export function readConfigPayload(payload: Uint8Array, o: ConfigPayloadContext):
       .join('; ');
     throw new RejectedError('invalid-config', e.issues[0]?.path || undefined, first);
   }
-  return { config, text: toYaml(doc), version, sha256: sha256(payload) };
+  // Written to applied.yaml and read back at the next start, through the same 1 MiB limit.
+  return { config, text: configToText(doc, MAX_CONFIG_BYTES), version, sha256: sha256(payload) };
 }
 
 export function sha256(data: Uint8Array | string): string {

@@ -14,6 +14,7 @@ import { isKeyError } from '../../platform/signature/errors.js';
 import { TrustAuthority } from '../trust/trust-authority.js';
 import { RejectedError, isRejectedError } from '../commands/rejection.js';
 import { readConfigPayload, sha256, type ConfigPayload } from './config-payload.js';
+import { configSha256 } from './config-hash.js';
 import { openConfigSet } from './config-set-opening.js';
 import { assertNoTrustChange } from './trust-guard.js';
 import { ConfigStore, type ConfigState } from './config-store.js';
@@ -78,7 +79,7 @@ export class RemoteConfigService {
     this.current = opts.current;
     const local: ConfigState = {
       version: 0,
-      sha256: sha256(JSON.stringify(opts.current)),
+      sha256: configSha256(opts.current),
       appliedAt: new Date(this.now()).toISOString(),
       status: 'local',
     };

@@ -1,5 +1,5 @@
 // A PLC register map shipped as a bundle of its own (target: plc-map): one plcs.{yaml,yml,json} file.
-import { parse as parseYaml } from 'yaml';
+import { isConfigSyntaxError, parseYamlValue } from '../../platform/config-yaml.js';
 import { plcsSchema, type PlcConfig } from '../../plc/config/schema.js';
 import { OtaRefusal } from '../errors.js';
 
@@ -9,12 +9,11 @@ export const PLC_MAP_FILES = ['plcs.yaml', 'plcs.yml', 'plcs.json'] as const;
 export function parsePlcMap(text: string, source: string): PlcConfig[] {
   let doc: unknown;
   try {
-    doc = parseYaml(text, { maxAliasCount: 100 });
+    // The config's parser (no syntax tree, aliases bounded): a map is as large as a config's plcs.
+    doc = parseYamlValue(text);
   } catch (e) {
-    throw new OtaRefusal(
-      'bad-manifest',
-      `${source}: not valid YAML/JSON: ${(e as Error).message.split('\n')[0]}`,
-    );
+    if (!isConfigSyntaxError(e)) throw e;
+    throw new OtaRefusal('bad-manifest', `${source}: ${e.path ? `${e.path}: ` : ''}${e.message}`);
   }
   const list =
     doc && typeof doc === 'object' && !Array.isArray(doc) && 'plcs' in doc
