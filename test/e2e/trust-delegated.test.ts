@@ -8,13 +8,12 @@
 // revoked, its next bundle is refused revoked-key and the map in force stays.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { spawnCli, waitForOutput } from '../helpers/cli.js';
 import { mutualTls } from '../helpers/mosquitto.js';
 import { onTeardown, startGateway } from '../helpers/gateway-fixture.js';
-import { makeIdentityPki } from '../identity/identity-fixtures.js';
+import { makeIdentityPki, startPkiServe, wmsTlsOptions } from '../identity/identity-fixtures.js';
 import { makeSigner, nowSec, type Signer } from '../commands/signer.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { exportJWK, type JWK } from 'jose';
@@ -42,11 +41,7 @@ test(
     const cmdKey = await makeSigner('ES256', 'cmd-1');
     const mapKey = await makeSigner('EdDSA', 'ota-map');
     const agentKey = await makeSigner('EdDSA', 'ota-agent');
-    const tlsOpts = {
-      ca: readFileSync(pki.ca),
-      cert: readFileSync(pki.clientCert),
-      key: readFileSync(pki.clientKey),
-    };
+    const tlsOpts = wmsTlsOptions(pki);
     const gw = await startGateway(t, {
       id: 'gw-d',
       broker: { tls: mutualTls(pki) },
@@ -69,33 +64,13 @@ test(
       start: false,
     });
     const { broker, sub, sims, prefix } = gw;
-    const signer = spawnCli([
-      'pki',
-      'serve',
-      '--url',
-      broker.url,
-      '--ca',
-      pki.ca,
-      '--ca-key',
-      join(pki.dir, 'ca.key'),
-      '--tenant',
-      'acme',
-      '--minutes',
-      '10',
-      '--tls-ca',
-      pki.ca,
-      '--tls-cert',
-      pki.clientCert,
-      '--tls-key',
-      pki.clientKey,
-    ]);
-    onTeardown(t, () => signer.kill('SIGKILL'));
+    const signer = startPkiServe(t, pki, broker.url);
     const bundles = join(gw.dir, 'bundles');
     mkdirSync(bundles, { recursive: true });
     const http = await serveDir(bundles);
     onTeardown(t, () => http.close());
     const agent = await gw.startAgent();
-    await waitForOutput(signer, /"event":"listening"/, 90_000);
+    await signer.listening();
 
     const send = (topic: string, payload: string) =>
       sub.client.publishAsync(prefix + topic, payload, { qos: 1 });

@@ -7,6 +7,8 @@ import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { issueCertificate, loadCa, type CaPair } from '../../agent/identity/issuer.js';
 import { makePki, type TestPki } from '../helpers/pki.js';
+import { spawnCli, waitForOutput } from '../helpers/cli.js';
+import { onTeardown, type Teardown } from '../helpers/gateway-fixture.js';
 
 export interface IdentityPki extends TestPki {
   caPair: CaPair;
@@ -74,4 +76,54 @@ export async function certFor(
 /** The public key of a PKCS#10 CSR. */
 export function csrPublicKey(csrPem: string): x509.PublicKey {
   return new x509.Pkcs10CertificateRequest(csrPem).publicKey;
+}
+
+/** The test PKI's client pair and CA as mqtt.js TLS options (the WMS side of a mutual-TLS broker). */
+export function wmsTlsOptions(pki: TestPki): { ca: Buffer; cert: Buffer; key: Buffer } {
+  return {
+    ca: readFileSync(pki.ca),
+    cert: readFileSync(pki.clientCert),
+    key: readFileSync(pki.clientKey),
+  };
+}
+
+export interface PkiServe {
+  /** Everything it printed on stdout so far. */
+  output(): string;
+  /** Resolves once it is subscribed and answering CSRs. */
+  listening(): Promise<unknown>;
+}
+
+/**
+ * `wms-gateway pki serve` as the WMS's CA on the broker (tenant acme), signing with the test CA; killed
+ * at teardown. Started before the agent, so no CSR is missed.
+ */
+export function startPkiServe(t: Teardown, pki: TestPki, brokerUrl: string): PkiServe {
+  const proc = spawnCli([
+    'pki',
+    'serve',
+    '--url',
+    brokerUrl,
+    '--ca',
+    pki.ca,
+    '--ca-key',
+    join(pki.dir, 'ca.key'),
+    '--tenant',
+    'acme',
+    '--minutes',
+    '10',
+    '--tls-ca',
+    pki.ca,
+    '--tls-cert',
+    pki.clientCert,
+    '--tls-key',
+    pki.clientKey,
+  ]);
+  onTeardown(t, () => proc.kill('SIGKILL'));
+  let out = '';
+  proc.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  return {
+    output: () => out,
+    listening: () => waitForOutput(proc, /"event":"listening"/, 90_000),
+  };
 }

@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCli, spawnCli, waitForOutput } from '../helpers/cli.js';
+import { runCli } from '../helpers/cli.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 import { gapsAndDisorder } from '../link/collector.js';
-import { makeIdentityPki } from './identity-fixtures.js';
+import { makeIdentityPki, startPkiServe, wmsTlsOptions } from './identity-fixtures.js';
 import { onTeardown, startGateway } from '../helpers/gateway-fixture.js';
 import { mutualTls } from '../helpers/mosquitto.js';
 
@@ -52,11 +52,7 @@ test(
     const operatorKey = join(data, 'keys', 'gw-key.pem'); // plaintext, as an operator copies it
     writeFileSync(operatorKey, dev.keyPem, { mode: 0o600 });
     onTeardown(t, dir.cleanup); // first on the stack: removed after everything else stopped
-    const tlsOpts = {
-      ca: readFileSync(pki.ca),
-      cert: readFileSync(pki.clientCert),
-      key: readFileSync(pki.clientKey),
-    };
+    const tlsOpts = wmsTlsOptions(pki);
     const gw = await startGateway(t, {
       id: 'gw-r',
       broker: { tls: mutualTls(pki) },
@@ -74,31 +70,9 @@ test(
     });
     const { broker, sub } = gw;
     const cfg = gw.configPath;
-    const signer = spawnCli([
-      'pki',
-      'serve',
-      '--url',
-      broker.url,
-      '--ca',
-      pki.ca,
-      '--ca-key',
-      join(dir.path, 'ca.key'),
-      '--tenant',
-      'acme',
-      '--minutes',
-      '10',
-      '--tls-ca',
-      pki.ca,
-      '--tls-cert',
-      pki.clientCert,
-      '--tls-key',
-      pki.clientKey,
-    ]);
-    onTeardown(t, () => signer.kill('SIGKILL'));
-    let signerOut = '';
-    signer.stdout?.on('data', (d: Buffer) => (signerOut += d.toString()));
+    const signer = startPkiServe(t, pki, broker.url);
     const agent = await gw.startAgent();
-    await waitForOutput(signer, /"event":"listening"/, 90_000);
+    await signer.listening();
     const states = () =>
       sub.messages
         .filter((m) => m.topic === 'wms/acme/gw-r/cert/state')
@@ -123,7 +97,7 @@ test(
     const csr = sub.messages.find((m) => m.topic === 'wms/acme/gw-r/cert/csr');
     assert.ok(csr, 'the CSR went out on cert/csr');
     assert.equal(JSON.parse(csr.payload.toString()).reason, 'renewal');
-    assert.match(signerOut, /"event":"issued"/);
+    assert.match(signer.output(), /"event":"issued"/);
 
     // Data keeps flowing after the switch, with every seq from the first one on.
     const atRenewal = Math.max(...seqs());
@@ -179,7 +153,7 @@ test(
     assert.match(idCert?.message ?? '', new RegExp(renewed.serial!));
     const haystacks: [string, string | Buffer][] = [
       ['agent output', agent.output()],
-      ['signer output', signerOut],
+      ['signer output', signer.output()],
       ['diagnose', diag.stdout + diag.stderr],
       ...http.map((h, i) => [`http ${i}`, h] as [string, string]),
       ...sub.messages.map((m) => [`mqtt ${m.topic}`, m.payload] as [string, Buffer]),

@@ -10,7 +10,7 @@ import mqtt from 'mqtt';
 import { tmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
 import { gapsAndDisorder } from '../link/collector.js';
-import { certFor, csrPublicKey, makeIdentityPki } from './identity-fixtures.js';
+import { certFor, csrPublicKey, makeIdentityPki, wmsTlsOptions } from './identity-fixtures.js';
 import { onTeardown, startGateway } from '../helpers/gateway-fixture.js';
 import { mutualTls } from '../helpers/mosquitto.js';
 
@@ -24,11 +24,7 @@ test(
     // 600 s lifetime, 450 s gone: renewal is due at once, and the old pair still works for 150 s.
     const dev = await pki.device('gw-c', { cn: 'gw-c', lifetimeS: 600, backdateS: 450 });
     onTeardown(t, dir.cleanup); // first on the stack: removed after everything else stopped
-    const tlsOpts = {
-      ca: readFileSync(pki.ca),
-      cert: readFileSync(pki.clientCert),
-      key: readFileSync(pki.clientKey),
-    };
+    const tlsOpts = wmsTlsOptions(pki);
     const gw = await startGateway(t, {
       id: 'gw-c',
       broker: { tls: mutualTls(pki) },

@@ -7,24 +7,11 @@ import assert from 'node:assert/strict';
 import { Outbox, type OutboxOptions } from '../../agent/outbox/outbox.js';
 import { watchOutbox } from '../../agent/link/outbox-alerts.js';
 import { OutboxFullState, type OutboxFull } from '../../agent/link/outbox-full.js';
-import { createLogger } from '../../platform/logger.js';
 import { tmpDir } from '../helpers/tmp.js';
-
-const logger = createLogger({ level: 'silent' });
+import { makeOutbox } from '../outbox/outbox-fixture.js';
 
 function make(dir: string, o: Partial<OutboxOptions>): Outbox {
-  return new Outbox({
-    dir,
-    maxBytes: 1024 ** 2,
-    policy: 'drop-oldest',
-    segmentBytes: 64 * 1024,
-    fsync: 'batch',
-    fsyncIntervalMs: 20,
-    checkpointIntervalMs: 50,
-    readAheadBytes: 64 * 1024,
-    logger,
-    ...o,
-  });
+  return makeOutbox(dir, { maxBytes: 1024 ** 2, ...o });
 }
 
 const pad = 'x'.repeat(200);

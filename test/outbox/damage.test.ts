@@ -12,23 +12,15 @@ import {
   type WriteFailure,
 } from '../../agent/outbox/outbox.js';
 import { encodeRecord } from '../../agent/outbox/record.js';
-import { createLogger } from '../../platform/logger.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { mountTmpfs, tmpfsUnavailable } from '../helpers/tmpfs.js';
-
-const logger = createLogger({ level: 'silent' });
+import { makeOutbox } from './outbox-fixture.js';
 
 function make(dir: string, o: Partial<OutboxOptions> = {}): Outbox {
-  return new Outbox({
-    dir,
+  return makeOutbox(dir, {
     maxBytes: 64 * 1024 ** 2,
-    policy: 'drop-oldest',
-    segmentBytes: 64 * 1024,
     fsync: 'always',
-    fsyncIntervalMs: 20,
     checkpointIntervalMs: 60_000,
-    readAheadBytes: 64 * 1024,
-    logger,
     ...o,
   });
 }

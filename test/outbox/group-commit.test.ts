@@ -7,25 +7,12 @@ import fs, { readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { syncBuiltinESMExports } from 'node:module';
 import { join } from 'node:path';
 import { Outbox, type OutboxOptions, type DropEvent } from '../../agent/outbox/outbox.js';
-import { createLogger } from '../../platform/logger.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { mountTmpfs, tmpfsUnavailable } from '../helpers/tmpfs.js';
-
-const logger = createLogger({ level: 'silent' });
+import { makeOutbox } from './outbox-fixture.js';
 
 function make(dir: string, o: Partial<OutboxOptions> = {}): Outbox {
-  return new Outbox({
-    dir,
-    maxBytes: 8 * 1024 ** 2,
-    policy: 'drop-oldest',
-    segmentBytes: 64 * 1024,
-    fsync: 'batch',
-    fsyncIntervalMs: 20,
-    checkpointIntervalMs: 60_000,
-    readAheadBytes: 64 * 1024,
-    logger,
-    ...o,
-  });
+  return makeOutbox(dir, { checkpointIntervalMs: 60_000, ...o });
 }
 
 const body = (plc: string, seq: number, pad: number) =>

@@ -4,24 +4,11 @@ import assert from 'node:assert/strict';
 import { appendFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Outbox, type OutboxOptions, type DropEvent } from '../../agent/outbox/outbox.js';
-import { createLogger } from '../../platform/logger.js';
 import { tmpDir } from '../helpers/tmp.js';
-
-const logger = createLogger({ level: 'silent' });
+import { makeOutbox } from './outbox-fixture.js';
 
 function make(dir: string, o: Partial<OutboxOptions> = {}): Outbox {
-  return new Outbox({
-    dir,
-    maxBytes: 8 * 1024 ** 2,
-    policy: 'drop-oldest',
-    segmentBytes: 64 * 1024,
-    fsync: 'batch',
-    fsyncIntervalMs: 20,
-    checkpointIntervalMs: 50,
-    readAheadBytes: 64 * 1024,
-    logger,
-    ...o,
-  });
+  return makeOutbox(dir, o);
 }
 
 const body = (plc: string, seq: number, pad = 0) =>

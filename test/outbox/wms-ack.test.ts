@@ -4,27 +4,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Outbox, type OutboxOptions } from '../../agent/outbox/outbox.js';
-import { createLogger } from '../../platform/logger.js';
 import { readCheckpoint } from '../../agent/outbox/checkpoint.js';
 import { tmpDir } from '../helpers/tmp.js';
 import { waitFor } from '../helpers/wait.js';
-
-const logger = createLogger({ level: 'silent' });
+import { makeOutbox } from './outbox-fixture.js';
 
 function make(dir: string, o: Partial<OutboxOptions> = {}): Outbox {
-  return new Outbox({
-    dir,
-    maxBytes: 8 * 1024 ** 2,
-    policy: 'drop-oldest',
-    segmentBytes: 64 * 1024,
-    fsync: 'batch',
-    fsyncIntervalMs: 20,
-    checkpointIntervalMs: 50,
-    readAheadBytes: 64 * 1024,
-    logger,
-    delivery: 'wms-ack',
-    ...o,
-  });
+  return makeOutbox(dir, { delivery: 'wms-ack', ...o });
 }
 
 const body = (plc: string, seq: number, pad = 0) =>
