@@ -16,7 +16,7 @@ import { SerialBusRegistry, type SerialBus } from '../driver/serial-bus.js';
 import { SerialQueue } from '../driver/serial-queue.js';
 import { TcpLinkRegistry, type TcpLink } from '../driver/tcp-link.js';
 import { backoffDelay } from '../../platform/backoff.js';
-import { TickScheduler } from './tick-scheduler.js';
+import { TickScheduler, tickPhase } from './tick-scheduler.js';
 import { CycleGate } from './cycle-gate.js';
 import { readGroup, type GroupReadHost } from './read-group.js';
 import { UnitBackoff } from './unit-backoff.js';
@@ -187,7 +187,8 @@ export class PlcPoller extends EventEmitter<PlcPollerEvents> {
           this.logger.debug({ group: gi, skipped: n }, 'poll overrun: ticks skipped');
         },
       });
-      g.scheduler.begin();
+      const intervalMs = this.config.groups[gi]!.intervalMs;
+      g.scheduler.begin(tickPhase(`${this.id}#${gi}`, intervalMs));
     });
   }
 

@@ -1,5 +1,7 @@
-// Drift-free periodic ticks: tick n is due at start + n*interval (monotonic clock). A tick that comes
-// late, or finds the previous cycle still busy, is skipped and counted — work never piles up.
+// Drift-free periodic ticks: the first at once, tick n ≥ 1 due at start + phase + n*interval (monotonic
+// clock). A tick that comes late, or finds the previous cycle still busy, is skipped and counted — work
+// never piles up. The phase keeps pollers that start together (every PLC connecting at boot) from
+// ticking together for ever: their readings would reach the north side in one burst each interval.
 export interface TickSchedulerOptions {
   intervalMs: number;
   /** Called on a due tick; return false when the previous cycle is still busy (counted as an overrun). */
@@ -16,12 +18,12 @@ export class TickScheduler {
 
   constructor(private readonly opts: TickSchedulerOptions) {}
 
-  /** The first tick is due now. */
-  begin(): void {
+  /** The first tick is due now; the later ones on the grid shifted by phaseMs (0 ≤ phaseMs < interval). */
+  begin(phaseMs = 0): void {
     this.running = true;
-    this.start = performance.now();
+    this.start = performance.now() + phaseMs;
     this.n = 0;
-    this.arm();
+    this.timer = setTimeout(() => this.fire(), 0);
   }
 
   stop(): void {
@@ -48,4 +50,17 @@ export class TickScheduler {
     this.n++;
     this.arm();
   }
+}
+
+/** Phases are spread over at most this much: a slow group's first ticks are not put off long. */
+const MAX_PHASE_MS = 1000;
+
+/**
+ * A group's phase: the same for the same key (PLC id and group) on every start, spread evenly over
+ * min(interval, 1 s) across keys (FNV-1a of the key).
+ */
+export function tickPhase(key: string, intervalMs: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
+  return (h / 2 ** 32) * Math.min(intervalMs, MAX_PHASE_MS);
 }
