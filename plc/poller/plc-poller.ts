@@ -16,7 +16,7 @@ import { SerialBusRegistry, type SerialBus } from '../driver/serial-bus.js';
 import { SerialQueue } from '../driver/serial-queue.js';
 import { TcpLinkRegistry, type TcpLink } from '../driver/tcp-link.js';
 import { backoffDelay } from '../../platform/backoff.js';
-import { TickScheduler, tickPhase } from './tick-scheduler.js';
+import { TickScheduler, spreadPhase, tickPhase } from './tick-scheduler.js';
 import { CycleGate } from './cycle-gate.js';
 import { readGroup, type GroupReadHost } from './read-group.js';
 import { UnitBackoff } from './unit-backoff.js';
@@ -58,6 +58,7 @@ export class PlcPoller extends EventEmitter<PlcPollerEvents> {
   private readonly logger: Logger;
   private readonly buses: SerialBusRegistry;
   private readonly tcpLinks: TcpLinkRegistry;
+  private readonly slot: { index: number; count: number } | undefined;
   private readonly unit: UnitBackoff;
   private readonly reader: GroupReadHost;
   private running = false;
@@ -86,12 +87,18 @@ export class PlcPoller extends EventEmitter<PlcPollerEvents> {
       buses?: SerialBusRegistry;
       tcpLinks?: TcpLinkRegistry;
       options?: PollerOptions;
+      /**
+       * This PLC's place among the gateway's PLCs: its groups' phases are spread evenly within its
+       * share of the interval. Without it, a hash of the PLC id and group places them.
+       */
+      slot?: { index: number; count: number };
     },
   ) {
     super();
     this.id = config.id;
     this.logger = deps.logger.child({ plc: config.id });
     this.buses = deps.buses ?? new SerialBusRegistry();
+    this.slot = deps.slot;
     this.tcpLinks = deps.tcpLinks ?? new TcpLinkRegistry();
     const depth = Math.trunc(
       config.tcpPipeline ?? deps.options?.tcpPipeline ?? DEFAULT_TCP_PIPELINE,
@@ -188,7 +195,12 @@ export class PlcPoller extends EventEmitter<PlcPollerEvents> {
         },
       });
       const intervalMs = this.config.groups[gi]!.intervalMs;
-      g.scheduler.begin(tickPhase(`${this.id}#${gi}`, intervalMs));
+      const n = this.groups.length;
+      g.scheduler.begin(
+        this.slot
+          ? spreadPhase((this.slot.index + gi / n) / this.slot.count, intervalMs)
+          : tickPhase(`${this.id}#${gi}`, intervalMs),
+      );
     });
   }
 

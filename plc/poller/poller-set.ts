@@ -50,13 +50,15 @@ export class PollerSet extends EventEmitter<PollerSetEvents> {
     // Stop first: a changed PLC on a serial bus must release it before its successor opens it.
     await Promise.all(outgoing.map((p) => this.remove(p)));
     const added: string[] = [];
-    for (const cfg of plcs) {
+    for (const [index, cfg] of plcs.entries()) {
       if (this.pollers.has(cfg.id)) continue;
       const p = new PlcPoller(cfg, {
         logger: this.deps.logger,
         buses: this.buses,
         tcpLinks: this.tcpLinks,
         options: this.deps.options,
+        // Evenly spread poll phases in config order (a PLC kept across a hot apply keeps its own).
+        slot: { index, count: plcs.length },
       });
       p.on('reading', (r) => this.emit('reading', r));
       p.on('status', (s) => this.emit('status', { ...s, plc: p.id }));

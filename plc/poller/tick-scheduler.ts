@@ -55,12 +55,17 @@ export class TickScheduler {
 /** Phases are spread over at most this much: a slow group's first ticks are not put off long. */
 const MAX_PHASE_MS = 1000;
 
+/** The phase at this fraction (0 ≤ fraction < 1) of min(interval, 1 s). */
+export function spreadPhase(fraction: number, intervalMs: number): number {
+  return fraction * Math.min(intervalMs, MAX_PHASE_MS);
+}
+
 /**
- * A group's phase: the same for the same key (PLC id and group) on every start, spread evenly over
- * min(interval, 1 s) across keys (FNV-1a of the key).
+ * A group's phase when its place among the PLCs is not known: the same for the same key (PLC id and
+ * group) on every start, spread uniformly over min(interval, 1 s) across keys (FNV-1a of the key).
  */
 export function tickPhase(key: string, intervalMs: number): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193) >>> 0;
-  return (h / 2 ** 32) * Math.min(intervalMs, MAX_PHASE_MS);
+  return spreadPhase(h / 2 ** 32, intervalMs);
 }

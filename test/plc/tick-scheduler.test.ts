@@ -1,8 +1,13 @@
 // The poll grid: the first tick at once, then every interval on a grid shifted by the group's phase, so
-// PLCs started together do not tick together; phases are stable per PLC and group and spread out.
+// PLCs started together do not tick together; a PollerSet spreads its PLCs evenly, and a poller on its
+// own gets a phase from a hash that is stable per PLC and group.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { TickScheduler, tickPhase } from '../../plc/poller/tick-scheduler.js';
+import { TickScheduler, spreadPhase, tickPhase } from '../../plc/poller/tick-scheduler.js';
+import { PollerSet } from '../../plc/poller/poller-set.js';
+import type { PlcReading } from '../../plc/poller/plc-poller.js';
+import { startSimulator } from '../../plc/simulator/simulator.js';
+import { silentLogger, tcpPlc } from './plc-fixtures.js';
 import { waitFor } from '../helpers/wait.js';
 
 test('the first tick at once, the second after phase + interval, then every interval', async () => {
@@ -40,3 +45,51 @@ test('phases: the same key always gets the same phase, within min(interval, 1 s)
   }
   assert.notEqual(tickPhase('plc-1#0', 1000), tickPhase('plc-1#1', 1000), 'groups differ too');
 });
+
+test('spreadPhase: a fraction of min(interval, 1 s)', () => {
+  assert.equal(spreadPhase(0, 100), 0);
+  assert.equal(spreadPhase(0.5, 100), 50);
+  assert.equal(spreadPhase(0.25, 60_000), 250);
+});
+
+test(
+  'a PollerSet spreads its PLCs evenly: four PLCs at 400 ms read ~100 ms apart',
+  { timeout: 20_000 },
+  async () => {
+    const sim = await startSimulator({ port: 0 });
+    const tag = [{ name: 'v', area: 'holding', address: 0, type: 'uint16' }];
+    const set = new PollerSet({ logger: silentLogger });
+    // Request send times per PLC (the reading's ts), after each PLC's first (immediate) tick.
+    const sent = new Map<string, number[]>();
+    set.on('reading', (r: PlcReading) => {
+      const list = sent.get(r.plc) ?? [];
+      list.push(Date.parse(r.ts));
+      sent.set(r.plc, list);
+    });
+    try {
+      await set.apply(
+        ['p0', 'p1', 'p2', 'p3'].map((id) =>
+          tcpPlc(id, sim.port, [{ intervalMs: 400, tags: tag }]),
+        ),
+      );
+      await waitFor(
+        () => [...sent.values()].filter((l) => l.length >= 4).length === 4,
+        15_000,
+        'four readings of each PLC',
+      );
+      // The grid of PLC i is p0's shifted by i × 100 ms: compare each PLC's third reading with p0's.
+      const base = sent.get('p0')![2]!;
+      for (const [i, id] of ['p1', 'p2', 'p3'].entries()) {
+        const offset = (((sent.get(id)![2]! - base) % 400) + 400) % 400;
+        // Timers fire late on a loaded machine: wide bounds, but a hash or no phase would not hit all three.
+        assert.ok(
+          Math.abs(offset - (i + 1) * 100) < 45,
+          `${id} ${offset} ms after p0 on the grid, expected ~${(i + 1) * 100}`,
+        );
+      }
+    } finally {
+      await set.stop();
+      await sim.close();
+    }
+  },
+);
