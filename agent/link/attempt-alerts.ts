@@ -7,7 +7,7 @@ import {
   isTlsMaterialError,
   isWmsTlsError,
 } from './link-errors.js';
-import type { AlertFn } from './outbox-alerts.js';
+import type { AlertFn } from './wms-link-types.js';
 
 export class AttemptAlerts {
   private alerted = new Set<string>();

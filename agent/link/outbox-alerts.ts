@@ -7,13 +7,7 @@ import { outboxCapacity } from '../outbox/capacity.js';
 import type { Logger } from '../../platform/logger.js';
 import { DropReporter, describeDrops, type DropSummary } from './drop-reporter.js';
 import { OutboxFullState, type OutboxFull } from './outbox-full.js';
-
-export type AlertFn = (
-  level: 'warning' | 'critical',
-  code: string,
-  message: string,
-  extra?: object,
-) => void;
+import type { AlertFn } from './wms-link-types.js';
 
 export interface OutboxWatch {
   /** Drop summaries, flushed at stop. */

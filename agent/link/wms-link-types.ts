@@ -25,6 +25,14 @@ export interface Alert {
   [k: string]: unknown;
 }
 
+/** Raise an alert (what the link's alert() takes), as the link's helpers and the Sparkplug node call it. */
+export type AlertFn = (
+  level: 'warning' | 'critical',
+  code: string,
+  message: string,
+  extra?: object,
+) => void;
+
 export interface WmsLinkOptions {
   tenant: string;
   gatewayId: string;

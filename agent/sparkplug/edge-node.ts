@@ -13,6 +13,7 @@ import type { TagValue } from '../../plc/codec/codec.js';
 import type { PlcState } from '../../plc/poller/types.js';
 import type { OutboxEntry } from '../outbox/outbox.js';
 import type { DataGate, DataRecord, LinkFormat, Rendered } from '../link/link-format.js';
+import type { AlertFn } from '../link/wms-link-types.js';
 import { AliasTable, BDSEQ_METRIC, REBIRTH_ALIAS, REBIRTH_METRIC } from './aliases.js';
 import { BdSeqStore, deathPayload, willBdSeq } from './bd-seq.js';
 import { DataType, setMetricValue } from './datatypes.js';
@@ -44,13 +45,6 @@ export interface NodeHost {
   on(event: 'values', l: (e: { plc: string }) => void): unknown;
   on(event: 'config-applied', l: (c: GatewayConfig) => void): unknown;
 }
-
-export type AlertFn = (
-  level: 'warning' | 'critical',
-  code: string,
-  message: string,
-  extra?: object,
-) => void;
 
 export interface SparkplugNodeOptions {
   group: string;
